@@ -1,0 +1,358 @@
+"""CIFAR data: download, read the official pickle layout, convert once, split, augment on device.
+
+Subcommands (each also importable):
+  download   fetch CIFAR-10/100 with torchvision's utilities (official URL, md5-checked)
+  synthetic  write a learnable generated dataset in exactly the CIFAR-10 on-disk layout
+  prepare    read a CIFAR directory and write the compact uint8 .npy files training maps
+
+The prepared directory holds train_x.npy / test_x.npy (uint8, N x 3 x 32 x 32, the pickles' own
+channel-major order), train_y.npy / test_y.npy (int64) and meta.json (class names, per-channel
+mean/std of the training images). np.load(mmap_mode="r") opens them in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+# Official files; the same values torchvision's CIFAR10/CIFAR100 classes carry.
+DATASETS = {
+    "cifar10": {
+        "url": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "tgz_md5": "c58f30108f718f92721af3b95e74349a",
+        "folder": "cifar-10-batches-py",
+        "train": [
+            ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+            ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+            ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+            ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+            ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
+        ],
+        "test": [("test_batch", "40351d587109b95175f43aff81a1287e")],
+        "meta": ("batches.meta", "5ff9c542aee3614f3951f8cda6e48888"),
+        "names_key": "label_names",
+        "labels_key": "labels",
+    },
+    "cifar100": {
+        "url": "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "tgz_md5": "eb9058c3a382ffc7106e4002c42a8d85",
+        "folder": "cifar-100-python",
+        "train": [("train", "16019d7e3df5f24257cddd939b257f8d")],
+        "test": [("test", "f0ef6b0ae62326f3e7ffdfab6717acfc")],
+        "meta": ("meta", "7973b15100ade9c7d40fb424638fde48"),
+        "names_key": "fine_label_names",
+        "labels_key": "fine_labels",
+    },
+}
+# "synthetic" is generated data in the CIFAR-10 layout; it has no official md5s.
+LAYOUT = {"cifar10": "cifar10", "cifar100": "cifar100", "synthetic": "cifar10"}
+PREPARED_FILES = ("train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy", "meta.json")
+
+
+class DataError(Exception):
+    """Bad or missing data; the message names the file."""
+
+
+# ----------------------------------------------------------------------------- download
+def download(dataset: str, root: str | Path) -> Path:
+    """Download and extract the official archive into root (skipped if already verified there)."""
+    from torchvision.datasets.utils import check_integrity, download_and_extract_archive
+
+    spec = DATASETS[dataset]
+    root = Path(root)
+    folder = root / spec["folder"]
+    if all(check_integrity(str(folder / f), md5) for f, md5 in spec["train"] + spec["test"]):
+        return folder
+    download_and_extract_archive(spec["url"], str(root), md5=spec["tgz_md5"])
+    return folder
+
+
+# ----------------------------------------------------------------------------- reading
+def find_folder(data_dir: str | Path, dataset: str) -> Path:
+    """The batch folder: data_dir itself, or the official folder name inside it."""
+    spec = DATASETS[LAYOUT[dataset]]
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: data directory does not exist")
+    for cand in (data_dir / spec["folder"], data_dir):
+        if (cand / spec["test"][0][0]).exists():
+            return cand
+    raise DataError(
+        f"{data_dir}: no {spec['folder']}/{spec['test'][0][0]} found "
+        f"(point data_dir at a folder holding the official {dataset} python files)"
+    )
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _load_pickle(path: Path, md5: str | None) -> dict:
+    if not path.is_file():
+        raise DataError(f"{path}: missing file")
+    if md5 is not None and _md5(path) != md5:
+        raise DataError(f"{path}: md5 mismatch (expected {md5}); the file is corrupt or not the official one")
+    try:
+        with open(path, "rb") as f:
+            obj = pickle.load(f, encoding="latin1")  # the official files are Python 2 pickles
+    except Exception as e:  # truncated or garbage files raise many different errors
+        raise DataError(f"{path}: cannot unpickle ({type(e).__name__}: {e})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
+    return obj
+
+
+def _read_batches(folder: Path, files, labels_key: str, verify_md5: bool, num_classes: int):
+    xs, ys = [], []
+    for name, md5 in files:
+        path = folder / name
+        d = _load_pickle(path, md5 if verify_md5 else None)
+        if "data" not in d or labels_key not in d:
+            raise DataError(f"{path}: missing key 'data' or {labels_key!r}")
+        x = np.asarray(d["data"])
+        y = np.asarray(d[labels_key])
+        if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or len(y) != len(x):
+            raise DataError(
+                f"{path}: expected uint8 data of shape (N, 3072) with N labels, "
+                f"got {x.dtype} {x.shape} with {len(y)} labels"
+            )
+        if len(y) and (y.min() < 0 or y.max() >= num_classes):
+            raise DataError(f"{path}: labels outside 0..{num_classes - 1}")
+        xs.append(x.reshape(-1, 3, 32, 32))
+        ys.append(y.astype(np.int64))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def read_cifar(data_dir: str | Path, dataset: str = "cifar10", verify_md5: bool | None = None):
+    """Read the official python-pickle layout. Returns (train_x, train_y, test_x, test_y, classes).
+
+    verify_md5 defaults to True for the real datasets and False for generated data.
+    """
+    spec = DATASETS[LAYOUT[dataset]]
+    if verify_md5 is None:
+        verify_md5 = dataset != "synthetic"
+    folder = find_folder(data_dir, dataset)
+    meta_name, meta_md5 = spec["meta"]
+    meta = _load_pickle(folder / meta_name, meta_md5 if verify_md5 else None)
+    classes = list(meta.get(spec["names_key"], []))
+    if not classes:
+        raise DataError(f"{folder / meta_name}: no {spec['names_key']!r}")
+    tx, ty = _read_batches(folder, spec["train"], spec["labels_key"], verify_md5, len(classes))
+    vx, vy = _read_batches(folder, spec["test"], spec["labels_key"], verify_md5, len(classes))
+    return tx, ty, vx, vy, classes
+
+
+# ----------------------------------------------------------------------------- writing
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, fsync, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    return buf.getvalue()
+
+
+def prepare(data_dir: str | Path, out_dir: str | Path, dataset: str = "cifar10", verify_md5=None) -> Path:
+    """Convert a CIFAR folder into the compact files every training job memory-maps."""
+    tx, ty, vx, vy, classes = read_cifar(data_dir, dataset, verify_md5)
+    out_dir = Path(out_dir)
+    xf = tx.astype(np.float64) / 255.0
+    meta = {
+        "dataset": dataset,
+        "classes": classes,
+        "num_classes": len(classes),
+        "train_size": int(len(tx)),
+        "test_size": int(len(vx)),
+        "mean": [float(m) for m in xf.mean(axis=(0, 2, 3))],
+        "std": [float(s) for s in xf.std(axis=(0, 2, 3))],
+    }
+    for name, arr in (("train_x.npy", tx), ("train_y.npy", ty), ("test_x.npy", vx), ("test_y.npy", vy)):
+        atomic_write_bytes(out_dir / name, _npy_bytes(np.ascontiguousarray(arr)))
+    atomic_write_bytes(out_dir / "meta.json", (json.dumps(meta, indent=1) + "\n").encode())  # last
+    return out_dir
+
+
+def load_prepared(prep_dir: str | Path):
+    """Memory-map the prepared arrays. Returns dict with train_x/train_y/test_x/test_y/meta."""
+    prep_dir = Path(prep_dir)
+    out = {}
+    for name in PREPARED_FILES:
+        path = prep_dir / name
+        if not path.is_file():
+            raise DataError(f"{path}: missing prepared data file (run: python scripts/data.py prepare)")
+    try:
+        out["meta"] = json.loads((prep_dir / "meta.json").read_text())
+        for key in ("train_x", "train_y", "test_x", "test_y"):
+            path = prep_dir / f"{key}.npy"
+            out[key] = np.load(path, mmap_mode="r")
+    except (ValueError, OSError) as e:
+        raise DataError(f"{path}: unreadable prepared data ({e})") from None
+    return out
+
+
+# ----------------------------------------------------------------------------- synthetic data
+def make_synthetic(n_train: int, n_test: int, seed: int = 0, num_classes: int = 10, noise: float = 48.0):
+    """Learnable images: each class is a coloured stripe pattern with its own orientation,
+    frequency and palette; every image gets a random phase, brightness and Gaussian noise.
+    Returns (train_x, train_y, test_x, test_y) as (N, 3072) uint8 rows and label arrays."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:32, 0:32].astype(np.float32)
+    angles = rng.permutation(num_classes) * np.pi / num_classes
+    freqs = rng.uniform(0.15, 0.6, num_classes)
+    palettes = rng.uniform(40, 215, (num_classes, 2, 3))  # two colours per class
+
+    def draw(n):
+        y = rng.integers(0, num_classes, n)
+        phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+        proj = np.cos(angles[y])[:, None, None] * xx + np.sin(angles[y])[:, None, None] * yy
+        t = 0.5 + 0.5 * np.sin(freqs[y][:, None, None] * proj + phase)  # (n, 32, 32) in [0, 1]
+        c0, c1 = palettes[y, 0], palettes[y, 1]  # (n, 3)
+        img = c0[:, :, None, None] * (1 - t[:, None]) + c1[:, :, None, None] * t[:, None]
+        img = img * rng.uniform(0.7, 1.3, (n, 1, 1, 1)) + rng.normal(0, noise, img.shape)
+        return np.clip(img, 0, 255).astype(np.uint8).reshape(n, 3072), y
+
+    tx, ty = draw(n_train)
+    vx, vy = draw(n_test)
+    return tx, ty, vx, vy
+
+
+def write_cifar10_layout(root: str | Path, train_x, train_y, test_x, test_y, classes=None) -> Path:
+    """Write arrays as data_batch_1..5, test_batch and batches.meta, as the official archive does."""
+    folder = Path(root) / DATASETS["cifar10"]["folder"]
+    classes = classes or [f"class{i}" for i in range(10)]
+    chunks = np.array_split(np.arange(len(train_x)), 5)
+
+    def dump(name, x, y):
+        batch = {
+            "batch_label": name,
+            "labels": [int(v) for v in y],
+            "data": np.ascontiguousarray(x, dtype=np.uint8),
+            "filenames": [f"{name}_{i:05d}.png" for i in range(len(y))],
+        }
+        atomic_write_bytes(folder / name, pickle.dumps(batch, protocol=2))
+
+    for i, idx in enumerate(chunks, start=1):
+        dump(f"data_batch_{i}", train_x[idx], train_y[idx])
+    dump("test_batch", test_x, test_y)
+    meta = {"label_names": list(classes), "num_cases_per_batch": len(chunks[0]), "num_vis": 3072}
+    atomic_write_bytes(folder / "batches.meta", pickle.dumps(meta, protocol=2))
+    return folder
+
+
+def write_synthetic(root, n_train=5000, n_test=1000, seed=0, noise=48.0) -> Path:
+    return write_cifar10_layout(root, *make_synthetic(n_train, n_test, seed, noise=noise))
+
+
+# ----------------------------------------------------------------------------- split
+def split_indices(n: int, n_val: int, seed: int):
+    """Seeded train/validation split of the training set (the test set is never touched)."""
+    if not 0 < n_val < n:
+        raise ValueError(f"validation size {n_val} must be between 1 and {n - 1}")
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+# ----------------------------------------------------------------------------- augmentation
+def epoch_generator(seed: int, epoch: int):
+    """The CPU generator behind epoch `epoch`'s shuffle and augmentation: a function of
+    (seed, epoch) alone, so a resumed run draws exactly what an uninterrupted one draws."""
+    import torch
+
+    return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+
+
+def augment_params(n: int, gen, pad: int = 4):
+    """Per-image crop offsets in [0, 2*pad] and flip flags, drawn on the CPU (cheap, seeded)."""
+    import torch
+
+    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=gen)
+    flips = torch.rand(n, generator=gen) < 0.5
+    return offsets, flips
+
+
+def augment_batch(x, offsets, flips, pad: int = 4):
+    """Pad by `pad` (zeros, as in the paper), crop 32x32 at `offsets`, flip where `flips`.
+
+    x: (B, C, H, W) tensor on any device; offsets (B, 2) and flips (B,) may live on the CPU.
+    One gather for the whole batch: no per-image Python.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    b, c, h, w = x.shape
+    dev = x.device
+    offsets, flips = offsets.to(dev, non_blocking=True), flips.to(dev, non_blocking=True)
+    xp = F.pad(x, (pad, pad, pad, pad))
+    rows = offsets[:, 0, None] + torch.arange(h, device=dev)  # (B, H)
+    cols = offsets[:, 1, None] + torch.arange(w, device=dev)  # (B, W)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)  # a flip is a reversed column index
+    bi = torch.arange(b, device=dev)[:, None, None, None]
+    ci = torch.arange(c, device=dev)[None, :, None, None]
+    return xp[bi, ci, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+# ----------------------------------------------------------------------------- CLI
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="CIFAR data tools")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("download", help="download CIFAR-10/100 (md5-checked)")
+    d.add_argument("--dataset", choices=sorted(DATASETS), default="cifar10")
+    d.add_argument("--root", required=True)
+    s = sub.add_parser("synthetic", help="write generated data in the CIFAR-10 layout")
+    s.add_argument("--root", required=True)
+    s.add_argument("--train", type=int, default=5000)
+    s.add_argument("--test", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--noise", type=float, default=48.0)
+    p = sub.add_parser("prepare", help="convert a CIFAR folder into memory-mappable .npy files")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--dataset", choices=sorted(LAYOUT), default="cifar10")
+    p.add_argument("--no-md5", action="store_true", help="skip the official md5 checks")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "download":
+            print(download(args.dataset, args.root))
+        elif args.cmd == "synthetic":
+            print(write_synthetic(args.root, args.train, args.test, args.seed, args.noise))
+        else:
+            verify = False if args.no_md5 else None
+            out = prepare(args.data_dir, args.out, args.dataset, verify)
+            meta = json.loads((out / "meta.json").read_text())
+            print(f"{out}: {meta['train_size']} train, {meta['test_size']} test, {meta['num_classes']} classes")
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The genetic algorithm: pure operators on genomes plus the CLI steps the Snakefile calls.
+
+A genome is a dict {"lr": float, "wd": float, "mom": float}, genes in that fixed order (the
+crossover point counts along it). Every gene is rounded to 3 significant digits, so a genome has
+one canonical text form, and the run folder is named by it: ``lr=3.16e-03_wd=1.20e-02_mom=8.50e-01_seed=0``.
+
+Operators, DEAP-style small pure functions of (individuals, rng) with rng a numpy Generator:
+  init_population   uniform within bounds (log-uniform for log-scale genes)
+  select_elites     the fittest k, ties broken by the lower individual index
+  crossover         single-point: genes before `point` from parent 1, the rest from parent 2
+  mutate            each gene redrawn within its bounds with probability `threshold`
+  next_generation   elites first (copied exactly), then children of two distinct elites
+Generation g draws from np.random.default_rng([seed, g]) alone, so populations do not depend on
+job order, reruns, or how many random numbers earlier generations consumed.
+
+CLI (used by the workflow; runnable by hand):
+  python scripts/ga.py init --spec '<ga json>' --out gen0/population.tsv
+  python scripts/ga.py next --spec '<ga json>' --fitness gen0/fitness.tsv --gen 1 --out gen1/population.tsv
+  python scripts/ga.py collect --population gen0/population.tsv --runs results/runs --out gen0/fitness.tsv
+  python scripts/ga.py best --fitness gen*/fitness.tsv --out best.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+GENES = ("lr", "wd", "mom")
+SIG_DIGITS = 3
+DEFAULT_GENES = {  # the report's search space
+    "lr": {"low": 1e-6, "high": 1e-2, "log": True},
+    "wd": {"low": 0.0, "high": 0.1, "log": False},
+    "mom": {"low": 0.1, "high": 1.5, "log": False},
+}
+POP_COLUMNS = ["individual", "run", "lr", "wd", "mom", "origin", "parents"]
+RESULT_COLUMNS = ["fitness", "top1", "top3", "top5", "val_loss", "train_loss", "status"]
+_RUN_RE = re.compile(r"^lr=([^_]+)_wd=([^_]+)_mom=([^_]+)_seed=(-?\d+)$")
+
+
+# ----------------------------------------------------------------------------- canonical form
+def fmt(x: float) -> str:
+    """The canonical text of a gene value: 3 significant digits, scientific notation."""
+    return f"{float(x):.{SIG_DIGITS - 1}e}"
+
+
+def canonical(x: float) -> float:
+    return float(fmt(x))
+
+
+def canonical_genome(genome: dict) -> dict:
+    return {g: canonical(genome[g]) for g in GENES}
+
+
+def run_id(genome: dict, seed: int) -> str:
+    return "_".join(f"{g}={fmt(genome[g])}" for g in GENES) + f"_seed={int(seed)}"
+
+
+def parse_run_id(text: str) -> dict:
+    m = _RUN_RE.match(text)
+    if not m:
+        raise ValueError(f"not a run id of the form lr=..._wd=..._mom=..._seed=N: {text!r}")
+    out = {g: float(v) for g, v in zip(GENES, m.groups()[:3])}
+    out["seed"] = int(m.group(4))
+    return out
+
+
+# ----------------------------------------------------------------------------- bounds
+def check_bounds(genes: dict) -> None:
+    """Raise ValueError naming the config key for bounds the GA cannot use."""
+    for g in GENES:
+        if g not in genes:
+            raise ValueError(f"ga.genes.{g}: missing")
+        b = genes[g]
+        low, high = float(b["low"]), float(b["high"])
+        if not low < high:
+            raise ValueError(f"ga.genes.{g}: low ({low:g}) must be below high ({high:g})")
+        if b.get("log") and low <= 0:
+            raise ValueError(f"ga.genes.{g}.low: a log-scale bound must be > 0, got {low:g}")
+        for key, v in (("low", low), ("high", high)):
+            if canonical(v) != v:
+                raise ValueError(f"ga.genes.{g}.{key}: use at most {SIG_DIGITS} significant digits, got {v!r}")
+
+
+def draw_gene(bounds: dict, rng: np.random.Generator) -> float:
+    low, high = float(bounds["low"]), float(bounds["high"])
+    if bounds.get("log"):
+        v = math.exp(rng.uniform(math.log(low), math.log(high)))
+    else:
+        v = rng.uniform(low, high)
+    # bounds are canonical and rounding is monotonic, so the rounded value stays inside them
+    return canonical(v)
+
+
+# ----------------------------------------------------------------------------- operators
+def generation_rng(seed: int, generation: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), int(generation)])
+
+
+def init_population(genes: dict, n: int, rng: np.random.Generator) -> list[dict]:
+    return [{g: draw_gene(genes[g], rng) for g in GENES} for _ in range(n)]
+
+
+def select_elites(individuals: list[dict], k: int) -> list[dict]:
+    """The k fittest; equal fitness goes to the lower individual index (deterministic)."""
+    ranked = sorted(individuals, key=lambda ind: (-float(ind["fitness"]), int(ind["individual"])))
+    return ranked[:k]
+
+
+def crossover(parent1: dict, parent2: dict, point: int) -> dict:
+    """Single-point crossover: genes[:point] from parent1, genes[point:] from parent2."""
+    return {g: (parent1 if i < point else parent2)[g] for i, g in enumerate(GENES)}
+
+
+def mutate(genome: dict, genes: dict, threshold: float, rng: np.random.Generator) -> tuple[dict, list[str]]:
+    """Redraw each gene within its bounds where a uniform draw falls below `threshold`."""
+    out, mutated = dict(genome), []
+    for g in GENES:
+        if rng.random() < threshold:
+            out[g] = draw_gene(genes[g], rng)
+            mutated.append(g)
+    return out, mutated
+
+
+def next_generation(scored: list[dict], genes: dict, n: int, elites: int, point: int, threshold: float,
+                    rng: np.random.Generator, generation: int) -> list[dict]:  # fmt: skip
+    """Population of `generation` from the scored previous one: elites first, then children."""
+    prev = f"gen{generation - 1}"
+    chosen = select_elites(scored, elites)
+    pop = [
+        {**{g: e[g] for g in GENES}, "origin": "elite", "parents": f"{prev}:{int(e['individual'])}"}
+        for e in chosen
+    ]
+    while len(pop) < n:
+        i, j = rng.choice(len(chosen), size=2, replace=len(chosen) < 2)
+        p1, p2 = chosen[i], chosen[j]
+        child, _ = mutate(crossover(p1, p2, point), genes, threshold, rng)
+        parents = f"{prev}:{int(p1['individual'])},{prev}:{int(p2['individual'])}"
+        pop.append({**canonical_genome(child), "origin": "child", "parents": parents})
+    return pop
+
+
+# ----------------------------------------------------------------------------- files
+def _pd():
+    import pandas as pd  # imported on use: the Snakefile imports this module while parsing
+
+    return pd
+
+
+def population_frame(pop: list[dict], train_seed: int):
+    rows = [
+        {"individual": i, "run": run_id(ind, train_seed), **{g: fmt(ind[g]) for g in GENES},
+         "origin": ind["origin"], "parents": ind.get("parents", "")}  # fmt: skip
+        for i, ind in enumerate(pop)
+    ]
+    return _pd().DataFrame(rows, columns=POP_COLUMNS)
+
+
+def write_tsv(df, path: str | Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from data import atomic_write_bytes
+
+    buf = io.StringIO()
+    df.to_csv(buf, sep="\t", index=False, float_format="%.10g", na_rep="nan")
+    atomic_write_bytes(Path(path), buf.getvalue().encode())
+
+
+def read_tsv(path: str | Path):
+    pd = _pd()
+    try:
+        return pd.read_csv(path, sep="\t", dtype={"run": str, "parents": str, "origin": str},
+                           keep_default_na=False, na_values=["nan"])  # fmt: skip
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise ValueError(f"{path}: unreadable TSV ({e})") from None
+
+
+def population_runs(path: str | Path) -> list[str]:
+    """The distinct run ids of a population file, in first-seen order."""
+    return list(dict.fromkeys(read_tsv(path)["run"]))
+
+
+def collect(population: str | Path, runs_dir: str | Path):
+    """Join a population with its runs' result.json into the fitness table."""
+    df = read_tsv(population)
+    recs = []
+    for rid in df["run"]:
+        path = Path(runs_dir) / rid / "result.json"
+        try:
+            res = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: missing or unreadable run result ({e})") from None
+        recs.append({c: res[c] for c in RESULT_COLUMNS})
+    out = df.copy()
+    for c in RESULT_COLUMNS:
+        out[c] = [r[c] for r in recs]
+    for g in GENES:  # keep the canonical text of the genes
+        out[g] = [fmt(v) for v in df[g]]
+    return out
+
+
+def best_of(fitness_tables) -> "object":
+    """One row: the fittest individual over all generations (ties: earliest generation, lowest index)."""
+    pd = _pd()
+    frames = [read_tsv(p).assign(generation=int(re.search(r"gen(\d+)", str(p)).group(1))) for p in fitness_tables]
+    allf = pd.concat(frames, ignore_index=True)
+    allf = allf.sort_values(["fitness", "generation", "individual"], ascending=[False, True, True], kind="stable")
+    best = allf.head(1).copy()
+    for g in GENES:
+        best[g] = [fmt(v) for v in best[g]]
+    return best[["generation"] + [c for c in allf.columns if c != "generation"]]
+
+
+def spec_from_json(text: str) -> dict:
+    spec = json.loads(text)
+    genes = {**DEFAULT_GENES, **spec.get("genes", {})}
+    check_bounds(genes)
+    n, k = int(spec["population"]), int(spec.get("elites") or spec["population"] // 2)
+    if n < 2:
+        raise ValueError(f"ga.population: must be >= 2, got {n}")
+    if not 1 <= k < n:
+        raise ValueError(f"ga.elites: must be between 1 and population-1 ({n - 1}), got {k}")
+    cx = spec.get("crossover", {}).get("point")
+    point = len(GENES) // 2 if cx is None else int(cx)
+    if not 0 < point < len(GENES):
+        raise ValueError(f"ga.crossover.point: must be between 1 and {len(GENES) - 1}, got {point}")
+    return {
+        "genes": genes,
+        "population": n,
+        "elites": k,
+        "point": point,
+        "threshold": float(spec.get("mutation", {}).get("threshold", 0.3)),
+        "seed": int(spec.get("seed", 0)),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="GA steps of the workflow (see module doc)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("init", "next"):
+        p = sub.add_parser(name)
+        p.add_argument("--spec", required=True, help="the config's ga: section as JSON")
+        p.add_argument("--train-seed", type=int, default=0, help="training seed named in run ids")
+        p.add_argument("--out", required=True)
+        if name == "next":
+            p.add_argument("--fitness", required=True, help="previous generation's fitness.tsv")
+            p.add_argument("--gen", type=int, required=True, help="generation to create (>= 1)")
+    c = sub.add_parser("collect")
+    c.add_argument("--population", required=True)
+    c.add_argument("--runs", required=True, help="folder holding one folder per run id")
+    c.add_argument("--out", required=True)
+    b = sub.add_parser("best")
+    b.add_argument("--fitness", nargs="+", required=True)
+    b.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd in ("init", "next"):
+            spec = spec_from_json(args.spec)
+            if args.cmd == "init":
+                rng = generation_rng(spec["seed"], 0)
+                pop = [{**ind, "origin": "init", "parents": ""} for ind in init_population(spec["genes"], spec["population"], rng)]
+            else:
+                scored = read_tsv(args.fitness).to_dict("records")
+                rng = generation_rng(spec["seed"], args.gen)
+                pop = next_generation(scored, spec["genes"], spec["population"], spec["elites"], spec["point"],
+                                      spec["threshold"], rng, args.gen)  # fmt: skip
+            write_tsv(population_frame(pop, args.train_seed), args.out)
+        elif args.cmd == "collect":
+            write_tsv(collect(args.population, args.runs), args.out)
+        else:
+            write_tsv(best_of(args.fitness), args.out)
+    except (ValueError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

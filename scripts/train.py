@@ -1,0 +1,377 @@
+"""Train one ResNet on prepared CIFAR data: one GA individual, the baseline, or a final seed.
+
+    python scripts/train.py --data results/data/cifar10 --out results/runs/demo \
+        --arch resnet20 --lr 0.01 --wd 5e-4 --mom 0.85 --epochs 2
+
+What it does, in the order of the loop below (airbench-style: one loop, every trick named):
+- the training split lives on the device as uint8 (no DataLoader, no per-image Python);
+- each epoch's shuffle, crops and flips come from a CPU generator seeded by (seed, epoch), so a
+  resumed run draws exactly what an uninterrupted one would;
+- per-step one-cycle schedule (Smith 2018): lr warms up to the genome's peak `lr` and anneals,
+  momentum moves inversely from `max_momentum` to the genome's `mom` at the peak and back;
+- CUDA fast paths: channels_last, bf16 autocast, fused SGD, optional torch.compile; fp32 on CPU;
+- a non-finite loss stops the run at once (status `diverged`, fitness 0);
+- after every epoch: one flushed row in metrics.tsv, one progress line, and an atomic checkpoint
+  (model, optimizer, completed epochs, metric rows, RNG states). Restarting the same command
+  resumes after the last complete epoch.
+
+Outputs in --out: metrics.tsv, schedule.tsv, model.pt, result.json (written last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data import DataError, atomic_write_bytes, augment_batch, augment_params, epoch_generator  # noqa: E402
+from data import load_prepared, split_indices  # noqa: E402
+from ga import parse_run_id  # noqa: E402
+from models import ARCHS, build_model  # noqa: E402
+
+METRIC_COLUMNS = [
+    "epoch", "lr", "momentum", "train_loss", "val_loss", "top1", "top3", "top5", "seconds", "images_per_s",
+]  # fmt: skip
+# Settings that change the numbers a run produces: a checkpoint made under others is not resumed.
+FINGERPRINT_KEYS = [
+    "arch", "shortcut", "lr", "wd", "mom", "seed", "epochs", "batch_size", "max_momentum", "pct_start",
+    "div_factor", "final_div", "val_size", "split_seed", "max_train", "max_val", "compile",
+]  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- schedule
+def _cos(a: float, b: float, t: float) -> float:
+    """Cosine interpolation from a (t=0) to b (t=1)."""
+    return b + (a - b) * (1 + math.cos(math.pi * t)) / 2
+
+
+def one_cycle(step: int, total: int, lr: float, mom: float, max_momentum: float = 0.95,
+              pct_start: float = 0.25, div_factor: float = 25.0, final_div: float = 1e4):  # fmt: skip
+    """(lr, momentum) at `step` of `total`: lr peaks at step round(total * pct_start)."""
+    peak = peak_step(total, pct_start)
+    if step <= peak:
+        t = step / peak if peak else 1.0
+        return _cos(lr / div_factor, lr, t), _cos(max_momentum, mom, t)
+    t = (step - peak) / max(1, total - 1 - peak)
+    return _cos(lr, lr / (div_factor * final_div), t), _cos(mom, max_momentum, t)
+
+
+def peak_step(total: int, pct_start: float) -> int:
+    return min(total - 1, max(0, round(total * pct_start)))
+
+
+# ----------------------------------------------------------------------------- helpers
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def param_groups(model, wd: float):
+    """Weight decay on conv/linear weights only; BatchNorm and biases are not decayed (as fastai,
+    which the report used, does by default)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def format_row(row: dict) -> str:
+    out = []
+    for c in METRIC_COLUMNS:
+        v = row[c]
+        out.append(str(v) if isinstance(v, int) else f"{v:.6g}" if c in ("seconds", "images_per_s") else repr(float(v)))
+    return "\t".join(out) + "\n"
+
+
+class Normalizer:
+    """uint8 NCHW -> normalized float (channels_last on CUDA), as one fused multiply-add."""
+
+    def __init__(self, mean, std, device, channels_last: bool):
+        self.scale = (1.0 / (255.0 * torch.tensor(std))).view(1, 3, 1, 1).to(device)
+        self.shift = (-torch.tensor(mean) / torch.tensor(std)).view(1, 3, 1, 1).to(device)
+        self.fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def __call__(self, x):
+        return torch.addcmul(self.shift, x.float(), self.scale).contiguous(memory_format=self.fmt)
+
+
+@torch.no_grad()
+def evaluate(model, X, Y, norm, batch_size: int, amp: bool, want_preds: bool = False):
+    """Mean loss and top-1/3/5 accuracy (fractions) over (X, Y); optionally the top-5 labels."""
+    model.eval()
+    n = len(Y)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=X.device)
+    correct = torch.zeros(3, dtype=torch.float64, device=X.device)
+    preds = []
+    k = min(5, model.fc.out_features)
+    for i in range(0, n, batch_size):
+        xb, yb = norm(X[i : i + batch_size]), Y[i : i + batch_size]
+        with torch.autocast(X.device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(xb)
+        logits = logits.float()
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum").double()
+        top = logits.topk(k, dim=1).indices
+        hit = top == yb[:, None]
+        for j, kk in enumerate((1, 3, 5)):
+            correct[j] += hit[:, :kk].any(dim=1).sum()
+        if want_preds:
+            preds.append(top.cpu())
+    model.train()
+    loss, c = (loss_sum / n).item(), (correct / n).tolist()
+    out = {"loss": loss, "top1": c[0], "top3": c[1], "top5": c[2]}
+    if want_preds:
+        out["preds"] = torch.cat(preds).numpy()
+    return out
+
+
+# ----------------------------------------------------------------------------- the run
+def settings_from_args(args) -> dict:
+    s = {k: getattr(args, k) for k in FINGERPRINT_KEYS}
+    return s
+
+
+def load_checkpoint(path: Path, fingerprint: dict, log):
+    """The checkpoint's contents, or None if absent, unreadable or made under other settings."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
+            raise ValueError("not a training checkpoint")
+    except Exception as e:
+        log(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); restarting from scratch")
+        path.unlink()
+        return None
+    if ckpt.get("fingerprint") != fingerprint:
+        log(f"checkpoint {path} was written with other settings; restarting from scratch")
+        path.unlink()
+        return None
+    return ckpt
+
+
+def run(args) -> dict:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    t_start = time.time()
+    device = resolve_device(args.device)
+    cuda = device.type == "cuda"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+
+    # --- data: split the training set, copy both parts to the device once, as uint8
+    data = load_prepared(args.data)
+    meta = data["meta"]
+    tr_idx, va_idx = split_indices(len(data["train_y"]), args.val_size, args.split_seed)
+    if args.max_train:
+        tr_idx = tr_idx[: args.max_train]
+    if args.max_val:
+        va_idx = va_idx[: args.max_val]
+    to_dev = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+    Xtr, Ytr = to_dev(data["train_x"][tr_idx]), to_dev(data["train_y"][tr_idx])
+    Xva, Yva = to_dev(data["train_x"][va_idx]), to_dev(data["train_y"][va_idx])
+    n_train = len(Ytr)
+    if n_train < args.batch_size:
+        raise SystemExit(f"error: batch_size {args.batch_size} is larger than the training split ({n_train} images)")
+    steps_per_epoch = n_train // args.batch_size  # drop the ragged last batch: fixed shapes
+    total_steps = steps_per_epoch * args.epochs
+    norm = Normalizer(meta["mean"], meta["std"], device, channels_last=cuda)
+
+    # --- model and optimizer
+    model = build_model(args.arch, meta["num_classes"], args.shortcut).to(device)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    sgd_kw = {"fused": True} if cuda else {"foreach": True}
+    opt = torch.optim.SGD(param_groups(model, args.wd), lr=args.lr, momentum=args.max_momentum, **sgd_kw)
+    step_model = torch.compile(model) if args.compile else model
+    sched = lambda s: one_cycle(s, total_steps, args.lr, args.mom, args.max_momentum, args.pct_start,
+                                args.div_factor, args.final_div)  # fmt: skip # noqa: E731
+
+    # --- resume
+    fingerprint = settings_from_args(args)
+    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.tsv"
+    ckpt = load_checkpoint(ckpt_path, fingerprint, log)
+    rows, start_epoch = [], 0
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        np.random.set_state(ckpt["rng"]["numpy"])
+        random.setstate(ckpt["rng"]["python"])
+        rows, start_epoch = ckpt["rows"], ckpt["epoch"]
+        log(f"resuming from checkpoint {ckpt_path} at epoch {start_epoch}/{args.epochs}")
+    header = "\t".join(METRIC_COLUMNS) + "\n"
+    atomic_write_text(metrics_path, header + "".join(format_row(r) for r in rows))
+    sched_rows = [f"{s}\t{s / steps_per_epoch:.6g}\t{lr!r}\t{m!r}\n" for s in range(total_steps) for lr, m in [sched(s)]]
+    atomic_write_text(out / "schedule.tsv", "step\tepoch\tlr\tmomentum\n" + "".join(sched_rows))
+    log(
+        f"run {out.name}: {args.arch} on {meta['dataset']} ({n_train} train / {len(Yva)} val), "
+        f"{args.epochs} epochs x {steps_per_epoch} steps of {args.batch_size}, device {device}, "
+        f"lr {args.lr:g} wd {args.wd:g} mom {args.mom:g} seed {args.seed}; "
+        f"ready in {time.time() - t_start:.1f}s"
+    )
+
+    status = "ok"
+    model.train()
+    for epoch in range(start_epoch, args.epochs):
+        t0 = time.time()
+        gen = epoch_generator(args.seed, epoch)
+        perm = torch.randperm(n_train, generator=gen)
+        offsets, flips = augment_params(n_train, gen)
+        perm, offsets, flips = perm.to(device), offsets.to(device), flips.to(device)
+        loss_sum = torch.zeros((), device=device)
+        for i in range(steps_per_epoch):
+            step = epoch * steps_per_epoch + i
+            lr, mom = sched(step)
+            for g in opt.param_groups:
+                g["lr"], g["momentum"] = lr, mom
+            idx = perm[i * args.batch_size : (i + 1) * args.batch_size]
+            xb = norm(augment_batch(Xtr[idx], offsets[idx], flips[idx]))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+                logits = step_model(xb)
+            loss = F.cross_entropy(logits.float(), Ytr[idx])
+            if not torch.isfinite(loss):  # stop at once: nothing useful follows a NaN/inf loss
+                status = "diverged"
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach()
+        if status == "ok":
+            train_seconds = time.time() - t0
+            train_loss = (loss_sum / steps_per_epoch).item()
+            ev = evaluate(model, Xva, Yva, norm, args.eval_batch_size or 2 * args.batch_size, cuda)
+            if not (math.isfinite(ev["loss"]) and math.isfinite(train_loss)):
+                status = "diverged"
+        if status != "ok":
+            log(f"epoch {epoch + 1}/{args.epochs}: non-finite loss at step {step}; run diverged, stopping")
+            break
+        row = {
+            "epoch": epoch + 1, "lr": lr, "momentum": mom, "train_loss": train_loss, "val_loss": ev["loss"],
+            "top1": ev["top1"], "top3": ev["top3"], "top5": ev["top5"], "seconds": time.time() - t0,
+            "images_per_s": steps_per_epoch * args.batch_size / train_seconds,
+        }  # fmt: skip
+        rows.append(row)
+        # checkpoint first, then the row: a kill in between is healed by the rewrite on resume
+        rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+        atomic_torch_save(
+            {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1, "rows": rows,
+             "rng": rng, "fingerprint": fingerprint},  # fmt: skip
+            ckpt_path,
+        )
+        with open(metrics_path, "a") as f:
+            f.write(format_row(row))
+            f.flush()
+        log(
+            f"epoch {epoch + 1}/{args.epochs} lr {lr:.3g} mom {mom:.3f} train_loss {train_loss:.4f} "
+            f"val_loss {ev['loss']:.4f} top1 {100 * ev['top1']:.2f}% top3 {100 * ev['top3']:.2f}% "
+            f"top5 {100 * ev['top5']:.2f}% {row['seconds']:.1f}s {row['images_per_s']:.0f} img/s"
+        )
+
+    last = rows[-1] if rows else {}
+    ok = status == "ok"
+    result = {
+        "run": out.name,
+        "status": status,
+        "fitness": last["top1"] if ok else 0.0,
+        **{k: (last[k] if ok else float("nan")) for k in ("top1", "top3", "top5", "val_loss", "train_loss")},
+        "lr": args.lr, "wd": args.wd, "mom": args.mom, "seed": args.seed,
+        "arch": args.arch, "dataset": meta["dataset"], "epochs": args.epochs, "epochs_completed": len(rows),
+        "batch_size": args.batch_size, "n_train": n_train, "n_val": int(len(Yva)), "device": str(device),
+        "resumed_from_epoch": start_epoch if ckpt is not None else None,
+        "seconds": time.time() - t_start,
+        "settings": fingerprint,
+    }  # fmt: skip
+    atomic_torch_save(model.state_dict(), out / "model.pt")
+    atomic_write_text(out / "result.json", json.dumps(result, indent=1) + "\n")
+    if ckpt_path.exists():
+        ckpt_path.unlink()  # the run is complete; model.pt and result.json are what stays
+    log(f"done: status {status}, fitness {result['fitness']:.4f}, {result['seconds']:.1f}s")
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description="Train one ResNet on prepared CIFAR data (see module doc).")
+    ap.add_argument("--data", required=True, help="prepared data folder (scripts/data.py prepare)")
+    ap.add_argument("--out", required=True, help="run folder: metrics, checkpoint, weights, result")
+    ap.add_argument("--genome", help="a run id lr=.._wd=.._mom=.._seed=..; sets --lr --wd --mom --seed")
+    ap.add_argument("--arch", default="resnet50", help=f"one of: {', '.join(ARCHS)}")
+    ap.add_argument("--shortcut", choices=["A", "B"], default="A", help="CIFAR resnetN shortcut option")
+    ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
+    ap.add_argument("--wd", type=float, default=5e-4, help="weight decay")
+    ap.add_argument("--mom", type=float, default=0.85, help="momentum at the lr peak")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--eval-batch-size", type=int, default=0, help="default: 2x batch size")
+    ap.add_argument("--max-momentum", type=float, default=0.95, help="momentum at start and end")
+    ap.add_argument("--pct-start", type=float, default=0.25, help="fraction of steps warming up")
+    ap.add_argument("--div-factor", type=float, default=25.0, help="initial lr = lr / div_factor")
+    ap.add_argument("--final-div", type=float, default=1e4, help="final lr = initial lr / final_div")
+    ap.add_argument("--val-size", type=int, default=5000, help="validation images carved from train")
+    ap.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
+    ap.add_argument("--max-train", type=int, default=0, help="cap on training images (0: all)")
+    ap.add_argument("--max-val", type=int, default=0, help="cap on validation images (0: all)")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    return ap
+
+
+def parse_args(argv=None):
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if args.genome:
+        try:
+            g = parse_run_id(args.genome)
+        except ValueError as e:
+            ap.error(str(e))
+        args.lr, args.wd, args.mom, args.seed = g["lr"], g["wd"], g["mom"], g["seed"]
+    if args.arch not in ARCHS:
+        ap.error(f"unknown arch {args.arch!r}; valid names: {', '.join(ARCHS)}")
+    for name in ("epochs", "batch_size", "val_size"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        run(args)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
