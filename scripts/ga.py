@@ -18,6 +18,8 @@ CLI (used by the workflow; runnable by hand):
   python scripts/ga.py next --spec '<ga json>' --fitness gen0/fitness.tsv --gen 1 --out gen1/population.tsv
   python scripts/ga.py collect --population gen0/population.tsv --runs results/runs --out gen0/fitness.tsv
   python scripts/ga.py best --fitness gen*/fitness.tsv --out best.tsv
+  python scripts/ga.py plan --best best.tsv --suggestion lr_find/suggestion.json \
+      --baseline '{"lr": "auto", "wd": 5e-4, "mom": 0.85}' --final-seeds 3 --out final/plan.tsv
 """
 
 from __future__ import annotations
@@ -216,6 +218,24 @@ def best_of(fitness_tables) -> "object":
     return best[["generation"] + [c for c in allf.columns if c != "generation"]]
 
 
+def plan(best_tsv, baseline: dict, suggestion: dict, train_seed: int, final_seeds: int):
+    """The runs after the search: the baseline at the search seed (its curves sit beside the GA's),
+    then GA best and baseline at fresh seeds train_seed+1 .. train_seed+final_seeds."""
+    best = read_tsv(best_tsv).iloc[0]
+    genomes = {
+        "ga": canonical_genome({g: best[g] for g in GENES}),
+        "baseline": canonical_genome(
+            {"lr": suggestion["suggestion"] if baseline["lr"] == "auto" else baseline["lr"],
+             "wd": baseline["wd"], "mom": baseline["mom"]}  # fmt: skip
+        ),
+    }
+    rows = [{"method": "baseline", "stage": "search", "seed": train_seed, "run": run_id(genomes["baseline"], train_seed)}]
+    for m in ("ga", "baseline"):
+        for s in range(train_seed + 1, train_seed + final_seeds + 1):
+            rows.append({"method": m, "stage": "final", "seed": s, "run": run_id(genomes[m], s)})
+    return _pd().DataFrame(rows, columns=["method", "stage", "seed", "run"])
+
+
 def spec_from_json(text: str) -> dict:
     spec = json.loads(text)
     genes = {**DEFAULT_GENES, **spec.get("genes", {})}
@@ -257,6 +277,13 @@ def main(argv=None) -> int:
     b = sub.add_parser("best")
     b.add_argument("--fitness", nargs="+", required=True)
     b.add_argument("--out", required=True)
+    f = sub.add_parser("plan", help="run ids of the baseline and of the final retraining")
+    f.add_argument("--best", required=True, help="best.tsv")
+    f.add_argument("--suggestion", required=True, help="the LR finder's suggestion.json")
+    f.add_argument("--baseline", required=True, help="the config's baseline: section as JSON")
+    f.add_argument("--train-seed", type=int, default=0)
+    f.add_argument("--final-seeds", type=int, default=3)
+    f.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     try:
         if args.cmd in ("init", "next"):
@@ -272,8 +299,12 @@ def main(argv=None) -> int:
             write_tsv(population_frame(pop, args.train_seed), args.out)
         elif args.cmd == "collect":
             write_tsv(collect(args.population, args.runs), args.out)
-        else:
+        elif args.cmd == "best":
             write_tsv(best_of(args.fitness), args.out)
+        else:
+            suggestion = json.loads(Path(args.suggestion).read_text())
+            table = plan(args.best, json.loads(args.baseline), suggestion, args.train_seed, args.final_seeds)
+            write_tsv(table, args.out)
     except (ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -148,6 +148,23 @@ def evaluate(model, X, Y, norm, batch_size: int, amp: bool, want_preds: bool = F
 
 
 # ----------------------------------------------------------------------------- the run
+def load_split(args, device):
+    """The seeded train/validation split, capped, copied to the device once as uint8."""
+    data = load_prepared(args.data)
+    tr_idx, va_idx = split_indices(len(data["train_y"]), args.val_size, args.split_seed)
+    if args.max_train:
+        tr_idx = tr_idx[: args.max_train]
+    if args.max_val:
+        va_idx = va_idx[: args.max_val]
+
+    def to_dev(a):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+    Xtr, Ytr = to_dev(data["train_x"][tr_idx]), to_dev(data["train_y"][tr_idx])
+    Xva, Yva = to_dev(data["train_x"][va_idx]), to_dev(data["train_y"][va_idx])
+    return Xtr, Ytr, Xva, Yva, data["meta"]
+
+
 def settings_from_args(args) -> dict:
     s = {k: getattr(args, k) for k in FINGERPRINT_KEYS}
     return s
@@ -187,17 +204,7 @@ def run(args) -> dict:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
 
-    # --- data: split the training set, copy both parts to the device once, as uint8
-    data = load_prepared(args.data)
-    meta = data["meta"]
-    tr_idx, va_idx = split_indices(len(data["train_y"]), args.val_size, args.split_seed)
-    if args.max_train:
-        tr_idx = tr_idx[: args.max_train]
-    if args.max_val:
-        va_idx = va_idx[: args.max_val]
-    to_dev = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
-    Xtr, Ytr = to_dev(data["train_x"][tr_idx]), to_dev(data["train_y"][tr_idx])
-    Xva, Yva = to_dev(data["train_x"][va_idx]), to_dev(data["train_y"][va_idx])
+    Xtr, Ytr, Xva, Yva, meta = load_split(args, device)
     n_train = len(Ytr)
     if n_train < args.batch_size:
         raise SystemExit(f"error: batch_size {args.batch_size} is larger than the training split ({n_train} images)")

@@ -1,0 +1,117 @@
+"""Final evaluation on the TEST set (never used for fitness), and the GA-vs-baseline table.
+
+    python scripts/evaluate.py test --data results/data/prepared/cifar10 --run results/runs/<run>
+    python scripts/evaluate.py compare --plan results/final/plan.tsv --runs results/runs \\
+        --out comparison.tsv --out-predictions predictions.tsv
+
+`test` writes <run>/test.json (test top-1/3/5 and loss, with the run's validation numbers) and
+<run>/test_predictions.tsv (index, label, top-5 predicted labels). `compare` writes one row per
+method with the mean and sample std over the final seeds of every metric, and copies the test
+predictions of the GA best genome's first final seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data import DataError, atomic_write_bytes  # noqa: E402
+
+METRICS = ["test_top1", "test_top3", "test_top5", "test_loss", "val_top1", "val_loss", "train_loss"]
+
+
+def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0) -> dict:
+    import numpy as np
+    import torch
+
+    from data import load_prepared
+    from models import build_model
+    from train import Normalizer, evaluate, resolve_device
+
+    run = Path(run_dir)
+    res = json.loads((run / "result.json").read_text())
+    dev = resolve_device(device)
+    if threads:
+        torch.set_num_threads(threads)
+    data = load_prepared(data_dir)
+    X = torch.from_numpy(np.ascontiguousarray(data["test_x"])).to(dev)
+    Y = torch.from_numpy(np.ascontiguousarray(data["test_y"])).to(dev)
+    out = {k: res[k] for k in ("run", "status", "lr", "wd", "mom", "seed")}
+    out.update(val_top1=res["top1"], val_loss=res["val_loss"], train_loss=res["train_loss"])
+    lines = ["index\tlabel\tpred1\tpred2\tpred3\tpred4\tpred5\n"]
+    if res["status"] == "ok":
+        model = build_model(res["settings"]["arch"], data["meta"]["num_classes"], res["settings"]["shortcut"])
+        model.load_state_dict(torch.load(run / "model.pt", map_location="cpu"))
+        model = model.to(dev)
+        cuda = dev.type == "cuda"
+        if cuda:
+            model = model.to(memory_format=torch.channels_last)
+        norm = Normalizer(data["meta"]["mean"], data["meta"]["std"], dev, channels_last=cuda)
+        ev = evaluate(model, X, Y, norm, 1000, cuda, want_preds=True)
+        out.update(test_top1=ev["top1"], test_top3=ev["top3"], test_top5=ev["top5"], test_loss=ev["loss"])
+        preds, labels = ev["preds"], Y.cpu().numpy()
+        for i in range(len(labels)):
+            lines.append("\t".join(str(int(v)) for v in (i, labels[i], *preds[i])) + "\n")
+    else:  # a diverged run has no meaningful predictions
+        out.update(test_top1=float("nan"), test_top3=float("nan"), test_top5=float("nan"), test_loss=float("nan"))
+    atomic_write_bytes(run / "test_predictions.tsv", "".join(lines).encode())
+    atomic_write_bytes(run / "test.json", (json.dumps(out, indent=1) + "\n").encode())
+    print(f"{run.name}: test top1 {out['test_top1']:.4f} top5 {out['test_top5']:.4f} loss {out['test_loss']:.4f}")
+    return out
+
+
+def compare(plan: str, runs_dir: str):
+    """(comparison table, path of the best model's predictions) from the final plan."""
+    import pandas as pd
+
+    from ga import read_tsv
+
+    final = read_tsv(plan).query("stage == 'final'")
+    rows = [
+        {"method": m, **json.loads((Path(runs_dir) / r / "test.json").read_text())}
+        for m, r in zip(final["method"], final["run"])
+    ]
+    df = pd.DataFrame(rows)
+    agg = df.groupby("method", sort=False).agg(
+        lr=("lr", "first"), wd=("wd", "first"), mom=("mom", "first"), seeds=("seed", "count"),
+        **{f"{m}_{s}": (m, s) for m in METRICS for s in ("mean", "std")},
+    )  # fmt: skip
+    best_run = final[final["method"] == "ga"]["run"].iloc[0]
+    return agg.reset_index(), Path(runs_dir) / best_run / "test_predictions.tsv"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("test", help="evaluate one run's weights on the test set")
+    t.add_argument("--data", required=True)
+    t.add_argument("--run", required=True)
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--threads", type=int, default=0)
+    c = sub.add_parser("compare", help="mean and std over seeds, GA best vs baseline")
+    c.add_argument("--plan", required=True, help="final/plan.tsv (scripts/ga.py plan)")
+    c.add_argument("--runs", required=True, help="folder holding one folder per run id")
+    c.add_argument("--out", required=True)
+    c.add_argument("--out-predictions", required=True)
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "test":
+            test_run(args.data, args.run, args.device, args.threads)
+        else:
+            from ga import write_tsv
+
+            table, predictions = compare(args.plan, args.runs)
+            write_tsv(table, args.out)
+            atomic_write_bytes(Path(args.out_predictions), predictions.read_bytes())
+            print(table.to_string(index=False))
+    except (DataError, OSError, KeyError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

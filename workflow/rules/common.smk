@@ -1,0 +1,105 @@
+import json
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+SCRIPTS = Path(workflow.basedir).parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+import ga  # noqa: E402  (torch-free: parsing the workflow stays fast)
+from config_check import check_config  # noqa: E402
+
+validate(config, "../schemas/config.schema.yaml")
+check_config(config)
+
+OUT = config["outdir"].rstrip("/")
+DATASET = config["data"]["dataset"]
+PREPARED = f"{OUT}/data/prepared/{DATASET}"
+GENERATIONS = config["ga"]["generations"]
+TRAIN_SEED = config["train"]["seed"]
+FINAL_SEEDS = [TRAIN_SEED + i for i in range(1, config["final"]["seeds"] + 1)]
+GA_SPEC = json.dumps(config["ga"], sort_keys=True)
+
+
+wildcard_constraints:
+    run=r"lr=[^/_]+_wd=[^/_]+_mom=[^/_]+_seed=-?\d+",
+    g=r"\d+",
+
+
+def script(name):
+    return str(SCRIPTS / name)
+
+
+def raw_data():
+    """The folder the prepare step reads: the user's data_dir, a download, or generated data."""
+    if config["data"]["data_dir"]:
+        return config["data"]["data_dir"]
+    return f"{OUT}/data/raw/{DATASET}"
+
+
+def run_settings():
+    """Command-line flags shared by every training run, the LR finder and the evaluation."""
+    t, d = config["train"], config["data"]
+    flags = {
+        "arch": t["arch"],
+        "shortcut": t["shortcut"],
+        "epochs": t["epochs"],
+        "batch-size": t["batch_size"],
+        "max-momentum": t["max_momentum"],
+        "pct-start": t["pct_start"],
+        "div-factor": t["div_factor"],
+        "final-div": t["final_div"],
+        "max-train": t["max_train"],
+        "max-val": t["max_val"],
+        "val-size": d["val_size"],
+        "split-seed": d["split_seed"],
+        "device": t["device"],
+    }
+    args = " ".join(f"--{k} {v}" for k, v in flags.items())
+    return args + (" --compile" if t["compile"] else "")
+
+
+def run_result(run):
+    return f"{OUT}/runs/{run}/result.json"
+
+
+def population_file(g):
+    """Generation g's population.tsv, once its checkpoint has run."""
+    if g == 0:
+        return checkpoints.init_population.get().output[0]
+    return checkpoints.next_generation.get(g=g).output[0]
+
+
+def fitness_tables():
+    return [f"{OUT}/ga/gen{g}/fitness.tsv" for g in range(GENERATIONS)]
+
+
+def fitness_inputs(wildcards):
+    pop = population_file(int(wildcards.g))
+    return [pop] + [run_result(r) for r in ga.population_runs(pop)]
+
+
+def previous_fitness(wildcards):
+    return f"{OUT}/ga/gen{int(wildcards.g) - 1}/fitness.tsv"
+
+
+def final_plan():
+    """The plan's rows (method, stage, seed, run), once the plan checkpoint has run."""
+    return ga.read_tsv(checkpoints.plan.get().output[0])
+
+
+def plan_runs(method, stage):
+    df = final_plan()
+    return list(df[(df["method"] == method) & (df["stage"] == stage)]["run"])
+
+
+def final_tests(wildcards):
+    return [f"{OUT}/runs/{r}/test.json" for r in final_plan().query("stage == 'final'")["run"]]
+
+
+def best_predictions(wildcards):
+    return f"{OUT}/runs/{plan_runs('ga', 'final')[0]}/test_predictions.tsv"
+
+
+def baseline_result(wildcards):
+    return run_result(plan_runs("baseline", "search")[0])
