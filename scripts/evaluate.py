@@ -28,8 +28,7 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
     import torch
 
     from data import load_prepared
-    from models import build_model
-    from train import Normalizer, evaluate, resolve_device
+    from train import Normalizer, evaluate, model_on_device, resolve_device
 
     run = Path(run_dir)
     res = json.loads((run / "result.json").read_text())
@@ -43,14 +42,10 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
     out.update(val_top1=res["top1"], val_loss=res["val_loss"], train_loss=res["train_loss"])
     lines = ["index\tlabel\tpred1\tpred2\tpred3\tpred4\tpred5\n"]
     if res["status"] == "ok":
-        model = build_model(res["settings"]["arch"], data["meta"]["num_classes"], res["settings"]["shortcut"])
-        model.load_state_dict(torch.load(run / "model.pt", map_location="cpu"))
-        model = model.to(dev)
-        cuda = dev.type == "cuda"
-        if cuda:
-            model = model.to(memory_format=torch.channels_last)
-        norm = Normalizer(data["meta"]["mean"], data["meta"]["std"], dev, channels_last=cuda)
-        ev = evaluate(model, X, Y, norm, 1000, cuda, want_preds=True)
+        model = model_on_device(res["settings"]["arch"], data["meta"]["num_classes"], res["settings"]["shortcut"], dev)
+        model.load_state_dict(torch.load(run / "model.pt", map_location=dev))
+        norm = Normalizer(data["meta"]["mean"], data["meta"]["std"], dev)
+        ev = evaluate(model, X, Y, norm, 1000, amp=dev.type == "cuda", want_preds=True)
         out.update(test_top1=ev["top1"], test_top3=ev["top3"], test_top5=ev["top5"], test_loss=ev["loss"])
         preds, labels = ev["preds"], Y.cpu().numpy()
         for i in range(len(labels)):

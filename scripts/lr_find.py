@@ -23,8 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import DataError, augment_batch, augment_params, epoch_generator  # noqa: E402
-from models import build_model  # noqa: E402
-from train import Normalizer, atomic_write_text, build_parser, load_split, param_groups  # noqa: E402
+from train import Normalizer, atomic_write_text, build_parser, load_split, model_on_device, param_groups  # noqa: E402
 from train import resolve_device  # noqa: E402
 
 
@@ -40,10 +39,8 @@ def lr_find(args) -> dict:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     Xtr, Ytr, _, _, meta = load_split(args, device)
-    norm = Normalizer(meta["mean"], meta["std"], device, channels_last=cuda)
-    model = build_model(args.arch, meta["num_classes"], args.shortcut).to(device)
-    if cuda:
-        model = model.to(memory_format=torch.channels_last)
+    norm = Normalizer(meta["mean"], meta["std"], device)
+    model = model_on_device(args.arch, meta["num_classes"], args.shortcut, device)
     opt = torch.optim.SGD(param_groups(model, args.wd), lr=args.start_lr, momentum=args.mom)
     n, bs = len(Ytr), min(args.batch_size, len(Ytr))
     ratio = (args.end_lr / args.start_lr) ** (1 / max(1, args.steps - 1))

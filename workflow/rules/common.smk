@@ -94,7 +94,10 @@ def plan_runs(method, stage):
 
 
 def final_tests(wildcards):
-    return [f"{OUT}/runs/{r}/test.json" for r in final_plan().query("stage == 'final'")["run"]]
+    return [
+        f"{OUT}/runs/{r}/test.json"
+        for r in final_plan().query("stage == 'final'")["run"]
+    ]
 
 
 def best_predictions(wildcards):

@@ -1,13 +1,16 @@
 checkpoint lr_find:
     input:
-        f"{PREPARED}/meta.json",
+        data=f"{PREPARED}/meta.json",
     output:
         tsv=f"{OUT}/lr_find/lr_find.tsv",
         suggestion=f"{OUT}/lr_find/suggestion.json",
     log:
         f"{OUT}/logs/lr_find/lr_find.log",
+    conda:
+        "../../envs/train.yaml"
+    threads: 4
     params:
-        data=PREPARED,
+        script=script("lr_find.py"),
         settings=run_settings(),
         start=config["lr_find"]["start_lr"],
         end=config["lr_find"]["end_lr"],
@@ -15,11 +18,8 @@ checkpoint lr_find:
         wd=config["baseline"]["wd"],
         mom=config["baseline"]["mom"],
         seed=TRAIN_SEED,
-    threads: 4
-    conda:
-        "../../envs/train.yaml"
     shell:
-        "python {SCRIPTS}/lr_find.py --data {params.data} --out $(dirname {output.tsv}) "
+        "python {params.script} --data $(dirname {input.data}) --out $(dirname {output.tsv}) "
         "{params.settings} --wd {params.wd} --mom {params.mom} --seed {params.seed} "
         "--start-lr {params.start} --end-lr {params.end} --steps {params.steps} "
         "--threads {threads} > {log} 2>&1"
@@ -33,14 +33,15 @@ checkpoint plan:
         f"{OUT}/final/plan.tsv",
     log:
         f"{OUT}/logs/plan/plan.log",
+    conda:
+        "../../envs/ga.yaml"
     params:
+        script=script("ga.py"),
         baseline=json.dumps(config["baseline"], sort_keys=True),
         seed=TRAIN_SEED,
         seeds=config["final"]["seeds"],
-    conda:
-        "../../envs/ga.yaml"
     shell:
-        "python {SCRIPTS}/ga.py plan --best {input.best} --suggestion {input.suggestion} "
+        "python {params.script} plan --best {input.best} --suggestion {input.suggestion} "
         "--baseline {params.baseline:q} --train-seed {params.seed} --final-seeds {params.seeds} "
         "--out {output} > {log} 2>&1"
 
@@ -60,13 +61,13 @@ rule evaluate:
         predictions=f"{OUT}/runs/{{run}}/test_predictions.tsv",
     log:
         f"{OUT}/logs/evaluate/{{run}}.log",
-    params:
-        data=PREPARED,
-    threads: 2
     conda:
         "../../envs/train.yaml"
+    threads: 2
+    params:
+        script=script("evaluate.py"),
     shell:
-        "python {SCRIPTS}/evaluate.py test --data {params.data} --run $(dirname {output.metrics}) "
+        "python {params.script} test --data $(dirname {input.data}) --run $(dirname {output.metrics}) "
         "--threads {threads} > {log} 2>&1"
 
 
@@ -79,11 +80,12 @@ rule compare:
         predictions=f"{OUT}/final/predictions.tsv",
     log:
         f"{OUT}/logs/compare/compare.log",
-    params:
-        plan=f"{OUT}/final/plan.tsv",
-        runs=f"{OUT}/runs",
     conda:
         "../../envs/ga.yaml"
+    params:
+        script=script("evaluate.py"),
+        plan=f"{OUT}/final/plan.tsv",
+        runs=f"{OUT}/runs",
     shell:
-        "python {SCRIPTS}/evaluate.py compare --plan {params.plan} --runs {params.runs} "
+        "python {params.script} compare --plan {params.plan} --runs {params.runs} "
         "--out {output.comparison} --out-predictions {output.predictions} > {log} 2>&1"

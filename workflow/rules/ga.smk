@@ -3,19 +3,20 @@ checkpoint init_population:
         f"{OUT}/ga/gen0/population.tsv",
     log:
         f"{OUT}/logs/init_population/gen0.log",
-    params:
-        spec=GA_SPEC,
-        seed=TRAIN_SEED,
     conda:
         "../../envs/ga.yaml"
+    params:
+        script=script("ga.py"),
+        spec=GA_SPEC,
+        seed=TRAIN_SEED,
     shell:
-        "python {SCRIPTS}/ga.py init --spec {params.spec:q} --train-seed {params.seed} "
+        "python {params.script} init --spec {params.spec:q} --train-seed {params.seed} "
         "--out {output} > {log} 2>&1"
 
 
 rule train:
     input:
-        f"{PREPARED}/meta.json",
+        data=f"{PREPARED}/meta.json",
     output:
         result=f"{OUT}/runs/{{run}}/result.json",
         model=f"{OUT}/runs/{{run}}/model.pt",
@@ -23,14 +24,14 @@ rule train:
         schedule=f"{OUT}/runs/{{run}}/schedule.tsv",
     log:
         f"{OUT}/logs/train/{{run}}.log",
-    params:
-        data=PREPARED,
-        settings=run_settings(),
-    threads: 4
     conda:
         "../../envs/train.yaml"
+    threads: 4
+    params:
+        script=script("train.py"),
+        settings=run_settings(),
     shell:
-        "python {SCRIPTS}/train.py --data {params.data} --out $(dirname {output.result}) "
+        "python {params.script} --data $(dirname {input.data}) --out $(dirname {output.result}) "
         "--genome {wildcards.run} {params.settings} --threads {threads} > {log} 2>&1"
 
 
@@ -41,13 +42,14 @@ rule collect_fitness:
         f"{OUT}/ga/gen{{g}}/fitness.tsv",
     log:
         f"{OUT}/logs/collect_fitness/gen{{g}}.log",
-    params:
-        population=f"{OUT}/ga/gen{{g}}/population.tsv",
-        runs=f"{OUT}/runs",
     conda:
         "../../envs/ga.yaml"
+    params:
+        script=script("ga.py"),
+        population=f"{OUT}/ga/gen{{g}}/population.tsv",
+        runs=f"{OUT}/runs",
     shell:
-        "python {SCRIPTS}/ga.py collect --population {params.population} --runs {params.runs} "
+        "python {params.script} collect --population {params.population} --runs {params.runs} "
         "--out {output} > {log} 2>&1"
 
 
@@ -56,17 +58,18 @@ checkpoint next_generation:
         previous_fitness,
     output:
         f"{OUT}/ga/gen{{g}}/population.tsv",
-    wildcard_constraints:
-        g=r"[1-9]\d*",
     log:
         f"{OUT}/logs/next_generation/gen{{g}}.log",
-    params:
-        spec=GA_SPEC,
-        seed=TRAIN_SEED,
+    wildcard_constraints:
+        g=r"[1-9]\d*",
     conda:
         "../../envs/ga.yaml"
+    params:
+        script=script("ga.py"),
+        spec=GA_SPEC,
+        seed=TRAIN_SEED,
     shell:
-        "python {SCRIPTS}/ga.py next --spec {params.spec:q} --train-seed {params.seed} "
+        "python {params.script} next --spec {params.spec:q} --train-seed {params.seed} "
         "--fitness {input} --gen {wildcards.g} --out {output} > {log} 2>&1"
 
 
@@ -79,5 +82,7 @@ rule best:
         f"{OUT}/logs/best/best.log",
     conda:
         "../../envs/ga.yaml"
+    params:
+        script=script("ga.py"),
     shell:
-        "python {SCRIPTS}/ga.py best --fitness {input} --out {output} > {log} 2>&1"
+        "python {params.script} best --fitness {input} --out {output} > {log} 2>&1"

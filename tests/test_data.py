@@ -1,0 +1,148 @@
+import json
+import pickle
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import torch
+from torchvision.datasets import CIFAR10, CIFAR100
+
+from conftest import script_cmd
+from data import (
+    DATASETS, DataError, augment_batch, augment_params, epoch_generator, load_prepared, make_synthetic,
+    prepare, read_cifar, split_indices, write_cifar10_layout, write_synthetic,
+)  # fmt: skip
+
+
+def test_official_urls_and_md5s_are_torchvision_s():
+    for ours, tv in ((DATASETS["cifar10"], CIFAR10), (DATASETS["cifar100"], CIFAR100)):
+        assert ours["url"] == tv.url and ours["tgz_md5"] == tv.tgz_md5 and ours["folder"] == tv.base_folder
+        assert [list(x) for x in ours["train"]] == tv.train_list
+        assert [list(x) for x in ours["test"]] == tv.test_list
+        assert ours["meta"] == (tv.meta["filename"], tv.meta["md5"])
+
+
+def test_generated_data_has_the_official_layout(synthetic_raw):
+    folder = synthetic_raw / "cifar-10-batches-py"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["batches.meta", "data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                     "data_batch_5", "test_batch"]  # fmt: skip
+    with open(folder / "data_batch_1", "rb") as f:
+        d = pickle.load(f, encoding="latin1")
+    assert d["data"].dtype == np.uint8 and d["data"].shape == (500, 3072) and len(d["labels"]) == 500
+
+
+def test_read_roundtrip_through_the_real_reading_code(tmp_path):
+    tx, ty, vx, vy = make_synthetic(300, 50, seed=3)
+    write_cifar10_layout(tmp_path, tx, ty, vx, vy)
+    rx, ry, rvx, rvy, classes = read_cifar(tmp_path, "synthetic")
+    assert np.array_equal(rx.reshape(300, 3072), tx) and np.array_equal(ry, ty)
+    assert np.array_equal(rvx.reshape(50, 3072), vx) and np.array_equal(rvy, vy)
+    assert rx.shape == (300, 3, 32, 32) and len(classes) == 10
+    # data_dir may also be the batch folder itself
+    assert np.array_equal(read_cifar(tmp_path / "cifar-10-batches-py", "synthetic")[1], ty)
+
+
+def test_synthetic_is_seeded():
+    a, b = make_synthetic(50, 10, seed=1), make_synthetic(50, 10, seed=1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(make_synthetic(50, 10, seed=2)[0], a[0])
+
+
+def test_prepare_and_memory_map(prepared):
+    t0 = time.perf_counter()
+    d = load_prepared(prepared)
+    assert time.perf_counter() - t0 < 1.0
+    assert isinstance(d["train_x"], np.memmap) and d["train_x"].shape == (2500, 3, 32, 32)
+    assert d["train_x"].dtype == np.uint8 and d["test_y"].shape == (500,)
+    meta = d["meta"]
+    assert meta["num_classes"] == 10 and len(meta["mean"]) == 3 and all(0 < s < 1 for s in meta["std"])
+
+
+def test_cli_prepare_reports_counts(synthetic_raw, tmp_path):
+    p = subprocess.run(script_cmd("data.py", "prepare", "--data-dir", synthetic_raw, "--out", tmp_path / "p",
+                                  "--dataset", "synthetic"), capture_output=True, text=True)  # fmt: skip
+    assert p.returncode == 0 and "2500 train, 500 test, 10 classes" in p.stdout
+
+
+def _one_line_error(args):
+    p = subprocess.run(script_cmd("data.py", *args), capture_output=True, text=True)
+    assert p.returncode == 1, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
+
+
+def _copy_raw(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst / "cifar-10-batches-py"
+
+
+def test_truncated_batch_is_one_clear_error_naming_the_file(synthetic_raw, tmp_path):
+    folder = _copy_raw(synthetic_raw, tmp_path / "raw")
+    path = folder / "data_batch_3"
+    path.write_bytes(path.read_bytes()[:1000])
+    msg = _one_line_error(["prepare", "--data-dir", tmp_path / "raw", "--out", tmp_path / "p", "--dataset", "synthetic"])
+    assert str(path) in msg and "unpickle" in msg
+    assert not (tmp_path / "p" / "meta.json").exists()
+
+
+def test_garbage_batch_is_reported(synthetic_raw, tmp_path):
+    folder = _copy_raw(synthetic_raw, tmp_path / "raw")
+    (folder / "test_batch").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(DataError, match="test_batch"):
+        read_cifar(tmp_path / "raw", "synthetic")
+
+
+def test_wrong_md5_names_the_file(synthetic_raw, tmp_path):
+    # generated files are not the official ones: as "cifar10" they must fail the md5 check
+    msg = _one_line_error(["prepare", "--data-dir", synthetic_raw, "--out", tmp_path / "p", "--dataset", "cifar10"])
+    assert "batches.meta" in msg and "md5 mismatch" in msg
+
+
+def test_wrong_shape_names_the_file(tmp_path):
+    tx, ty, vx, vy = make_synthetic(100, 20, seed=0)
+    folder = write_cifar10_layout(tmp_path, tx, ty, vx, vy)
+    bad = {"labels": list(vy), "data": vx[:, :1024]}
+    (folder / "test_batch").write_bytes(pickle.dumps(bad))
+    with pytest.raises(DataError, match=r"test_batch: expected uint8 data of shape \(N, 3072\)"):
+        read_cifar(tmp_path, "synthetic")
+
+
+def test_missing_data_dir(tmp_path):
+    msg = _one_line_error(["prepare", "--data-dir", tmp_path / "nope", "--out", tmp_path / "p"])
+    assert str(tmp_path / "nope") in msg and "does not exist" in msg
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    tr, va = split_indices(50000, 5000, seed=0)
+    assert len(tr) == 45000 and len(va) == 5000
+    assert not set(tr) & set(va) and len(set(tr) | set(va)) == 50000
+    tr2, va2 = split_indices(50000, 5000, seed=0)
+    assert np.array_equal(va, va2) and not np.array_equal(va, split_indices(50000, 5000, seed=1)[1])
+
+
+def test_augmentation_shapes_and_determinism():
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
+    o1, f1 = augment_params(64, epoch_generator(5, 2))
+    o2, f2 = augment_params(64, epoch_generator(5, 2))
+    assert torch.equal(o1, o2) and torch.equal(f1, f2)
+    assert o1.min() >= 0 and o1.max() <= 8 and 0 < f1.sum() < 64
+    a = augment_batch(x, o1, f1)
+    assert a.shape == x.shape and a.dtype == torch.uint8 and torch.equal(a, augment_batch(x, o2, f2))
+    o3, _ = augment_params(64, epoch_generator(5, 3))
+    assert not torch.equal(o1, o3)  # another epoch, other crops
+
+
+def test_augmentation_is_pad_crop_flip():
+    x = torch.randint(1, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    center = torch.full((4, 2), 4)
+    no, yes = torch.zeros(4, dtype=torch.bool), torch.ones(4, dtype=torch.bool)
+    assert torch.equal(augment_batch(x, center, no), x)
+    assert torch.equal(augment_batch(x, center, yes), x.flip(3))
+    shifted = augment_batch(x, torch.zeros(4, 2, dtype=torch.long), no)  # crop at the top-left corner
+    assert not shifted[:, :, :4, :].any() and not shifted[:, :, :, :4].any()  # zero padding
+    assert torch.equal(shifted[:, :, 4:, 4:], x[:, :, :28, :28])

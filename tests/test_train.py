@@ -1,0 +1,162 @@
+import json
+import math
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import script_cmd
+from train import METRIC_COLUMNS, one_cycle, peak_step
+
+TIMING = ["seconds", "images_per_s"]  # wall-clock columns: the only ones that may differ between runs
+
+
+def train_cmd(prepared, out, *extra, arch="resnet8", epochs=2):
+    return script_cmd("train.py", "--data", prepared, "--out", out, "--arch", arch, "--epochs", epochs,
+                      "--batch-size", 100, "--val-size", 500, "--device", "cpu", "--threads", 1, *extra)  # fmt: skip
+
+
+def run_train(*args, **kw):
+    p = subprocess.run(train_cmd(*args, **kw), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p
+
+
+# ----------------------------------------------------------------------------- schedule
+def test_one_cycle_lr_peaks_at_configured_step_and_momentum_moves_inversely():
+    total, lr, mom = 1000, 0.1, 0.85
+    curve = [one_cycle(s, total, lr, mom, max_momentum=0.95, pct_start=0.3) for s in range(total)]
+    lrs, moms = np.array([c[0] for c in curve]), np.array([c[1] for c in curve])
+    assert int(lrs.argmax()) == peak_step(total, 0.3) == 300
+    assert lrs.max() == pytest.approx(lr) and lrs[0] == pytest.approx(lr / 25)
+    assert lrs[-1] == pytest.approx(lr / 25 / 1e4)
+    assert int(moms.argmin()) == 300 and moms.min() == pytest.approx(mom)
+    assert moms[0] == pytest.approx(0.95) and moms[-1] == pytest.approx(0.95)
+    assert np.all(np.diff(lrs[:301]) > 0) and np.all(np.diff(lrs[300:]) < 0)
+    assert np.all(np.diff(moms[:301]) < 0) and np.all(np.diff(moms[300:]) > 0)  # inverse of lr
+
+
+def test_momentum_above_max_momentum_still_meets_the_genome_at_the_peak():
+    moms = [one_cycle(s, 100, 0.01, 1.5)[1] for s in range(100)]
+    assert max(moms) == pytest.approx(1.5) and moms.index(max(moms)) == peak_step(100, 0.25)
+
+
+# ----------------------------------------------------------------------------- training
+def test_short_training_learns_and_writes_its_files(prepared, tmp_path):
+    out = tmp_path / "run"
+    p = run_train(prepared, out, "--lr", 0.05, "--wd", 5e-4, "--mom", 0.85, "--max-train", 2000, arch="resnet20")
+    m = pd.read_csv(out / "metrics.tsv", sep="\t")
+    assert list(m.columns) == METRIC_COLUMNS and list(m["epoch"]) == [1, 2]
+    res = json.loads((out / "result.json").read_text())
+    assert res["status"] == "ok" and res["n_train"] == 2000 and res["n_val"] == 500
+    assert res["fitness"] == res["top1"] == m["top1"].iloc[-1]
+    assert res["top1"] > 0.35, "10 classes: chance is 0.10"  # learns in 2 epochs on 2k images
+    assert res["top1"] <= res["top3"] <= res["top5"]
+    assert m["train_loss"].iloc[-1] < m["train_loss"].iloc[0]
+    assert (out / "model.pt").stat().st_size > 0 and not (out / "checkpoint.pt").exists()
+    sched = pd.read_csv(out / "schedule.tsv", sep="\t")
+    assert len(sched) == 2 * 20 and sched["lr"].max() == pytest.approx(0.05)
+    assert p.stdout.count("epoch ") >= 2 and "top1" in p.stdout  # one progress line per epoch
+    state = torch.load(out / "model.pt")
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_genome_run_id_sets_hyperparameters(prepared, tmp_path):
+    out = tmp_path / "lr=2.00e-02_wd=1.00e-03_mom=9.00e-01_seed=3"
+    run_train(prepared, out, "--genome", out.name, "--max-train", 300, "--max-val", 100, epochs=1)
+    res = json.loads((out / "result.json").read_text())
+    assert (res["lr"], res["wd"], res["mom"], res["seed"]) == (0.02, 0.001, 0.9, 3)
+
+
+def test_divergence_stops_the_run_with_fitness_zero(prepared, tmp_path):
+    out = tmp_path / "div"
+    p = run_train(prepared, out, "--lr", 1e4, "--mom", 1.5, "--wd", 0.1, epochs=3)
+    res = json.loads((out / "result.json").read_text())
+    assert res["status"] == "diverged" and res["fitness"] == 0.0 and math.isnan(res["top1"])
+    assert res["epochs_completed"] < 3 and "diverged" in p.stdout
+    m = pd.read_csv(out / "metrics.tsv", sep="\t")
+    assert len(m) == res["epochs_completed"] and np.isfinite(m[["train_loss", "val_loss"]].values.astype(float)).all()
+
+
+def test_report_extreme_corner_does_not_crash(prepared, tmp_path):
+    """lr=1e-2 with momentum 1.5 lies inside the report's bounds."""
+    out = tmp_path / "corner"
+    run_train(prepared, out, "--lr", 1e-2, "--mom", 1.5, "--wd", 0.1, "--max-train", 500, epochs=2)
+    res = json.loads((out / "result.json").read_text())
+    assert res["status"] in ("ok", "diverged") and 0.0 <= res["fitness"] <= 1.0
+
+
+def _metrics_without_timing(path):
+    return pd.read_csv(path, sep="\t").drop(columns=TIMING)
+
+
+def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_path):
+    args = ("--lr", 0.05, "--wd", 5e-4, "--mom", 0.85, "--max-train", 1500)
+    ref = tmp_path / "ref"
+    run_train(prepared, ref, *args, epochs=3)
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(train_cmd(prepared, out, *args, epochs=3), stdout=subprocess.PIPE, text=True)
+    # wait for the first epoch's row: its checkpoint is on disk, epoch 2 is under way
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if (out / "metrics.tsv").exists() and len((out / "metrics.tsv").read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (out / "checkpoint.pt").exists() and not (out / "result.json").exists()
+
+    p = run_train(prepared, out, *args, epochs=3)
+    assert "resuming from checkpoint" in p.stdout and "at epoch 1/3" in p.stdout
+    pd.testing.assert_frame_equal(_metrics_without_timing(out / "metrics.tsv"), _metrics_without_timing(ref / "metrics.tsv"))
+    a, b = torch.load(out / "model.pt"), torch.load(ref / "model.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] == 1
+
+
+def test_corrupt_checkpoint_is_reported_and_run_restarts(prepared, tmp_path):
+    out = tmp_path / "corrupt"
+    out.mkdir()
+    (out / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    p = run_train(prepared, out, "--max-train", 300, "--max-val", 100, epochs=1)
+    assert "is unreadable" in p.stdout and "restarting from scratch" in p.stdout
+    assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] is None
+
+
+def test_checkpoint_from_other_settings_is_not_resumed(prepared, tmp_path):
+    out = tmp_path / "other"
+    args = ("--max-train", 300, "--max-val", 100)
+    proc = subprocess.run(train_cmd(prepared, out, *args, "--lr", 0.01, epochs=1), capture_output=True)
+    assert proc.returncode == 0
+    # fake an interrupted run: a checkpoint made under lr 0.01, then rerun with lr 0.02
+    ckpt = torch.load(out / "model.pt")
+    torch.save({"model": ckpt, "epoch": 1, "fingerprint": {"lr": 0.01}}, out / "checkpoint.pt")
+    p = run_train(prepared, out, *args, "--lr", 0.02, epochs=1)
+    assert "other settings" in p.stdout and "restarting from scratch" in p.stdout
+    assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] is None
+
+
+def test_unknown_arch_is_a_usage_error(prepared, tmp_path):
+    p = subprocess.run(train_cmd(prepared, tmp_path / "x", arch="resnet51"), capture_output=True, text=True)
+    assert p.returncode == 2 and "resnet51" in p.stderr and "resnet20" in p.stderr
+
+
+def test_lr_finder_writes_curve_and_suggestion(prepared, tmp_path):
+    out = tmp_path / "lrf"
+    p = subprocess.run(script_cmd("lr_find.py", "--data", prepared, "--out", out, "--arch", "resnet8", "--batch-size", 100,
+                                  "--val-size", 500, "--device", "cpu", "--steps", 40), capture_output=True, text=True)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    curve = pd.read_csv(out / "lr_find.tsv", sep="\t")
+    assert list(curve.columns) == ["step", "lr", "loss", "smoothed_loss"] and len(curve) >= 10
+    assert np.all(np.diff(curve["lr"]) > 0) and curve["lr"].iloc[0] == pytest.approx(1e-7)
+    sug = json.loads((out / "suggestion.json").read_text())
+    i = int(curve["smoothed_loss"].idxmin())
+    assert sug["lr_min_loss"] == curve["lr"][i] and sug["suggestion"] == pytest.approx(curve["lr"][i] / 10)

@@ -1,0 +1,129 @@
+"""The workflow end to end: the smoke GA from a fresh copy, its determinism, its DAG, its config checks."""
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import ga
+from conftest import BIN, ROOT, copy_workflow, snakemake
+
+SMOKE = ["--cores", "2", "--configfile", "config/smoke.yaml"]
+
+
+def trained_runs(stdout_stderr: str):
+    """Run ids of the train jobs a Snakemake invocation executed (from its job log)."""
+    return re.findall(r"rule train:\n(?:.*\n)*?\s+output: \S+/runs/(lr=[^/]+)/result\.json", stdout_stderr)
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory):
+    work = copy_workflow(tmp_path_factory.mktemp("smoke"))
+    t0 = time.time()
+    p = snakemake(work, *SMOKE)
+    return {"dir": work, "out": work / "results" / "smoke", "log": p.stdout + p.stderr, "seconds": time.time() - t0}
+
+
+def test_smoke_run_completes_with_every_output(smoke):
+    out = smoke["out"]
+    for g in range(3):
+        assert (out / "ga" / f"gen{g}" / "population.tsv").exists()
+        fit = pd.read_csv(out / "ga" / f"gen{g}" / "fitness.tsv", sep="\t")
+        assert list(fit.columns) == ga.POP_COLUMNS + ga.RESULT_COLUMNS and len(fit) == 4
+        assert fit["fitness"].between(0, 1).all()
+    comp = pd.read_csv(out / "final" / "comparison.tsv", sep="\t")
+    assert list(comp["method"]) == ["ga", "baseline"] and (comp["seeds"] == 2).all()
+    for m in ("test_top1", "test_top3", "test_top5", "test_loss", "val_top1"):
+        assert {f"{m}_mean", f"{m}_std"} <= set(comp.columns)
+    preds = pd.read_csv(out / "final" / "predictions.tsv", sep="\t")
+    assert list(preds.columns) == ["index", "label", "pred1", "pred2", "pred3", "pred4", "pred5"]
+    assert len(preds) == 500 and preds["index"].tolist() == list(range(500))
+    acc = (preds["label"] == preds["pred1"]).mean()
+    ga_row = comp[comp["method"] == "ga"].iloc[0]
+    assert ga_row["test_top1_mean"] > 0.3  # learns on generated data (chance: 0.1)
+    first_seed = json.loads(next((out / "runs").glob("*/test.json")).read_text())
+    assert 0 <= acc <= 1 and first_seed["status"] in ("ok", "diverged")
+
+
+def test_train_jobs_equal_distinct_genomes_plus_baseline_and_final_seeds(smoke):
+    out = smoke["out"]
+    search = set()
+    for g in range(3):
+        search |= set(ga.read_tsv(out / "ga" / f"gen{g}" / "population.tsv")["run"])
+    plan = ga.read_tsv(out / "final" / "plan.tsv")
+    expected = search | set(plan["run"])
+    trained = trained_runs(smoke["log"])
+    assert len(trained) == len(set(trained)), "a run was trained twice"
+    assert set(trained) == expected
+    # elites are carried over, never retrained: later generations reuse their run folders
+    pop1 = ga.read_tsv(out / "ga" / "gen1" / "population.tsv")
+    elites = pop1[pop1["origin"] == "elite"]["run"]
+    assert len(elites) == 2 and set(elites) <= set(ga.read_tsv(out / "ga" / "gen0" / "population.tsv")["run"])
+    assert len(plan) == 1 + 2 * 2 and set(plan["seed"][plan["stage"] == "final"]) == {1, 2}
+
+
+def test_rerun_after_completion_has_nothing_to_do(smoke):
+    p = snakemake(smoke["dir"], *SMOKE, "-n")
+    assert "Nothing to be done" in p.stdout + p.stderr
+
+
+def test_two_fresh_runs_give_byte_identical_populations(smoke, tmp_path):
+    """Another clone, another job order: two training jobs at a time instead of one, greedy scheduler.
+    Each job keeps 2 torch threads: CPU float reductions depend on the thread count, not on order."""
+    work = copy_workflow(tmp_path)
+    snakemake(work, "--cores", "4", "--set-threads", "train=2", "lr_find=2", "evaluate=2",
+              "--configfile", "config/smoke.yaml", "--scheduler", "greedy")  # fmt: skip
+    for g in range(3):
+        for name in ("population.tsv", "fitness.tsv"):
+            a = (smoke["out"] / "ga" / f"gen{g}" / name).read_bytes()
+            b = (work / "results" / "smoke" / "ga" / f"gen{g}" / name).read_bytes()
+            assert a == b, f"gen{g}/{name} differs"
+    assert (smoke["out"] / "final" / "comparison.tsv").read_bytes() == (work / "results/smoke/final/comparison.tsv").read_bytes()
+
+
+def test_dry_run_of_default_config_without_data_is_fast_and_complete(tmp_path):
+    work = copy_workflow(tmp_path)
+    t0 = time.time()
+    p = snakemake(work, "-n", "--cores", "1", "--resources", "gpu=1")
+    assert time.time() - t0 < 30
+    text = p.stdout + p.stderr
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M))
+    assert counts == {"download_data": "1", "prepare_data": "1", "init_population": "1", "lr_find": "1",
+                      "collect_fitness": "5", "next_generation": "4", "best": "1", "plan": "1",
+                      "compare": "1", "all": "1", "total": "17"}, counts  # fmt: skip
+    assert "results/data/raw/cifar10" in text and not (work / "results").exists()
+
+
+def test_lint_is_clean_and_snakefiles_are_formatted():
+    p = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0 and "Lints for" not in p.stdout + p.stderr, p.stdout + p.stderr
+    assert "good condition" in p.stdout + p.stderr
+    f = subprocess.run([str(BIN / "snakefmt"), "--check", "workflow/"], cwd=ROOT, capture_output=True, text=True)
+    assert f.returncode == 0, f.stdout + f.stderr
+
+
+BAD_CONFIGS = {
+    "reversed bounds": ("ga:\n  genes:\n    lr: {low: 1.0e-2, high: 1.0e-6, log: true}\n", "ga.genes.lr"),
+    "log bound <= 0": ("ga:\n  genes:\n    lr: {low: 0.0, high: 1.0e-2, log: true}\n", "ga.genes.lr.low"),
+    "population < 2": ("ga:\n  population: 1\n", "population"),
+    "elites >= population": ("ga:\n  population: 4\n  elites: 4\n", "ga.elites"),
+    "generations < 1": ("ga:\n  generations: 0\n", "generations"),
+    "unknown arch": ("train:\n  arch: resnet51\n", "arch"),
+    "unknown dataset": ("data:\n  dataset: mnist\n", "dataset"),
+    "missing data_dir": ("data:\n  data_dir: /nonexistent/cifar\n", "data.data_dir"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_bad_config_fails_before_any_job_naming_the_key(name, tmp_path):
+    text, key = BAD_CONFIGS[name]
+    work = copy_workflow(tmp_path)
+    (work / "bad.yaml").write_text(text)
+    p = snakemake(work, "--cores", "1", "--configfile", "config/smoke.yaml", "bad.yaml", check=False, timeout=120)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0 and key in out, out[-2000:]
+    assert not (work / "results").exists()  # nothing ran, nothing written
