@@ -78,6 +78,20 @@ def compare(plan: str, runs_dir: str):
     return agg.reset_index(), Path(runs_dir) / best_run / "test_predictions.tsv"
 
 
+def final_summary(comparison_tsv) -> str:
+    """One sentence: the top-1 gap and the seed-to-seed spread (used in the figure and its caption)."""
+    import pandas as pd
+
+    c = pd.read_csv(comparison_tsv, sep="\t").set_index("method")
+    g, b = c.loc["ga"], c.loc["baseline"]
+    gap = 100 * (g["test_top1_mean"] - b["test_top1_mean"])
+    return (f"Test top-1: GA best {100 * g['test_top1_mean']:.2f} ± {100 * g['test_top1_std']:.2f} %, "
+            f"baseline {100 * b['test_top1_mean']:.2f} ± {100 * b['test_top1_std']:.2f} % "
+            f"(mean ± std over {int(g['seeds'])} seeds); gap {gap:+.2f} points, "
+            f"{'larger' if abs(gap) > max(100 * g['test_top1_std'], 100 * b['test_top1_std']) else 'not larger'} "
+            f"than the seed-to-seed spread.")  # fmt: skip
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)

@@ -18,6 +18,7 @@ CLI (used by the workflow; runnable by hand):
   python scripts/ga.py next --spec '<ga json>' --fitness gen0/fitness.tsv --gen 1 --out gen1/population.tsv
   python scripts/ga.py collect --population gen0/population.tsv --runs results/runs --out gen0/fitness.tsv
   python scripts/ga.py best --fitness gen*/fitness.tsv --out best.tsv
+  python scripts/ga.py summarize --fitness gen*/fitness.tsv --out-individuals individuals.tsv --out-summary summary.tsv
   python scripts/ga.py plan --best best.tsv --suggestion lr_find/suggestion.json \
       --baseline '{"lr": "auto", "wd": 5e-4, "mom": 0.85}' --final-seeds 3 --out final/plan.tsv
 """
@@ -206,16 +207,36 @@ def collect(population: str | Path, runs_dir: str | Path):
     return out
 
 
+def all_individuals(fitness_tables):
+    """Every generation's fitness table in one frame, with a leading `generation` column."""
+    frames = [read_tsv(p).assign(generation=int(re.search(r"gen(\d+)", str(p)).group(1))) for p in fitness_tables]
+    allf = _pd().concat(frames, ignore_index=True)
+    return allf[["generation"] + [c for c in allf.columns if c != "generation"]]
+
+
+def summarize(fitness_tables):
+    """Per generation: size, distinct and new genomes, diverged runs, best / median / mean fitness, best so far."""
+    ind = all_individuals(fitness_tables)
+    seen, rows = set(), []
+    for g, df in ind.groupby("generation", sort=True):
+        runs = set(df["run"])
+        rows.append({"generation": g, "individuals": len(df), "distinct_runs": len(runs), "new_runs": len(runs - seen),
+                     "diverged": int((df["status"] != "ok").sum()), "best": df["fitness"].max(),
+                     "median": df["fitness"].median(), "mean": df["fitness"].mean()})  # fmt: skip
+        seen |= runs
+    out = _pd().DataFrame(rows)
+    out["best_so_far"] = out["best"].cummax()
+    return out
+
+
 def best_of(fitness_tables) -> "object":
     """One row: the fittest individual over all generations (ties: earliest generation, lowest index)."""
-    pd = _pd()
-    frames = [read_tsv(p).assign(generation=int(re.search(r"gen(\d+)", str(p)).group(1))) for p in fitness_tables]
-    allf = pd.concat(frames, ignore_index=True)
+    allf = all_individuals(fitness_tables)
     allf = allf.sort_values(["fitness", "generation", "individual"], ascending=[False, True, True], kind="stable")
     best = allf.head(1).copy()
     for g in GENES:
         best[g] = [fmt(v) for v in best[g]]
-    return best[["generation"] + [c for c in allf.columns if c != "generation"]]
+    return best
 
 
 def plan(best_tsv, baseline: dict, suggestion: dict, train_seed: int, final_seeds: int):
@@ -277,6 +298,10 @@ def main(argv=None) -> int:
     b = sub.add_parser("best")
     b.add_argument("--fitness", nargs="+", required=True)
     b.add_argument("--out", required=True)
+    t = sub.add_parser("summarize", help="all individuals in one table, and a per-generation summary")
+    t.add_argument("--fitness", nargs="+", required=True)
+    t.add_argument("--out-individuals", required=True)
+    t.add_argument("--out-summary", required=True)
     f = sub.add_parser("plan", help="run ids of the baseline and of the final retraining")
     f.add_argument("--best", required=True, help="best.tsv")
     f.add_argument("--suggestion", required=True, help="the LR finder's suggestion.json")
@@ -299,6 +324,9 @@ def main(argv=None) -> int:
             write_tsv(population_frame(pop, args.train_seed), args.out)
         elif args.cmd == "collect":
             write_tsv(collect(args.population, args.runs), args.out)
+        elif args.cmd == "summarize":
+            write_tsv(all_individuals(args.fitness), args.out_individuals)
+            write_tsv(summarize(args.fitness), args.out_summary)
         elif args.cmd == "best":
             write_tsv(best_of(args.fitness), args.out)
         else:

@@ -94,7 +94,9 @@ def test_dry_run_of_default_config_without_data_is_fast_and_complete(tmp_path):
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", text, flags=re.M))
     assert counts == {"download_data": "1", "prepare_data": "1", "init_population": "1", "lr_find": "1",
                       "collect_fitness": "5", "next_generation": "4", "best": "1", "plan": "1",
-                      "compare": "1", "all": "1", "total": "17"}, counts  # fmt: skip
+                      "compare": "1", "summarize": "1", "plot_progress": "1", "plot_search_space": "1",
+                      "plot_lr_find": "1", "plot_curves": "1", "plot_final": "1", "all": "1",
+                      "total": "23"}, counts  # fmt: skip
     assert "results/data/raw/cifar10" in text and not (work / "results").exists()
 
 
@@ -127,3 +129,45 @@ def test_bad_config_fails_before_any_job_naming_the_key(name, tmp_path):
     out = p.stdout + p.stderr
     assert p.returncode != 0 and key in out, out[-2000:]
     assert not (work / "results").exists()  # nothing ran, nothing written
+
+
+FIGURES = ["ga_progress", "search_space", "training_curves", "schedules", "lr_find", "final_comparison", "confusion_matrix"]
+TABLES = ["ga/individuals.tsv", "ga/summary.tsv", "final/comparison.tsv"]
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_figures_are_decodable_images_with_data(smoke, name):
+    from PIL import Image
+
+    path = smoke["out"] / "plots" / f"{name}.png"
+    with Image.open(path) as im:
+        im.load()
+        assert im.format == "PNG" and im.width > 500 and im.height > 300
+        colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is None or len(colours) > 50, "an almost blank image"
+
+
+def test_tables_list_every_individual_and_generation(smoke):
+    out = smoke["out"]
+    ind = pd.read_csv(out / "ga" / "individuals.tsv", sep="\t")
+    assert len(ind) == 3 * 4 and sorted(ind["generation"].unique()) == [0, 1, 2]
+    summary = pd.read_csv(out / "ga" / "summary.tsv", sep="\t")
+    assert list(summary["generation"]) == [0, 1, 2]
+    assert (summary["best_so_far"].diff().fillna(0) >= 0).all()  # elitism: never worse
+    assert summary["new_runs"].iloc[0] == summary["distinct_runs"].iloc[0]
+
+
+def test_report_html_holds_every_figure_and_table(smoke, tmp_path):
+    report = smoke["dir"] / "report.html"
+    p = snakemake(smoke["dir"], "--configfile", "config/smoke.yaml", "--report", report)
+    assert "Report created" in p.stdout + p.stderr
+    html = report.read_text()
+    assert report.stat().st_size > 100_000
+    for name in FIGURES:
+        assert f"{name}.png" in html and f"filename={name}.png;base64," in html, name
+    for t in TABLES:
+        assert Path(t).name in html, t
+    for cat in ("1. GA search", "2. Training", "3. Final comparison (test set)"):
+        assert cat in html
+    summary = re.search(r"gap [+-]\d+\.\d+ points", html)
+    assert summary, "the final figure's caption states the gap"

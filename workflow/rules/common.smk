@@ -106,3 +106,28 @@ def best_predictions(wildcards):
 
 def baseline_result(wildcards):
     return run_result(plan_runs("baseline", "search")[0])
+
+
+def search_runs():
+    """Every distinct run of the search, in first-seen order."""
+    runs = [
+        r for g in range(GENERATIONS) for r in ga.population_runs(population_file(g))
+    ]
+    return list(dict.fromkeys(runs))
+
+
+def curve_inputs(wildcards):
+    """metrics.tsv and schedule.tsv of every search run and of the baseline's search run."""
+    runs = search_runs() + plan_runs("baseline", "search")
+    return [
+        f"{OUT}/runs/{r}/{f}" for r in runs for f in ("metrics.tsv", "schedule.tsv")
+    ]
+
+
+def final_caption(wildcards, input):
+    """The gap and seed spread, for the final figure's caption (read when the report is made)."""
+    if not Path(input.comparison).exists():
+        return "(known once the final comparison has run)"
+    from evaluate import final_summary
+
+    return final_summary(input.comparison)

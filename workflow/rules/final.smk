@@ -76,7 +76,12 @@ rule compare:
         final_tests,
         best_predictions,
     output:
-        comparison=f"{OUT}/final/comparison.tsv",
+        comparison=report(
+            f"{OUT}/final/comparison.tsv",
+            caption="../report/comparison.rst",
+            category="3. Final comparison (test set)",
+            labels={"table": "GA best vs baseline"},
+        ),
         predictions=f"{OUT}/final/predictions.tsv",
     log:
         f"{OUT}/logs/compare/compare.log",
