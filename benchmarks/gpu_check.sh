@@ -10,7 +10,7 @@ mkdir -p "$OUT"
 W=$(mktemp -d)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import sys, torch, torchvision; print('python', sys.version.split()[0], 'torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.version.cuda)" | tee -a "$OUT/gpu.txt"
-for arch in resnet50 resnet20; do
+for arch in resnet50 resnet20; do  # (this session ran with cuDNN autotuning on: the first-step numbers include it)
   echo "== bench $arch"
   python3 scripts/bench.py --arch "$arch" --device cuda --batch-size 512 --steps 40 --chunk 10 --warmup 10 \
     --json "$OUT/bench_$arch.json" 2>&1 | tee "$OUT/bench_$arch.txt"

@@ -160,6 +160,7 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=5000, help="generated training images")
     ap.add_argument("--workers", type=int, default=-1, help="reference DataLoader workers (-1: 0 on CPU, 8 on CUDA)")
     ap.add_argument("--compile", action="store_true", help="torch.compile our model (reports warm-up)")
+    ap.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN autotune (train.py does not: slow first step)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args(argv)
@@ -169,7 +170,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark
     with tempfile.TemporaryDirectory() as tmp:
         write_synthetic(Path(tmp) / "raw", args.images, 100, seed=0)
         prepare(Path(tmp) / "raw", Path(tmp) / "prep", "synthetic")
@@ -183,6 +184,7 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
     out = {
         "arch": args.arch, "device": name, "batch_size": args.batch_size, "compile": args.compile,
+        "cudnn_benchmark": device.type == "cuda" and args.cudnn_benchmark,
         "torch": torch.__version__, "torchvision": torchvision.__version__,
         "reference_img_s": ref, "ours_img_s": ours, "ratio": ours / ref,
         "reference_epoch_s": EPOCH_IMAGES / ref, "ours_epoch_s": EPOCH_IMAGES / ours,

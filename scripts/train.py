@@ -38,11 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import DataError, atomic_write_bytes, augment_batch, augment_params, epoch_generator  # noqa: E402
 from data import load_prepared, split_indices  # noqa: E402
 from ga import parse_run_id  # noqa: E402
+from gpu_slots import choose_cuda_device, lock_dir  # noqa: E402
 from models import ARCHS, build_model  # noqa: E402
 
 METRIC_COLUMNS = [
     "epoch", "lr", "momentum", "train_loss", "val_loss", "top1", "top3", "top5", "seconds", "images_per_s",
 ]  # fmt: skip
+# Tests of interruptions set this to widen each step (seconds); it never changes the numbers.
+STEP_DELAY = float(os.environ.get("RESNET_GA_TEST_STEP_DELAY", "0"))
 # Settings that change the numbers a run produces: a checkpoint made under others is not resumed.
 FINGERPRINT_KEYS = [
     "arch", "shortcut", "lr", "wd", "mom", "seed", "epochs", "batch_size", "max_momentum", "pct_start",
@@ -73,11 +76,18 @@ def peak_step(total: int, pct_start: float) -> int:
 
 # ----------------------------------------------------------------------------- helpers
 def resolve_device(name: str) -> torch.device:
+    """cpu, or one CUDA device: the one SLURM gave us, or a free one of several (gpu_slots)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
         raise SystemExit("error: --device cuda requested but no CUDA device is available")
-    return torch.device(name)
+    slot = choose_cuda_device(torch.cuda.device_count())
+    if slot is not None:
+        torch.cuda.set_device(slot)
+        print(f"using GPU {slot} of {torch.cuda.device_count()} (lock in {lock_dir()})", flush=True)
+    return torch.device("cuda", torch.cuda.current_device())
 
 
 def param_groups(model, wd: float):
@@ -223,8 +233,8 @@ def run(args) -> dict:
     cuda = device.type == "cuda"
     if args.threads:
         torch.set_num_threads(args.threads)
-    if cuda:
-        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels
+    # cuDNN autotuning (cudnn.benchmark) stays off: on an H100 it made the first ResNet-50 step take
+    # 13.8 s instead of 0.5 s and gained no throughput (benchmarks/h100-2026-11-26/).
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -287,6 +297,8 @@ def run(args) -> dict:
                 status = "diverged"
                 break
             loss_sum += loss
+            if STEP_DELAY:
+                time.sleep(STEP_DELAY)
         if status == "ok":
             train_seconds = time.time() - t0
             train_loss = (loss_sum / steps_per_epoch).item()

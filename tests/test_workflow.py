@@ -10,22 +10,9 @@ import pandas as pd
 import pytest
 
 import ga
-from conftest import BIN, ROOT, copy_workflow, snakemake
+from conftest import BIN, ROOT, SMOKE, copy_workflow, snakemake
+from interrupt import trained_runs
 
-SMOKE = ["--cores", "2", "--configfile", "config/smoke.yaml"]
-
-
-def trained_runs(stdout_stderr: str):
-    """Run ids of the train jobs a Snakemake invocation executed (from its job log)."""
-    return re.findall(r"rule train:\n(?:.*\n)*?\s+output: \S+/runs/(lr=[^/]+)/result\.json", stdout_stderr)
-
-
-@pytest.fixture(scope="session")
-def smoke(tmp_path_factory):
-    work = copy_workflow(tmp_path_factory.mktemp("smoke"))
-    t0 = time.time()
-    p = snakemake(work, *SMOKE)
-    return {"dir": work, "out": work / "results" / "smoke", "log": p.stdout + p.stderr, "seconds": time.time() - t0}
 
 
 def test_smoke_run_completes_with_every_output(smoke):

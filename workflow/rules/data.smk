@@ -19,6 +19,7 @@ rule synthetic_data:
         directory(f"{OUT}/data/raw/synthetic"),
     log:
         f"{OUT}/logs/synthetic_data/synthetic.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/train.yaml"
     params:
@@ -42,6 +43,7 @@ rule prepare_data:
         meta=f"{PREPARED}/meta.json",
     log:
         f"{OUT}/logs/prepare_data/{DATASET}.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/train.yaml"
     params:

@@ -8,7 +8,6 @@ checkpoint lr_find:
         f"{OUT}/logs/lr_find/lr_find.log",
     conda:
         "../../envs/train.yaml"
-    threads: 4
     params:
         script=script("lr_find.py"),
         settings=run_settings(),
@@ -33,6 +32,7 @@ checkpoint plan:
         f"{OUT}/final/plan.tsv",
     log:
         f"{OUT}/logs/plan/plan.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
@@ -63,7 +63,6 @@ rule evaluate:
         f"{OUT}/logs/evaluate/{{run}}.log",
     conda:
         "../../envs/train.yaml"
-    threads: 2
     params:
         script=script("evaluate.py"),
     shell:
@@ -85,6 +84,7 @@ rule compare:
         predictions=f"{OUT}/final/predictions.tsv",
     log:
         f"{OUT}/logs/compare/compare.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:

@@ -3,6 +3,7 @@ checkpoint init_population:
         f"{OUT}/ga/gen0/population.tsv",
     log:
         f"{OUT}/logs/init_population/gen0.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
@@ -26,7 +27,6 @@ rule train:
         f"{OUT}/logs/train/{{run}}.log",
     conda:
         "../../envs/train.yaml"
-    threads: 4
     params:
         script=script("train.py"),
         settings=run_settings(),
@@ -42,6 +42,7 @@ rule collect_fitness:
         f"{OUT}/ga/gen{{g}}/fitness.tsv",
     log:
         f"{OUT}/logs/collect_fitness/gen{{g}}.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
@@ -62,6 +63,7 @@ checkpoint next_generation:
         f"{OUT}/logs/next_generation/gen{{g}}.log",
     wildcard_constraints:
         g=r"[1-9]\d*",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
@@ -80,6 +82,7 @@ rule best:
         f"{OUT}/ga/best.tsv",
     log:
         f"{OUT}/logs/best/best.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:

@@ -16,6 +16,7 @@ rule summarize:
         ),
     log:
         f"{OUT}/logs/summarize/summarize.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
@@ -37,6 +38,7 @@ rule plot_progress:
         ),
     log:
         f"{OUT}/logs/plot_progress/plot.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
@@ -57,6 +59,7 @@ rule plot_search_space:
         ),
     log:
         f"{OUT}/logs/plot_search_space/plot.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
@@ -85,6 +88,7 @@ rule plot_curves:
         ),
     log:
         f"{OUT}/logs/plot_curves/plot.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
@@ -111,6 +115,7 @@ rule plot_lr_find:
         ),
     log:
         f"{OUT}/logs/plot_lr_find/plot.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
@@ -141,6 +146,7 @@ rule plot_final:
         ),
     log:
         f"{OUT}/logs/plot_final/plot.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:

@@ -1,0 +1,54 @@
+import subprocess
+
+import time
+
+import pytest
+
+import gpu_slots
+from conftest import script_cmd
+
+
+def test_concurrent_processes_take_different_gpus(tmp_path):
+    procs = [subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 4, "--dir", tmp_path, "--hold", 2),
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]  # fmt: skip
+    slots = sorted(int(p.stdout.readline()) for p in procs)
+    assert slots == [0, 1, 2, 3]
+    for p in procs:
+        p.wait()
+
+
+def test_a_fifth_job_waits_until_a_gpu_is_free_and_a_killed_job_frees_its_gpu(tmp_path):
+    holders = [subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 2, "--dir", tmp_path, "--hold", 60),
+                                stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    taken = {int(p.stdout.readline()): p for p in holders}
+    assert set(taken) == {0, 1}
+    waiter = subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 2, "--dir", tmp_path),
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(1.0)
+    assert waiter.poll() is None, "must wait while both GPUs are taken"
+    taken[1].kill()  # SIGKILL: the kernel releases its lock
+    assert int(waiter.stdout.readline()) == 1
+    waiter.wait()
+    taken[0].kill()
+    for p in holders:
+        p.wait()
+
+
+def test_slurm_or_user_cuda_visible_devices_is_respected(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESNET_GA_GPU_LOCK_DIR", str(tmp_path))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert gpu_slots.choose_cuda_device(1) is None and gpu_slots.choose_cuda_device(8) is None
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert gpu_slots.choose_cuda_device(1) is None  # one GPU: nothing to choose
+    assert gpu_slots.choose_cuda_device(2) == 0 and (tmp_path / "gpu0.lock").exists()
+
+
+def test_acquire_times_out_with_a_clear_error(tmp_path):
+    holder = subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 1, "--dir", tmp_path, "--hold", 30),
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout.readline().strip() == "0"
+    with pytest.raises(TimeoutError, match="GPU slots"):
+        gpu_slots.acquire(1, tmp_path, timeout=0.5, poll=0.1)
+    holder.kill()
+    holder.wait()
+

@@ -1,0 +1,46 @@
+"""Interrupt the workflow for real and resume it: no finished run is trained again, the run that
+was cut off resumes from its last epoch checkpoint, and the results equal an uninterrupted run's."""
+
+import json
+
+from conftest import copy_workflow, snakemake
+from interrupt import kill_group, start, trained_runs, wait_mid_epoch
+
+TARGET = "results/smoke/ga/gen1/fitness.tsv"  # two generations: enough to cut one in the middle
+
+
+def assert_same_ga(work, smoke, generations=(0, 1)):
+    for g in generations:
+        for name in ("population.tsv", "fitness.tsv"):
+            a = (smoke["out"] / "ga" / f"gen{g}" / name).read_bytes()
+            assert (work / "results" / "smoke" / "ga" / f"gen{g}" / name).read_bytes() == a, f"gen{g}/{name}"
+
+
+def test_sigkill_mid_generation_then_unlock_and_rerun_incomplete(smoke, tmp_path):
+    work = copy_workflow(tmp_path)
+    runs = work / "results" / "smoke" / "runs"
+    proc = start(work, [TARGET, "--cores", "2", "--configfile", "config/smoke.yaml"], tmp_path / "first.log")
+    finished, cut = wait_mid_epoch(proc, runs, need_finished=2)
+    kill_group(proc)  # snakemake and its training job die at once, as on a crashed node
+
+    locked = snakemake(work, TARGET, "--cores", "2", "--configfile", "config/smoke.yaml", check=False)
+    assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
+    snakemake(work, "--unlock", "--configfile", "config/smoke.yaml")
+    p = snakemake(work, TARGET, "--cores", "2", "--rerun-incomplete", "--configfile", "config/smoke.yaml")
+    trained = trained_runs(p.stdout + p.stderr)
+    assert cut in trained and not set(trained) & finished, (cut, finished, trained)
+    log = (work / "results" / "smoke" / "logs" / "train" / f"{cut}.log").read_text()
+    assert "resuming from checkpoint" in log and "at epoch 1/2" in log
+    assert json.loads((runs / cut / "result.json").read_text())["resumed_from_epoch"] == 1
+    assert_same_ga(work, smoke)
+
+
+def test_failing_train_job_is_reported_with_its_log(tmp_path):
+    work = copy_workflow(tmp_path)
+    (work / "gpu.yaml").write_text("train:\n  device: cuda\n")  # no GPU here: every train job fails
+    p = snakemake(work, TARGET, "--cores", "2", "--configfile", "config/smoke.yaml", "gpu.yaml", check=False)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0 and "Error in rule train" in out
+    logs = list((work / "results" / "smoke" / "logs" / "train").glob("*.log"))
+    assert logs and any(str(log.relative_to(work)) in out for log in logs)
+    assert "no CUDA device is available" in out  # show-failed-logs prints the job's log

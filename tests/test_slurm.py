@@ -1,0 +1,112 @@
+"""`snakemake --profile slurm` on a live single-node SLURM cluster (tests/slurm/start-cluster.sh, which
+.ci/run starts): every train job goes through sbatch with a GPU request, results equal a local run's,
+and the run survives scancel of a training job, SIGTERM and SIGINT of Snakemake."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import copy_workflow
+from interrupt import run_states, start, trained_runs, wait_mid_epoch
+from test_resume import TARGET, assert_same_ga
+
+
+def cluster_up() -> bool:
+    if not shutil.which("sinfo"):
+        return False
+    p = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+    return p.returncode == 0 and any(s in p.stdout for s in ("idle", "mixed", "allocated"))
+
+
+if not cluster_up():
+    if os.environ.get("CI"):  # CI starts the cluster: a missing one is a failure, not a skip
+        raise RuntimeError("no SLURM cluster: .ci/run should have run tests/slurm/start-cluster.sh")
+    pytest.skip("no SLURM cluster here (bash tests/slurm/start-cluster.sh starts one)", allow_module_level=True)
+
+ARGS = [TARGET, "--profile", "slurm", "--set-threads", "train=2", "lr_find=2", "evaluate=2",
+        "--seconds-between-status-checks", "2", "--slurm-init-seconds-before-status-checks", "2",
+        "--configfile", "config/smoke.yaml"]  # fmt: skip
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/(lr=[^/]+)/\d+\.log\)")
+
+
+def submissions(log_text):
+    return [(int(j), run) for j, run in SUBMITTED.findall(log_text)]
+
+
+def wait_for_submission(log, run, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        jobs = [j for j, r in submissions(log.read_text()) if r == run]
+        if jobs:
+            return jobs[-1]
+        time.sleep(0.2)
+    raise AssertionError(f"no SLURM job seen for {run}")
+
+
+def wait_until(check, what, timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+def sacct_tres(jobids):
+    p = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,AllocTRES,State", "-j", ",".join(map(str, jobids))],
+                       capture_output=True, text=True, check=True)  # fmt: skip
+    return {int(line.split("|")[0]): line.split("|")[1:] for line in p.stdout.splitlines() if line}
+
+
+def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path):
+    work = copy_workflow(tmp_path)
+    runs = work / "results" / "smoke" / "runs"
+    logs = [tmp_path / f"{n}.log" for n in ("a", "b", "c")]
+
+    # A: scancel a running training job: the plugin's retry resubmits it and it resumes
+    a = start(work, ARGS, logs[0])
+    _, cancelled = wait_mid_epoch(a, runs, need_finished=0)
+    job = wait_for_submission(logs[0], cancelled)
+    subprocess.run(["scancel", str(job)], check=True)
+    wait_until(lambda: len([j for j, r in submissions(logs[0].read_text()) if r == cancelled]) >= 2,
+               "the cancelled job is resubmitted")  # fmt: skip
+    train_log = work / "results/smoke/logs/train" / f"{cancelled}.log"
+    wait_until(lambda: "resuming from checkpoint" in train_log.read_text(), "the resubmitted job resumes")
+    # ... then SIGTERM Snakemake while another run trains: it waits for running jobs, submits nothing new
+    wait_mid_epoch(a, runs, exclude=[cancelled], need_finished=1)
+    a.send_signal(signal.SIGTERM)
+    a.wait(timeout=300)
+
+    # B: a plain rerun, interrupted with SIGINT: its SLURM jobs are cancelled
+    finished_b_start, _ = run_states(runs)
+    b = start(work, ARGS, logs[1])
+    finished_b, cut = wait_mid_epoch(b, runs, exclude=finished_b_start, need_finished=len(finished_b_start))
+    b.send_signal(signal.SIGINT)
+    b.wait(timeout=300)
+    assert not (runs / cut / "result.json").exists() and (runs / cut / "checkpoint.pt").exists()
+
+    # C: a plain rerun completes; the cut run resumes, finished runs are not trained again
+    finished_c_start, _ = run_states(runs)
+    c = start(work, ARGS, logs[2])
+    assert c.wait(timeout=900) == 0, logs[2].read_text()[-3000:]
+    text_b, text_c = logs[1].read_text(), logs[2].read_text()
+    assert not set(trained_runs(text_b)) & finished_b_start
+    assert cut in trained_runs(text_c) and not set(trained_runs(text_c)) & finished_c_start
+    assert "resuming from checkpoint" in (work / "results/smoke/logs/train" / f"{cut}.log").read_text()
+    assert_same_ga(work, smoke)
+
+    # every training job went through sbatch and asked for one GPU
+    jobs = [j for log in logs for j, _ in submissions(log.read_text())]
+    tres = sacct_tres(jobs)
+    assert set(tres) == set(jobs) and all("gres/gpu=1" in t for t, _ in tres.values()), tres
+    distinct = {r for log in logs for _, r in submissions(log.read_text())}
+    expected = set()
+    for g in (0, 1):
+        expected |= {line.split("\t")[1] for line in (work / f"results/smoke/ga/gen{g}/population.tsv").read_text().splitlines()[1:]}
+    assert distinct == expected
+
