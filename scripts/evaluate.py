@@ -28,7 +28,7 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
     import torch
 
     from data import load_prepared
-    from train import Normalizer, evaluate, model_on_device, resolve_device
+    from train import Normalizer, evaluate, model_on_device, resolve_device, to_device
 
     run = Path(run_dir)
     res = json.loads((run / "result.json").read_text())
@@ -36,8 +36,7 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
     if threads:
         torch.set_num_threads(threads)
     data = load_prepared(data_dir)
-    X = torch.from_numpy(np.ascontiguousarray(data["test_x"])).to(dev)
-    Y = torch.from_numpy(np.ascontiguousarray(data["test_y"])).to(dev)
+    X, Y = to_device(data["test_x"], dev), to_device(data["test_y"], dev)
     out = {k: res[k] for k in ("run", "status", "lr", "wd", "mom", "seed")}
     out.update(val_top1=res["top1"], val_loss=res["val_loss"], train_loss=res["train_loss"])
     lines = ["index\tlabel\tpred1\tpred2\tpred3\tpred4\tpred5\n"]

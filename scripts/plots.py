@@ -7,6 +7,8 @@
     python scripts/plots.py search-space --fitness gen*/fitness.tsv --out search_space.png
     python scripts/plots.py final      --plan final/plan.tsv --runs runs --out final.png
     python scripts/plots.py confusion  --predictions final/predictions.tsv --meta prepared/meta.json --out confusion.png
+    python scripts/plots.py degradation --metrics degradation/runs/*/metrics.tsv --out degradation.png
+    python scripts/plots.py degradation-table --metrics degradation/runs/*/metrics.tsv --out table.tsv
 
 Diverged runs (status `diverged`, fitness 0) are drawn as crosses in the GA plots and left out
 of the curve figures; the tables list them.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -32,7 +35,7 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import atomic_write_bytes  # noqa: E402
 from evaluate import final_summary  # noqa: E402
-from ga import all_individuals, read_tsv  # noqa: E402
+from ga import all_individuals, read_tsv, write_tsv  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_STYLE = {"color": "black", "linestyle": "--", "linewidth": 2.2}
@@ -227,6 +230,58 @@ def plot_confusion(predictions_tsv, meta_json, out) -> None:
     save(fig, out)
 
 
+PAPER_RESNET_TEST_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}  # He et al. 2015, Table 6
+
+
+def degradation_runs(metrics_files) -> pd.DataFrame:
+    """Every degradation run's per-epoch metrics, with kind (plain/resnet), depth and seed."""
+    frames = []
+    for f in metrics_files:
+        m = re.match(r"(plain|resnet)(\d+)_seed(-?\d+)$", Path(f).parent.name)
+        if not m:
+            raise ValueError(f"{f}: not in a folder named <plain|resnet><depth>_seed<seed>")
+        frames.append(pd.read_csv(f, sep="\t").assign(kind=m.group(1), depth=int(m.group(2)), seed=int(m.group(3))))
+    df = pd.concat(frames, ignore_index=True)
+    df["train error (%)"] = 100 * (1 - df["train_top1"])
+    df["test error (%)"] = 100 * (1 - df["test_top1"])
+    return df
+
+
+def degradation_table(metrics_files) -> pd.DataFrame:
+    df = degradation_runs(metrics_files)
+    last = df.loc[df.groupby(["kind", "depth", "seed"])["epoch"].idxmax()]
+    mean = last.groupby(["depth", "kind"])[["test error (%)", "train error (%)"]].mean().unstack("kind")
+    out = pd.DataFrame({"depth": mean.index})
+    for kind in ("plain", "resnet"):
+        out[f"{kind}_test_error"] = mean[("test error (%)", kind)].to_numpy()
+        out[f"{kind}_train_error"] = mean[("train error (%)", kind)].to_numpy()
+    out["paper_resnet_test_error"] = [PAPER_RESNET_TEST_ERROR.get(d, float("nan")) for d in out["depth"]]
+    out["seeds"] = last.groupby("depth")["seed"].nunique().to_numpy()
+    return out
+
+
+def plot_degradation(metrics_files, out) -> None:
+    df = degradation_runs(metrics_files)
+    curves = df.groupby(["kind", "depth", "epoch"])[["train error (%)", "test error (%)"]].mean().reset_index()
+    depths = sorted(curves["depth"].unique())
+    colours = dict(zip(depths, sns.color_palette("viridis_r", len(depths))))
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), sharey=True)
+    for ax, kind, title in ((axes[0], "plain", "plain networks"), (axes[1], "resnet", "residual networks (ResNet)")):
+        for d in depths:
+            c = curves[(curves["kind"] == kind) & (curves["depth"] == d)]
+            ax.plot(c["epoch"], c["train error (%)"], color=colours[d], linewidth=0.9, linestyle="--")
+            ax.plot(c["epoch"], c["test error (%)"], color=colours[d], linewidth=2.4, label=f"{kind}-{d}")
+        ax.set(xlabel="epoch", title=title)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(title="bold: test error, dashed: training error", fontsize=9)
+    axes[0].set_ylabel("error (%)")
+    top = min(100.0, float(np.nanmax(curves[["train error (%)", "test error (%)"]].to_numpy())) * 1.05)
+    axes[0].set_ylim(0, top)
+    fig.suptitle("CIFAR-10 degradation: plain vs residual nets (paper Fig. 6)")
+    fig.tight_layout()
+    save(fig, out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -234,7 +289,7 @@ def main(argv=None) -> int:
     def add(name, *opts):
         p = sub.add_parser(name)
         for o in opts:
-            p.add_argument(f"--{o}", nargs="+" if o == "fitness" else None, required=o != "top-k",
+            p.add_argument(f"--{o}", nargs="+" if o in ("fitness", "metrics") else None, required=o != "top-k",
                            type=int if o == "top-k" else str, default=4 if o == "top-k" else None)  # fmt: skip
         p.add_argument("--out", required=True)
 
@@ -245,6 +300,8 @@ def main(argv=None) -> int:
     add("search-space", "fitness")
     add("final", "plan", "runs", "comparison")
     add("confusion", "predictions", "meta")
+    add("degradation", "metrics")
+    add("degradation-table", "metrics")
     a = ap.parse_args(argv)
     try:
         {
@@ -255,6 +312,8 @@ def main(argv=None) -> int:
             "search-space": lambda: plot_search_space(a.fitness, a.out),
             "final": lambda: plot_final(a.plan, a.runs, a.comparison, a.out),
             "confusion": lambda: plot_confusion(a.predictions, a.meta, a.out),
+            "degradation": lambda: plot_degradation(a.metrics, a.out),
+            "degradation-table": lambda: write_tsv(degradation_table(a.metrics), a.out),
         }[a.cmd]()
     except (OSError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -43,13 +43,16 @@ from models import ARCHS, build_model  # noqa: E402
 
 METRIC_COLUMNS = [
     "epoch", "lr", "momentum", "train_loss", "val_loss", "top1", "top3", "top5", "seconds", "images_per_s",
+    "train_top1",
 ]  # fmt: skip
+TEST_COLUMNS = ["test_loss", "test_top1"]  # with --track-test (the degradation experiment's test error)
 # Tests of interruptions set this to widen each step (seconds); it never changes the numbers.
 STEP_DELAY = float(os.environ.get("RESNET_GA_TEST_STEP_DELAY", "0"))
 # Settings that change the numbers a run produces: a checkpoint made under others is not resumed.
 FINGERPRINT_KEYS = [
     "arch", "shortcut", "lr", "wd", "mom", "seed", "epochs", "batch_size", "max_momentum", "pct_start",
     "div_factor", "final_div", "val_size", "split_seed", "max_train", "max_val", "compile",
+    "schedule", "milestones", "iterations", "warmup_iters", "track_test",
 ]  # fmt: skip
 
 
@@ -72,6 +75,14 @@ def one_cycle(step: int, total: int, lr: float, mom: float, max_momentum: float 
 
 def peak_step(total: int, pct_start: float) -> int:
     return min(total - 1, max(0, round(total * pct_start)))
+
+
+def step_schedule(step: int, lr: float, mom: float, milestones=(), warmup_iters: int = 0):
+    """The paper's CIFAR schedule: lr divided by 10 at each milestone (in iterations), constant
+    momentum; for ResNet-110, lr/10 for the first `warmup_iters` iterations."""
+    if step < warmup_iters:
+        return lr / 10, mom
+    return lr * 0.1 ** sum(step >= m for m in milestones), mom
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -108,9 +119,9 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def format_row(row: dict) -> str:
+def format_row(row: dict, columns=METRIC_COLUMNS) -> str:
     out = []
-    for c in METRIC_COLUMNS:
+    for c in columns:
         v = row[c]
         out.append(str(v) if isinstance(v, int) else f"{v:.6g}" if c in ("seconds", "images_per_s") else repr(float(v)))
     return "\t".join(out) + "\n"
@@ -134,7 +145,8 @@ def model_on_device(arch: str, num_classes: int, shortcut: str, device):
 
 def make_step(model, opt, norm, amp: bool, compile: bool = False):
     """The training step on a uint8 batch: augment on the device, normalize, forward (bf16 autocast
-    on CUDA), backward, SGD step with this step's lr and momentum. Returns the loss (no sync)."""
+    on CUDA), backward, SGD step with this step's lr and momentum. Returns the loss and the number
+    of correct top-1 predictions, as device tensors (no sync)."""
     forward = torch.compile(model) if compile else model
     device_type = next(model.parameters()).device.type
 
@@ -148,7 +160,7 @@ def make_step(model, opt, norm, amp: bool, compile: bool = False):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return loss.detach()
+        return loss.detach(), (logits.argmax(1) == y).sum()
 
     return step
 
@@ -183,6 +195,16 @@ def evaluate(model, X, Y, norm, batch_size: int, amp: bool, want_preds: bool = F
 
 
 # ----------------------------------------------------------------------------- the run
+def to_device(a, device):
+    return torch.from_numpy(np.require(a, requirements=["C", "W"])).to(device)  # copies read-only mmaps
+
+
+def load_test(args, device):
+    """The test set on the device (only with --track-test: never used for fitness)."""
+    data = load_prepared(args.data)
+    return to_device(data["test_x"], device), to_device(data["test_y"], device)
+
+
 def load_split(args, device):
     """The seeded train/validation split, capped, copied to the device once as uint8."""
     data = load_prepared(args.data)
@@ -191,12 +213,8 @@ def load_split(args, device):
         tr_idx = tr_idx[: args.max_train]
     if args.max_val:
         va_idx = va_idx[: args.max_val]
-
-    def to_dev(a):
-        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
-
-    Xtr, Ytr = to_dev(data["train_x"][tr_idx]), to_dev(data["train_y"][tr_idx])
-    Xva, Yva = to_dev(data["train_x"][va_idx]), to_dev(data["train_y"][va_idx])
+    Xtr, Ytr = to_device(data["train_x"][tr_idx], device), to_device(data["train_y"][tr_idx], device)
+    Xva, Yva = to_device(data["train_x"][va_idx], device), to_device(data["train_y"][va_idx], device)
     return Xtr, Ytr, Xva, Yva, data["meta"]
 
 
@@ -244,7 +262,12 @@ def run(args) -> dict:
     if n_train < args.batch_size:
         raise SystemExit(f"error: batch_size {args.batch_size} is larger than the training split ({n_train} images)")
     steps_per_epoch = n_train // args.batch_size  # drop the ragged last batch: fixed shapes
-    total_steps = steps_per_epoch * args.epochs
+    if args.iterations:  # the paper counts iterations; the last epoch may stop part-way
+        args.epochs = -(-args.iterations // steps_per_epoch)
+    total_steps = args.iterations or steps_per_epoch * args.epochs
+    columns = METRIC_COLUMNS + (TEST_COLUMNS if args.track_test else [])
+    if args.track_test:
+        Xte, Yte = load_test(args, device)
     norm = Normalizer(meta["mean"], meta["std"], device)
 
     # --- model and optimizer
@@ -252,8 +275,11 @@ def run(args) -> dict:
     sgd_kw = {"fused": True} if cuda else {"foreach": True}
     opt = torch.optim.SGD(param_groups(model, args.wd), lr=args.lr, momentum=args.max_momentum, **sgd_kw)
     train_step = make_step(model, opt, norm, amp=cuda, compile=args.compile)
-    sched = lambda s: one_cycle(s, total_steps, args.lr, args.mom, args.max_momentum, args.pct_start,
-                                args.div_factor, args.final_div)  # fmt: skip # noqa: E731
+    if args.schedule == "step":
+        sched = lambda s: step_schedule(s, args.lr, args.mom, args.milestones, args.warmup_iters)  # noqa: E731
+    else:
+        sched = lambda s: one_cycle(s, total_steps, args.lr, args.mom, args.max_momentum, args.pct_start,
+                                    args.div_factor, args.final_div)  # fmt: skip # noqa: E731
 
     # --- resume
     fingerprint = settings_from_args(args)
@@ -268,8 +294,8 @@ def run(args) -> dict:
         random.setstate(ckpt["rng"]["python"])
         rows, start_epoch = ckpt["rows"], ckpt["epoch"]
         log(f"resuming from checkpoint {ckpt_path} at epoch {start_epoch}/{args.epochs}")
-    header = "\t".join(METRIC_COLUMNS) + "\n"
-    atomic_write_text(metrics_path, header + "".join(format_row(r) for r in rows))
+    header = "\t".join(columns) + "\n"
+    atomic_write_text(metrics_path, header + "".join(format_row(r, columns) for r in rows))
     sched_rows = [f"{s}\t{s / steps_per_epoch:.6g}\t{lr!r}\t{m!r}\n" for s in range(total_steps) for lr, m in [sched(s)]]
     atomic_write_text(out / "schedule.tsv", "step\tepoch\tlr\tmomentum\n" + "".join(sched_rows))
     log(
@@ -288,20 +314,23 @@ def run(args) -> dict:
         offsets, flips = augment_params(n_train, gen)
         perm, offsets, flips = perm.to(device), offsets.to(device), flips.to(device)
         loss_sum = torch.zeros((), device=device)
-        for i in range(steps_per_epoch):
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        n_steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
+        for i in range(n_steps):
             step = epoch * steps_per_epoch + i
             lr, mom = sched(step)
             idx = perm[i * args.batch_size : (i + 1) * args.batch_size]
-            loss = train_step(Xtr[idx], Ytr[idx], offsets[idx], flips[idx], lr, mom)
+            loss, hits = train_step(Xtr[idx], Ytr[idx], offsets[idx], flips[idx], lr, mom)
             if not torch.isfinite(loss):  # stop at once: nothing useful follows a NaN/inf loss
                 status = "diverged"
                 break
             loss_sum += loss
+            correct += hits
             if STEP_DELAY:
                 time.sleep(STEP_DELAY)
         if status == "ok":
             train_seconds = time.time() - t0
-            train_loss = (loss_sum / steps_per_epoch).item()
+            train_loss = (loss_sum / n_steps).item()
             ev = evaluate(model, Xva, Yva, norm, args.eval_batch_size or 2 * args.batch_size, cuda)
             if not (math.isfinite(ev["loss"]) and math.isfinite(train_loss)):
                 status = "diverged"
@@ -311,8 +340,12 @@ def run(args) -> dict:
         row = {
             "epoch": epoch + 1, "lr": lr, "momentum": mom, "train_loss": train_loss, "val_loss": ev["loss"],
             "top1": ev["top1"], "top3": ev["top3"], "top5": ev["top5"], "seconds": time.time() - t0,
-            "images_per_s": steps_per_epoch * args.batch_size / train_seconds,
+            "images_per_s": n_steps * args.batch_size / train_seconds,
+            "train_top1": correct.item() / (n_steps * args.batch_size),
         }  # fmt: skip
+        if args.track_test:
+            te = evaluate(model, Xte, Yte, norm, args.eval_batch_size or 2 * args.batch_size, cuda)
+            row.update(test_loss=te["loss"], test_top1=te["top1"])
         rows.append(row)
         # checkpoint first, then the row: a kill in between is healed by the rewrite on resume
         rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
@@ -322,7 +355,7 @@ def run(args) -> dict:
             ckpt_path,
         )
         with open(metrics_path, "a") as f:
-            f.write(format_row(row))
+            f.write(format_row(row, columns))
             f.flush()
         log(
             f"epoch {epoch + 1}/{args.epochs} lr {lr:.3g} mom {mom:.3f} train_loss {train_loss:.4f} "
@@ -374,6 +407,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation split")
     ap.add_argument("--max-train", type=int, default=0, help="cap on training images (0: all)")
     ap.add_argument("--max-val", type=int, default=0, help="cap on validation images (0: all)")
+    ap.add_argument("--schedule", choices=["onecycle", "step"], default="onecycle",
+                    help="onecycle (the GA's) or step (the paper's CIFAR recipe: lr/10 at --milestones)")  # fmt: skip
+    ap.add_argument("--milestones", type=int, nargs="*", default=[], help="step schedule: iterations of lr/10")
+    ap.add_argument("--iterations", type=int, default=0, help="train this many steps instead of --epochs")
+    ap.add_argument("--warmup-iters", type=int, default=0, help="step schedule: lr/10 for this many steps")
+    ap.add_argument("--track-test", action="store_true", help="also record test loss/top-1 every epoch")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")

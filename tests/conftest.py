@@ -61,3 +61,12 @@ def smoke(tmp_path_factory):
     t0 = time.time()
     p = snakemake(work, *SMOKE)
     return {"dir": work, "out": work / "results" / "smoke", "log": p.stdout + p.stderr, "seconds": time.time() - t0}
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_snakemake():
+    """Interruption tests start Snakemake in the background: kill whatever a failed test left."""
+    yield
+    from interrupt import kill_leftovers
+
+    kill_leftovers()

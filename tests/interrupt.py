@@ -11,13 +11,24 @@ from pathlib import Path
 from conftest import BIN, snakemake_env
 
 STEP_DELAY = "0.1"  # seconds added to every training step: epochs last seconds, not milliseconds
+STARTED: list = []  # every Snakemake started here, so that a failing test leaves none running
 
 
 def start(cwd: Path, args, log: Path) -> subprocess.Popen:
     out = open(log, "w")
-    return subprocess.Popen([str(BIN / "snakemake"), *map(str, args)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([str(BIN / "snakemake"), *map(str, args)], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                             env=snakemake_env(RESNET_GA_TEST_STEP_DELAY=STEP_DELAY), start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    STARTED.append(proc)
+    return proc
+
+
+def kill_leftovers() -> None:
+    for proc in STARTED:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    STARTED.clear()
 
 
 def run_states(runs_dir: Path):

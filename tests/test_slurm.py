@@ -2,6 +2,7 @@
 .ci/run starts): every train job goes through sbatch with a GPU request, results equal a local run's,
 and the run survives scancel of a training job, SIGTERM and SIGINT of Snakemake."""
 
+import getpass
 import os
 import re
 import shutil
@@ -63,7 +64,13 @@ def sacct_tres(jobids):
     return {int(line.split("|")[0]): line.split("|")[1:] for line in p.stdout.splitlines() if line}
 
 
-def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path):
+@pytest.fixture
+def cancel_leftover_jobs():
+    yield
+    subprocess.run(["scancel", "--user", getpass.getuser()], capture_output=True)
+
+
+def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, cancel_leftover_jobs):
     work = copy_workflow(tmp_path)
     runs = work / "results" / "smoke" / "runs"
     logs = [tmp_path / f"{n}.log" for n in ("a", "b", "c")]

@@ -160,3 +160,25 @@ def test_lr_finder_writes_curve_and_suggestion(prepared, tmp_path):
     sug = json.loads((out / "suggestion.json").read_text())
     i = int(curve["smoothed_loss"].idxmin())
     assert sug["lr_min_loss"] == curve["lr"][i] and sug["suggestion"] == pytest.approx(curve["lr"][i] / 10)
+
+
+def test_step_schedule_divides_lr_at_milestones_with_optional_warmup():
+    from train import step_schedule
+
+    lrs = [step_schedule(s, 0.1, 0.9, [32000, 48000])[0] for s in (0, 31999, 32000, 47999, 48000, 63999)]
+    assert lrs == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert step_schedule(399, 0.1, 0.9, [32000], warmup_iters=400) == pytest.approx((0.01, 0.9))
+    assert step_schedule(400, 0.1, 0.9, [32000], warmup_iters=400) == pytest.approx((0.1, 0.9))
+
+
+def test_iterations_step_schedule_and_per_epoch_test_error(prepared, tmp_path):
+    out = tmp_path / "paper"
+    run_train(prepared, out, "--schedule", "step", "--lr", 0.1, "--mom", 0.9, "--wd", 1e-4, "--iterations", 45,
+              "--milestones", 30, 40, "--track-test", epochs=99)  # fmt: skip
+    m = pd.read_csv(out / "metrics.tsv", sep="\t")
+    assert list(m.columns) == METRIC_COLUMNS + ["test_loss", "test_top1"]
+    assert list(m["epoch"]) == [1, 2, 3]  # 45 iterations of 20 steps per epoch: the last epoch stops part-way
+    sched = pd.read_csv(out / "schedule.tsv", sep="\t")
+    assert len(sched) == 45 and sched["lr"].iloc[29] == pytest.approx(0.1) and sched["lr"].iloc[30] == pytest.approx(0.01)
+    assert (sched["momentum"] == 0.9).all()
+    assert m["test_top1"].between(0, 1).all() and m["train_top1"].between(0, 1).all()

@@ -158,3 +158,24 @@ def test_report_html_holds_every_figure_and_table(smoke, tmp_path):
         assert cat in html
     summary = re.search(r"gap [+-]\d+\.\d+ points", html)
     assert summary, "the final figure's caption states the gap"
+
+
+def test_degradation_target_makes_table_and_figure_in_the_report(smoke):
+    """`snakemake degradation`: plain and residual nets with the paper's step schedule (shortened)."""
+    from PIL import Image
+
+    snakemake(smoke["dir"], "degradation", *SMOKE)
+    table = pd.read_csv(smoke["out"] / "degradation" / "table.tsv", sep="\t")
+    assert list(table["depth"]) == [8, 20]
+    assert table.set_index("depth").loc[20, "paper_resnet_test_error"] == 8.75
+    for col in ("plain_test_error", "resnet_test_error", "plain_train_error", "resnet_train_error"):
+        assert table[col].between(0, 100).all()
+    runs = sorted(p.name for p in (smoke["out"] / "degradation" / "runs").iterdir())
+    assert runs == ["plain20_seed0", "plain8_seed0", "resnet20_seed0", "resnet8_seed0"]
+    with Image.open(smoke["out"] / "plots" / "degradation.png") as im:
+        assert im.width > 500 and len(im.convert("RGB").getcolors(1 << 20)) > 50
+    report = smoke["dir"] / "report-degradation.html"
+    snakemake(smoke["dir"], "all", "degradation", *SMOKE, "--report", report)
+    html = report.read_text()
+    assert "filename=degradation.png;base64," in html and "4. Degradation (paper Fig. 6)" in html
+    assert "table.tsv" in html

@@ -131,3 +131,26 @@ def final_caption(wildcards, input):
     from evaluate import final_summary
 
     return final_summary(input.comparison)
+
+
+DEGRADATION = config["degradation"]
+DEGRADATION_RUNS = [
+    f"{kind}{depth}_seed{seed}"
+    for kind in ("plain", "resnet")
+    for depth in DEGRADATION["depths"]
+    for seed in DEGRADATION["seeds"]
+]
+
+
+def degradation_args(wildcards):
+    """The paper's CIFAR recipe (Sec. 4.2) as train.py flags, for one plain/residual net."""
+    d = DEGRADATION
+    warmup = d["warmup_iterations_110"] if wildcards.arch.endswith("110") else 0
+    milestones = " ".join(str(m) for m in d["milestones"])
+    return (
+        f"--arch {wildcards.arch} --seed {wildcards.seed} --schedule step --lr {d['lr']} "
+        f"--mom {d['momentum']} --wd {d['wd']} --batch-size {d['batch_size']} "
+        f"--iterations {d['iterations']} --milestones {milestones} --warmup-iters {warmup} "
+        f"--val-size {config['data']['val_size']} --split-seed {config['data']['split_seed']} "
+        f"--device {config['train']['device']} --track-test"
+    )
