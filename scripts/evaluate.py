@@ -24,7 +24,6 @@ METRICS = ["test_top1", "test_top3", "test_top5", "test_loss", "val_top1", "val_
 
 
 def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0) -> dict:
-    import numpy as np
     import torch
 
     from data import load_prepared

@@ -1,4 +1,3 @@
-import json
 import pickle
 import subprocess
 import time
@@ -11,7 +10,7 @@ from torchvision.datasets import CIFAR10, CIFAR100
 from conftest import script_cmd
 from data import (
     DATASETS, DataError, augment_batch, augment_params, epoch_generator, load_prepared, make_synthetic,
-    prepare, read_cifar, split_indices, write_cifar10_layout, write_synthetic,
+    read_cifar, split_indices, write_cifar10_layout,
 )  # fmt: skip
 
 
