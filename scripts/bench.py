@@ -123,7 +123,7 @@ def bench_ours(args, device, data, meta, num_classes):
     sync(device)
     build_s = time.perf_counter() - t0
     norm = Normalizer(meta["mean"], meta["std"], device)
-    step = make_step(model, opt, norm, amp=cuda, compile=args.compile)
+    step = make_step(model, opt, norm, amp=cuda, compile=args.compile_mode or args.compile)
     n = len(Y)
     gen = epoch_generator(0, 0)
     perm = torch.randperm(n, generator=gen).to(device)
@@ -160,11 +160,13 @@ def main(argv=None) -> int:
     ap.add_argument("--images", type=int, default=5000, help="generated training images")
     ap.add_argument("--workers", type=int, default=-1, help="reference DataLoader workers (-1: 0 on CPU, 8 on CUDA)")
     ap.add_argument("--compile", action="store_true", help="torch.compile our model (reports warm-up)")
+    ap.add_argument("--compile-mode", help="a torch.compile mode, e.g. reduce-overhead (implies --compile)")
     ap.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN autotune (train.py does not: slow first step)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args(argv)
     device = resolve_device(args.device)
+    args.compile = args.compile or bool(args.compile_mode)
     if args.workers < 0:
         args.workers = 8 if device.type == "cuda" else 0
     if args.threads:
@@ -183,7 +185,7 @@ def main(argv=None) -> int:
         ours, fixed = bench_ours(args, device, data, meta, meta["num_classes"])
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
     out = {
-        "arch": args.arch, "device": name, "batch_size": args.batch_size, "compile": args.compile,
+        "arch": args.arch, "device": name, "batch_size": args.batch_size, "compile": args.compile_mode or args.compile,
         "cudnn_benchmark": device.type == "cuda" and args.cudnn_benchmark,
         "torch": torch.__version__, "torchvision": torchvision.__version__,
         "reference_img_s": ref, "ours_img_s": ours, "ratio": ours / ref,
@@ -193,7 +195,7 @@ def main(argv=None) -> int:
     print(f"{args.arch} on {name}, batch {args.batch_size}, torch {torch.__version__}")
     print(f"{'pipeline':<34}{'images/s':>10}{'epoch (45k) s':>15}")
     print(f"{'reference (PIL + DataLoader, fp32)':<34}{ref:>10.0f}{EPOCH_IMAGES / ref:>15.1f}")
-    label = "ours (+compile)" if args.compile else "ours"
+    label = f"ours (+compile {args.compile_mode or 'default'})" if args.compile else "ours"
     print(f"{label:<34}{ours:>10.0f}{EPOCH_IMAGES / ours:>15.1f}")
     print(f"ratio ours/reference: {ours / ref:.2f}x")
     print(f"fixed costs: import torch+torchvision {IMPORT_S:.2f}s, map prepared data {mmap_s:.3f}s, data to device "

@@ -143,11 +143,11 @@ def model_on_device(arch: str, num_classes: int, shortcut: str, device):
     return build_model(arch, num_classes, shortcut).to(device, memory_format=torch.channels_last)
 
 
-def make_step(model, opt, norm, amp: bool, compile: bool = False):
+def make_step(model, opt, norm, amp: bool, compile: bool | str = False):
     """The training step on a uint8 batch: augment on the device, normalize, forward (bf16 autocast
     on CUDA), backward, SGD step with this step's lr and momentum. Returns the loss and the number
-    of correct top-1 predictions, as device tensors (no sync)."""
-    forward = torch.compile(model) if compile else model
+    of correct top-1 predictions, as device tensors (no sync). `compile`: True or a torch.compile mode."""
+    forward = torch.compile(model, mode=compile if isinstance(compile, str) else None) if compile else model
     device_type = next(model.parameters()).device.type
 
     def step(x_u8, y, offsets, flips, lr: float, mom: float):
@@ -415,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--track-test", action="store_true", help="also record test loss/top-1 every epoch")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA)")
+    ap.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
+                    help="torch.compile the model (CUDA), optionally with a mode such as reduce-overhead")  # fmt: skip
     return ap
 
 

@@ -56,7 +56,9 @@ def run_settings():
         "device": t["device"],
     }
     args = " ".join(f"--{k} {v}" for k, v in flags.items())
-    return args + (" --compile" if t["compile"] else "")
+    if t["compile"]:  # true, or a torch.compile mode
+        args += " --compile" + ("" if t["compile"] is True else f" {t['compile']}")
+    return args
 
 
 def run_result(run):
