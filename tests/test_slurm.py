@@ -83,7 +83,8 @@ def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, can
     wait_until(lambda: len([j for j, r in submissions(logs[0].read_text()) if r == cancelled]) >= 2,
                "the cancelled job is resubmitted")  # fmt: skip
     train_log = work / "results/smoke/logs/train" / f"{cancelled}.log"
-    wait_until(lambda: "resuming from checkpoint" in train_log.read_text(), "the resubmitted job resumes")
+    wait_until(lambda: train_log.exists() and "resuming from checkpoint" in train_log.read_text(),
+               "the resubmitted job resumes")  # fmt: skip
     # ... then SIGTERM Snakemake while another run trains: it waits for running jobs, submits nothing new
     wait_mid_epoch(a, runs, exclude=[cancelled], need_finished=1)
     a.send_signal(signal.SIGTERM)
