@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from data import atomic_write_bytes  # noqa: E402
+
 GENES = ("lr", "wd", "mom")
 SIG_DIGITS = 3
 DEFAULT_GENES = {  # the report's search space
@@ -166,9 +169,6 @@ def population_frame(pop: list[dict], train_seed: int):
 
 
 def write_tsv(df, path: str | Path) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from data import atomic_write_bytes
-
     buf = io.StringIO()
     df.to_csv(buf, sep="\t", index=False, float_format="%.10g", na_rep="nan")
     atomic_write_bytes(Path(path), buf.getvalue().encode())

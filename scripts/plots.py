@@ -35,7 +35,7 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import atomic_write_bytes  # noqa: E402
 from evaluate import final_summary  # noqa: E402
-from ga import all_individuals, read_tsv, write_tsv  # noqa: E402
+from ga import all_individuals, parse_run_id, read_tsv, write_tsv  # noqa: E402
 
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_STYLE = {"color": "black", "linestyle": "--", "linewidth": 2.2}
@@ -59,8 +59,6 @@ def curve_runs(fitness_tables, plan_tsv, top_k: int) -> list[dict]:
     ok = ok.sort_values(["fitness", "generation", "individual"], ascending=[False, True, True]).head(top_k)
     plan = read_tsv(plan_tsv)
     base = plan[(plan["method"] == "baseline") & (plan["stage"] == "search")].iloc[0]
-    from ga import parse_run_id
-
     runs = [{"run": base["run"], "label": "baseline (no GA): " + genome_label(parse_run_id(base["run"])), "baseline": True}]
     for rank, (_, r) in enumerate(ok.iterrows(), start=1):
         runs.append({"run": r["run"], "baseline": False,
