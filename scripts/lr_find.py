@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import DataError, augment_batch, augment_params, epoch_generator  # noqa: E402
-from train import Normalizer, atomic_write_text, build_parser, load_split, model_on_device, param_groups  # noqa: E402
+from data import augment_batch, augment_params, epoch_generator  # noqa: E402
+from train import Normalizer, atomic_write_text, build_parser, cli, load_split, model_on_device, param_groups  # noqa: E402
 from train import resolve_device  # noqa: E402
 
 
@@ -91,13 +91,7 @@ def main(argv=None) -> int:
     ap.add_argument("--end-lr", type=float, default=10.0)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--beta", type=float, default=0.98, help="loss smoothing factor")
-    args = ap.parse_args(argv)
-    try:
-        lr_find(args)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return cli(lr_find, ap.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -437,14 +437,18 @@ def parse_args(argv=None):
     return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def cli(fn, args) -> int:
+    """Run fn(args) for a command line: bad data becomes one line on stderr and exit status 1."""
     try:
-        run(args)
+        fn(args)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv=None) -> int:
+    return cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":
