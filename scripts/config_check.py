@@ -1,45 +1,142 @@
-"""Checks of the workflow config that a JSON schema cannot express; each error names its key.
+"""The one validation path of the workflow config: the schema, then the checks it cannot express.
 
     python scripts/config_check.py config/config.yaml [more.yaml ...]   (later files override)
 
-The Snakefile runs these right after Snakemake's schema validation, before any job.
+The Snakefile calls `check_config` before any job; every error is one line naming its key.
+`--config ga='{generations: 8}'` reaches Snakemake as strings ('8'): values the schema wants as
+numbers or booleans are converted first, so command-line overrides of nested keys work.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ga import spec_from_json  # noqa: E402
+from ga import MAX_SEED, spec_from_json  # noqa: E402
+
+SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+_YAML_TYPES = {"integer": int, "number": (int, float), "boolean": bool}
 
 
 class ConfigError(ValueError):
     pass
 
 
-def check_config(config: dict) -> None:
-    try:
-        spec_from_json(json.dumps(config.get("ga", {})))
-    except ValueError as e:
-        raise ConfigError(f"config key {e}") from None
-    data, train = config.get("data", {}), config.get("train", {})
-    data_dir = data.get("data_dir") or ""
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _types(node: dict) -> set:
+    t = node.get("type", [])
+    out = set([t] if isinstance(t, str) else t)
+    for alt in node.get("oneOf", []):
+        out |= _types(alt)
+    return out
+
+
+def coerce_strings(config, schema: dict, root: dict | None = None):
+    """Strings where the schema wants a number/boolean (as `--config` passes them) -> YAML values."""
+    root = root or schema
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].split("/")[-1]]
+    if isinstance(config, dict):
+        props = schema.get("properties", {})
+        return {k: coerce_strings(v, props.get(k, {}), root) for k, v in config.items()}
+    if isinstance(config, list):
+        return [coerce_strings(v, schema.get("items", {}), root) for v in config]
+    wanted = tuple(_YAML_TYPES[t] for t in _types(schema) if t in _YAML_TYPES)
+    if isinstance(config, str) and wanted and "string" not in _types(schema):
+        value = yaml.safe_load(config)
+        if isinstance(value, wanted):
+            return value
+    return config
+
+
+def check_finite(config, path=()) -> None:
+    """No inf or nan anywhere (YAML's .inf/.nan): every bound and rate must be a real number."""
+    if isinstance(config, dict):
+        for k, v in config.items():
+            check_finite(v, (*path, k))
+    elif isinstance(config, list):
+        for i, v in enumerate(config):
+            check_finite(v, (*path, i))
+    elif isinstance(config, float) and not math.isfinite(config):
+        raise ConfigError(f"config key {_key(path)}: must be a finite number, got {config}")
+
+
+def check_schema(config: dict) -> None:
+    """JSON-schema validation with a one-line message naming the key (Snakemake's is a dump)."""
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if error is not None:
+        raise ConfigError(f"config key {_key(error.absolute_path)}: {error.message}")
+
+
+def normal_outdir(outdir: str) -> str:
+    """outdir without trailing slashes or dots; never empty, '.' or the root of the file system."""
+    out = os.path.normpath(outdir) if outdir else ""
+    if out in ("", ".", os.sep, "//"):
+        raise ConfigError(f"config key outdir: {outdir!r} is not a folder of its own (use e.g. 'results')")
+    return out
+
+
+def check_seeds(config: dict) -> None:
+    top = config["train"]["seed"] + config["final"]["seeds"]
+    if top > MAX_SEED:
+        raise ConfigError(f"config key train.seed: train.seed + final.seeds ({top}) exceeds {MAX_SEED}")
+
+
+def check_data(config: dict) -> None:
+    data, train = config["data"], config["train"]
+    data_dir = data["data_dir"]
     if data_dir and not Path(data_dir).is_dir():
         raise ConfigError(f"config key data.data_dir: folder {data_dir!r} does not exist")
-    if data_dir and data.get("dataset") == "synthetic":
+    if data_dir and data["dataset"] == "synthetic":
         raise ConfigError("config key data.data_dir: must be empty for dataset synthetic (the workflow generates it)")
-    n_train = data.get("synthetic", {}).get("train", 50000) if data.get("dataset") == "synthetic" else 50000
-    val = data.get("val_size", 5000)
+    n_train = data["synthetic"]["train"] if data["dataset"] == "synthetic" else 50000
+    val = data["val_size"]
     if val >= n_train:
         raise ConfigError(f"config key data.val_size: {val} leaves no training images out of {n_train}")
-    usable = min(n_train - val, train.get("max_train") or n_train)
-    if train.get("batch_size", 512) > usable:
+    usable = min(n_train - val, train["max_train"] or n_train)
+    if train["batch_size"] > usable:
         raise ConfigError(f"config key train.batch_size: {train['batch_size']} exceeds the {usable} training images")
-    lo, hi = config.get("lr_find", {}).get("start_lr", 1e-7), config.get("lr_find", {}).get("end_lr", 10.0)
+
+
+def check_ranges(config: dict) -> None:
+    lo, hi = config["lr_find"]["start_lr"], config["lr_find"]["end_lr"]
     if not lo < hi:
         raise ConfigError(f"config key lr_find.start_lr: {lo} must be below lr_find.end_lr ({hi})")
+    d = config["degradation"]
+    late = [m for m in d["milestones"] if m >= d["iterations"]]
+    if late:
+        raise ConfigError(f"config key degradation.milestones: {late} not below degradation.iterations ({d['iterations']})")
+
+
+def check_config(config: dict) -> dict:
+    """Validate the config in place (schema defaults filled in); return it. Raises ConfigError."""
+    config.update(coerce_strings(config, yaml.safe_load(SCHEMA.read_text())))
+    check_finite(config)
+    check_schema(config)
+    from snakemake.utils import validate  # fills in the schema's defaults
+
+    validate(config, str(SCHEMA))
+    config["outdir"] = normal_outdir(config["outdir"])
+    try:
+        spec_from_json(json.dumps(config["ga"]))
+    except ValueError as e:
+        raise ConfigError(f"config key {e}") from None
+    check_seeds(config)
+    check_data(config)
+    check_ranges(config)
+    return config
 
 
 def merge(base: dict, over: dict) -> dict:
@@ -50,16 +147,14 @@ def merge(base: dict, over: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    import yaml
-
     paths = (argv if argv is not None else sys.argv[1:]) or ["config/config.yaml"]
     config = {}
-    for p in paths:
-        config = merge(config, yaml.safe_load(Path(p).read_text()) or {})
     try:
+        for p in paths:
+            config = merge(config, yaml.safe_load(Path(p).read_text()) or {})
         check_config(config)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ConfigError, OSError, yaml.YAMLError) as e:
+        print(f"error: {e}".splitlines()[0], file=sys.stderr)
         return 1
     print("config ok")
     return 0

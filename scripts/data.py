@@ -12,16 +12,17 @@ mean/std of the training images). np.load(mmap_mode="r") opens them in milliseco
 
 from __future__ import annotations
 
-import argparse
 import hashlib
+import io
 import json
-import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from util import ArgumentParser, atomic_write_bytes  # noqa: E402
 
 # Official files; the same values torchvision's CIFAR10/CIFAR100 classes carry.
 DATASETS = {
@@ -91,22 +92,38 @@ def find_folder(data_dir: str | Path, dataset: str) -> Path:
     )
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles only what the official batches hold: dicts, lists, strings, numbers and numpy
+    arrays. Any other global (os.system, builtins.eval, ...) is refused before it is looked up."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),  # numpy integers in a label list of a derived set
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
+    }
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a CIFAR batch")
+        return super().find_class(module, name)
 
 
 def _load_pickle(path: Path, md5: str | None) -> dict:
-    if not path.is_file():
-        raise DataError(f"{path}: missing file")
-    if md5 is not None and _md5(path) != md5:
-        raise DataError(f"{path}: md5 mismatch (expected {md5}); the file is corrupt or not the official one")
+    """The pickled dict in `path`, unpickled from the very bytes whose md5 was checked."""
     try:
-        with open(path, "rb") as f:
-            obj = pickle.load(f, encoding="latin1")  # the official files are Python 2 pickles
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if md5 is not None and hashlib.md5(raw).hexdigest() != md5:
+        raise DataError(f"{path}: md5 mismatch (expected {md5}); the file is corrupt or not the official one")
+    try:  # the official files are Python 2 pickles
+        obj = _ArrayUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except Exception as e:  # truncated or garbage files raise many different errors
         raise DataError(f"{path}: cannot unpickle ({type(e).__name__}: {e})") from None
     if not isinstance(obj, dict):
@@ -155,31 +172,7 @@ def read_cifar(data_dir: str | Path, dataset: str = "cifar10", verify_md5: bool 
 
 
 # ----------------------------------------------------------------------------- writing
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder, fsync, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give them the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _npy_bytes(arr: np.ndarray) -> bytes:
-    import io
-
     buf = io.BytesIO()
     np.save(buf, arr)
     return buf.getvalue()
@@ -220,7 +213,22 @@ def load_prepared(prep_dir: str | Path):
             out[key] = np.load(path, mmap_mode="r")
     except (ValueError, OSError) as e:
         raise DataError(f"{path}: unreadable prepared data ({e})") from None
+    check_prepared(prep_dir, out)
     return out
+
+
+def check_prepared(prep_dir: Path, data: dict) -> None:
+    """Shapes, dtypes and labels agree with meta.json: a bad folder is one line, not an IndexError."""
+    meta = data["meta"]
+    if not isinstance(meta, dict) or not {"num_classes", "mean", "std", "classes"} <= set(meta):
+        raise DataError(f"{prep_dir / 'meta.json'}: missing num_classes, classes, mean or std")
+    k = meta["num_classes"]
+    for split in ("train", "test"):
+        x, y = data[f"{split}_x"], data[f"{split}_y"]
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] != 3 or y.ndim != 1 or len(x) != len(y):
+            raise DataError(f"{prep_dir / f'{split}_x.npy'}: expected uint8 (N, 3, H, W) images with N labels")
+        if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= k)):
+            raise DataError(f"{prep_dir / f'{split}_y.npy'}: labels outside 0..{k - 1} (meta.json: {k} classes)")
 
 
 # ----------------------------------------------------------------------------- synthetic data
@@ -326,7 +334,7 @@ def augment_batch(x, offsets, flips, pad: int = 4):
 
 # ----------------------------------------------------------------------------- CLI
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="CIFAR data tools")
+    ap = ArgumentParser(description="CIFAR data tools")
     sub = ap.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("download", help="download CIFAR-10/100 (md5-checked)")
     d.add_argument("--dataset", choices=sorted(DATASETS), default="cifar10")

@@ -12,15 +12,36 @@ predictions of the GA best genome's first final seed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import DataError, atomic_write_bytes  # noqa: E402
+from data import DataError  # noqa: E402
+from util import ArgumentParser, atomic_write_bytes  # noqa: E402
 
 METRICS = ["test_top1", "test_top3", "test_top5", "test_loss", "val_top1", "val_loss", "train_loss"]
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: missing or unreadable ({e})") from None
+
+
+def load_weights(path: Path, device) -> dict:
+    """A run's model.pt as a state dict; weights_only: a planted file runs no code."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # missing, truncated, not a zip, or holding more than tensors
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(f"{path}: unreadable model weights ({reason})") from None
+    if not isinstance(state, dict):
+        raise DataError(f"{path}: not a state dict of model weights")
+    return state
 
 
 def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0) -> dict:
@@ -30,7 +51,7 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
     from train import Normalizer, evaluate, model_on_device, resolve_device, to_device
 
     run = Path(run_dir)
-    res = json.loads((run / "result.json").read_text())
+    res = read_json(run / "result.json")
     dev = resolve_device(device)
     if threads:
         torch.set_num_threads(threads)
@@ -41,7 +62,10 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
     lines = ["index\tlabel\tpred1\tpred2\tpred3\tpred4\tpred5\n"]
     if res["status"] == "ok":
         model = model_on_device(res["settings"]["arch"], data["meta"]["num_classes"], res["settings"]["shortcut"], dev)
-        model.load_state_dict(torch.load(run / "model.pt", map_location=dev))
+        try:
+            model.load_state_dict(load_weights(run / "model.pt", dev))
+        except RuntimeError:  # other keys or shapes: not this run's architecture
+            raise DataError(f"{run / 'model.pt'}: weights do not fit a {res['settings']['arch']}") from None
         norm = Normalizer(data["meta"]["mean"], data["meta"]["std"], dev)
         ev = evaluate(model, X, Y, norm, 1000, amp=dev.type == "cuda", want_preds=True)
         out.update(test_top1=ev["top1"], test_top3=ev["top3"], test_top5=ev["top5"], test_loss=ev["loss"])
@@ -91,7 +115,7 @@ def final_summary(comparison_tsv) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("test", help="evaluate one run's weights on the test set")
     t.add_argument("--data", required=True)

@@ -25,7 +25,6 @@ CLI (used by the workflow; runnable by hand):
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -36,10 +35,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import atomic_write_bytes  # noqa: E402
+from util import ArgumentParser, atomic_write_bytes  # noqa: E402
 
 GENES = ("lr", "wd", "mom")
 SIG_DIGITS = 3
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds: 0 .. 2^32-1
 DEFAULT_GENES = {  # the report's search space
     "lr": {"low": 1e-6, "high": 1e-2, "log": True},
     "wd": {"low": 0.0, "high": 0.1, "log": False},
@@ -47,7 +47,9 @@ DEFAULT_GENES = {  # the report's search space
 }
 POP_COLUMNS = ["individual", "run", "lr", "wd", "mom", "origin", "parents"]
 RESULT_COLUMNS = ["fitness", "top1", "top3", "top5", "val_loss", "train_loss", "status"]
-_RUN_RE = re.compile(r"^lr=([^_]+)_wd=([^_]+)_mom=([^_]+)_seed=(-?\d+)$")
+GENE_TEXT = r"\d\.\d{%d}e[+-]\d{2,3}" % (SIG_DIGITS - 1)  # what fmt() writes
+# The canonical run id, and nothing else: it names a folder and reaches shell commands.
+RUN_PATTERN = "_".join(f"{g}={GENE_TEXT}" for g in GENES) + r"_seed=\d+"
 
 
 # ----------------------------------------------------------------------------- canonical form
@@ -69,12 +71,10 @@ def run_id(genome: dict, seed: int) -> str:
 
 
 def parse_run_id(text: str) -> dict:
-    m = _RUN_RE.match(text)
-    if not m:
-        raise ValueError(f"not a run id of the form lr=..._wd=..._mom=..._seed=N: {text!r}")
-    out = {g: float(v) for g, v in zip(GENES, m.groups()[:3])}
-    out["seed"] = int(m.group(4))
-    return out
+    if not re.fullmatch(RUN_PATTERN, text):
+        raise ValueError(f"not a run id of the form lr=1.00e-03_wd=..._mom=..._seed=N: {text!r}")
+    values = dict(part.split("=") for part in text.split("_"))
+    return {**{g: float(values[g]) for g in GENES}, "seed": int(values["seed"])}
 
 
 # ----------------------------------------------------------------------------- bounds
@@ -85,6 +85,10 @@ def check_bounds(genes: dict) -> None:
             raise ValueError(f"ga.genes.{g}: missing")
         b = genes[g]
         low, high = float(b["low"]), float(b["high"])
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError(f"ga.genes.{g}: bounds must be finite numbers, got {low:g}..{high:g}")
+        if low < 0:
+            raise ValueError(f"ga.genes.{g}.low: must be >= 0 (lr, wd and momentum are not negative), got {low:g}")
         if not low < high:
             raise ValueError(f"ga.genes.{g}: low ({low:g}) must be below high ({high:g})")
         if b.get("log") and low <= 0:
@@ -181,6 +185,26 @@ def read_tsv(path: str | Path):
                            keep_default_na=False, na_values=["nan"])  # fmt: skip
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise ValueError(f"{path}: unreadable TSV ({e})") from None
+
+
+STATUSES = ("ok", "diverged")
+
+
+def check_fitness(df, population: int, path) -> None:
+    """A fitness table the next generation can be drawn from: every individual 0..population-1
+    once, each with its genes, a status and a fitness in [0, 1]."""
+    missing = [c for c in ("individual", *GENES, "fitness", "status") if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    if sorted(df["individual"].tolist()) != list(range(population)):
+        raise ValueError(f"{path}: must hold individuals 0..{population - 1} once each (ga.population)")
+    if not df["status"].isin(STATUSES).all():
+        raise ValueError(f"{path}: every individual needs a status ({'/'.join(STATUSES)})")
+    numbers = df[[*GENES, "fitness"]].apply(_pd().to_numeric, errors="coerce")  # nan: not a number
+    if not numbers["fitness"].between(0, 1).all():
+        raise ValueError(f"{path}: every fitness must be a number in [0, 1]")
+    if not numbers[list(GENES)].apply(lambda v: v.between(0, math.inf, inclusive="left")).all().all():
+        raise ValueError(f"{path}: every gene ({', '.join(GENES)}) must be a finite number >= 0")
 
 
 def population_runs(path: str | Path) -> list[str]:
@@ -281,7 +305,7 @@ def spec_from_json(text: str) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="GA steps of the workflow (see module doc)")
+    ap = ArgumentParser(description="GA steps of the workflow (see module doc)")
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("init", "next"):
         p = sub.add_parser(name)
@@ -317,7 +341,9 @@ def main(argv=None) -> int:
                 rng = generation_rng(spec["seed"], 0)
                 pop = [{**ind, "origin": "init", "parents": ""} for ind in init_population(spec["genes"], spec["population"], rng)]
             else:
-                scored = read_tsv(args.fitness).to_dict("records")
+                table = read_tsv(args.fitness)
+                check_fitness(table, spec["population"], args.fitness)
+                scored = table.to_dict("records")
                 rng = generation_rng(spec["seed"], args.gen)
                 pop = next_generation(scored, spec["genes"], spec["population"], spec["elites"], spec["point"],
                                       spec["threshold"], rng, args.gen)  # fmt: skip

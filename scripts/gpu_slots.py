@@ -11,41 +11,74 @@ process ends, however it ends (SIGKILL included), so a crashed job never leaves 
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import os
+import stat
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-_held = []  # open lock files: closing one would release its lock
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from util import ArgumentParser, run_cli  # noqa: E402
+
+_held = []  # open lock descriptors: closing one would release its lock
 
 
 def lock_dir() -> Path:
-    default = Path(tempfile.gettempdir()) / f"resnet-ga-gpu-locks-{os.getuid()}"
-    return Path(os.environ.get("RESNET_GA_GPU_LOCK_DIR", default))
+    """A folder only this user can write: $RESNET_GA_GPU_LOCK_DIR, else $XDG_RUNTIME_DIR (per user,
+    0700, made by the login manager), else /tmp/resnet-ga-gpu-locks-<uid>, made 0700 here."""
+    if os.environ.get("RESNET_GA_GPU_LOCK_DIR"):
+        return Path(os.environ["RESNET_GA_GPU_LOCK_DIR"])
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return Path(runtime) / "resnet-ga-gpu-locks"
+    return Path(tempfile.gettempdir()) / f"resnet-ga-gpu-locks-{os.getuid()}"
+
+
+def private_dir(directory: Path) -> Path:
+    """Create `directory` 0700 if absent; refuse one that another user owns or can write, or a symlink
+    (in a shared /tmp anybody can create the folder first)."""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(directory)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise PermissionError(
+            f"GPU lock folder {directory} is not a private folder of this user (a symlink, another "
+            f"owner, or writable by others); remove it or set RESNET_GA_GPU_LOCK_DIR"
+        )
+    return directory
+
+
+def _lock_file(path: Path) -> int | None:
+    """An open, exclusively locked descriptor of `path`, or None if another process holds it.
+    O_NOFOLLOW: a planted symlink is refused, never followed (its target is not touched)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        raise PermissionError(f"GPU lock file {path}: cannot open it safely ({e.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def acquire(n_gpus: int, directory: Path | None = None, timeout: float = 3600.0, poll: float = 0.5) -> int:
     """Lock and return the lowest free GPU index in [0, n_gpus); wait while all are taken."""
-    directory = Path(directory or lock_dir())
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = private_dir(Path(directory or lock_dir()))
     deadline = time.monotonic() + timeout
     while True:
         for i in range(n_gpus):
-            f = open(directory / f"gpu{i}.lock", "a+")
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                f.close()
-                continue
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            _held.append(f)
-            return i
+            fd = _lock_file(directory / f"gpu{i}.lock")
+            if fd is not None:
+                _held.append(fd)
+                return i
         if time.monotonic() > deadline:
             raise TimeoutError(f"all {n_gpus} GPU slots in {directory} stayed taken for {timeout:.0f}s")
         time.sleep(poll)
@@ -58,15 +91,18 @@ def choose_cuda_device(device_count: int) -> int | None:
     return acquire(device_count)
 
 
+def hold_slot(args) -> None:
+    print(acquire(args.gpus, args.dir), flush=True)
+    time.sleep(args.hold)
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gpus", type=int, required=True)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--hold", type=float, default=0.0, help="seconds to hold the slot")
     args = ap.parse_args(argv)
-    print(acquire(args.gpus, args.dir), flush=True)
-    time.sleep(args.hold)
-    return 0
+    return run_cli(hold_slot, args, (PermissionError, TimeoutError))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import augment_batch, augment_params, epoch_generator  # noqa: E402
-from train import Normalizer, atomic_write_text, build_parser, cli, load_split, model_on_device, param_groups  # noqa: E402
-from train import resolve_device  # noqa: E402
+from train import Normalizer, build_parser, check_ranges, cli, load_split, model_on_device, param_groups  # noqa: E402
+from train import parse_args, resolve_device  # noqa: E402
+from util import atomic_write_text  # noqa: E402
 
 
 def suggest(lrs, smoothed) -> dict:
@@ -91,7 +92,11 @@ def main(argv=None) -> int:
     ap.add_argument("--end-lr", type=float, default=10.0)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--beta", type=float, default=0.98, help="loss smoothing factor")
-    return cli(lr_find, ap.parse_args(argv))
+    args = parse_args(argv, ap)
+    ranges = {"start_lr": (0, None, True), "end_lr": (args.start_lr, None, True), "steps": (2, None, False),
+              "beta": (0, 1, True)}  # fmt: skip
+    check_ranges(ap, args, ranges)
+    return cli(lr_find, args)
 
 
 if __name__ == "__main__":

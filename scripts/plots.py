@@ -16,7 +16,6 @@ of the curve figures; the tables list them.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import re
@@ -33,7 +32,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import atomic_write_bytes  # noqa: E402
+from util import ArgumentParser, atomic_write_bytes  # noqa: E402
 from evaluate import final_summary  # noqa: E402
 from ga import all_individuals, parse_run_id, read_tsv, write_tsv  # noqa: E402
 
@@ -281,7 +280,7 @@ def plot_degradation(metrics_files, out) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     def add(name, *opts):

@@ -20,12 +20,12 @@ Outputs in --out: metrics.tsv, schedule.tsv, model.pt, result.json (written last
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -35,11 +35,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import DataError, atomic_write_bytes, augment_batch, augment_params, epoch_generator  # noqa: E402
+from data import DataError, augment_batch, augment_params, epoch_generator  # noqa: E402
 from data import load_prepared, split_indices  # noqa: E402
-from ga import parse_run_id  # noqa: E402
+from ga import MAX_SEED, parse_run_id  # noqa: E402
 from gpu_slots import choose_cuda_device, lock_dir  # noqa: E402
 from models import ARCHS, build_model  # noqa: E402
+from util import ArgumentParser, atomic_write_bytes, atomic_write_text, run_cli  # noqa: E402
 
 METRIC_COLUMNS = [
     "epoch", "lr", "momentum", "train_loss", "val_loss", "top1", "top3", "top5", "seconds", "images_per_s",
@@ -48,6 +49,8 @@ METRIC_COLUMNS = [
 TEST_COLUMNS = ["test_loss", "test_top1"]  # with --track-test (the degradation experiment's test error)
 # Tests of interruptions set this to widen each step (seconds); it never changes the numbers.
 STEP_DELAY = float(os.environ.get("RESNET_GA_TEST_STEP_DELAY", "0"))
+OUTPUT_FILES = ("checkpoint.pt", "metrics.tsv", "schedule.tsv", "model.pt", "result.json")
+CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "rows", "rng", "fingerprint"}
 # Settings that change the numbers a run produces: a checkpoint made under others is not resumed.
 FINGERPRINT_KEYS = [
     "arch", "shortcut", "lr", "wd", "mom", "seed", "epochs", "batch_size", "max_momentum", "pct_start",
@@ -94,7 +97,10 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise SystemExit("error: --device cuda requested but no CUDA device is available")
-    slot = choose_cuda_device(torch.cuda.device_count())
+    try:
+        slot = choose_cuda_device(torch.cuda.device_count())
+    except (PermissionError, TimeoutError) as e:
+        raise SystemExit(f"error: {e}") from None
     if slot is not None:
         torch.cuda.set_device(slot)
         print(f"using GPU {slot} of {torch.cuda.device_count()} (lock in {lock_dir()})", flush=True)
@@ -113,10 +119,6 @@ def atomic_torch_save(obj, path: Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
 
 
 def format_row(row: dict, columns=METRIC_COLUMNS) -> str:
@@ -223,21 +225,68 @@ def settings_from_args(args) -> dict:
     return s
 
 
+class RunError(Exception):
+    """A run that cannot go on now (e.g. its checkpoint is unreadable); the message names the file."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (a SLURM time limit, preemption, or Snakemake stopping): leave cleanly."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def remove_stale_temps(out: Path) -> None:
+    """Temp files of atomic writes that a kill cut short (.<name>.<random>.tmp): never results."""
+    for name in OUTPUT_FILES:
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def set_aside(path: Path) -> Path:
+    """Move a checkpoint that cannot be resumed to checkpoint.pt.bad-N: kept for the user, never deleted."""
+    n = 1
+    while path.with_name(f"{path.name}.bad-{n}").exists():
+        n += 1
+    bad = path.with_name(f"{path.name}.bad-{n}")
+    os.replace(path, bad)
+    return bad
+
+
+def rng_state() -> dict:
+    """Every global RNG state as tensors and plain values: loadable with weights_only=True."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos,
+            has_gauss, gauss], "python": random.getstate()}  # fmt: skip
+
+
+def set_rng_state(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"])
+    kind, keys, pos, has_gauss, gauss = rng["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(rng["python"])
+
+
 def load_checkpoint(path: Path, fingerprint: dict, log):
-    """The checkpoint's contents, or None if absent, unreadable or made under other settings."""
+    """The checkpoint's contents, or None if there is none to resume. An OSError (NFS ESTALE, EIO)
+    leaves it in place and fails the job, so that a retry resumes; a corrupt checkpoint, or one made
+    under other settings, is moved aside. Loaded with weights_only=True: a checkpoint runs no code."""
     if not path.exists():
         return None
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
-            raise ValueError("not a training checkpoint")
-    except Exception as e:
-        log(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); restarting from scratch")
-        path.unlink()
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise RunError(f"{path}: cannot read the checkpoint now ({e}); left in place, rerun to resume") from None
+    except Exception as e:  # a truncated zip, a payload that is not plain tensors, garbage
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        log(f"checkpoint {path} is unusable ({reason}); moved to {set_aside(path).name}, starting from scratch")
         return None
-    if ckpt.get("fingerprint") != fingerprint:
-        log(f"checkpoint {path} was written with other settings; restarting from scratch")
-        path.unlink()
+    if not isinstance(ckpt, dict) or not CHECKPOINT_KEYS <= set(ckpt):
+        log(f"checkpoint {path} is not a complete training checkpoint; moved to {set_aside(path).name}")
+        return None
+    if ckpt["fingerprint"] != fingerprint:
+        log(f"checkpoint {path} was written with other settings; moved to {set_aside(path).name}")
         return None
     return ckpt
 
@@ -245,6 +294,7 @@ def load_checkpoint(path: Path, fingerprint: dict, log):
 def run(args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     t_start = time.time()
     device = resolve_device(args.device)
@@ -289,9 +339,7 @@ def run(args) -> dict:
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        np.random.set_state(ckpt["rng"]["numpy"])
-        random.setstate(ckpt["rng"]["python"])
+        set_rng_state(ckpt["rng"])
         rows, start_epoch = ckpt["rows"], ckpt["epoch"]
         log(f"resuming from checkpoint {ckpt_path} at epoch {start_epoch}/{args.epochs}")
     header = "\t".join(columns) + "\n"
@@ -348,10 +396,9 @@ def run(args) -> dict:
             row.update(test_loss=te["loss"], test_top1=te["top1"])
         rows.append(row)
         # checkpoint first, then the row: a kill in between is healed by the rewrite on resume
-        rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
         atomic_torch_save(
             {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1, "rows": rows,
-             "rng": rng, "fingerprint": fingerprint},  # fmt: skip
+             "rng": rng_state(), "fingerprint": fingerprint},  # fmt: skip
             ckpt_path,
         )
         with open(metrics_path, "a") as f:
@@ -385,8 +432,8 @@ def run(args) -> dict:
     return result
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description="Train one ResNet on prepared CIFAR data (see module doc).")
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(description="Train one ResNet on prepared CIFAR data (see module doc).")
     ap.add_argument("--data", required=True, help="prepared data folder (scripts/data.py prepare)")
     ap.add_argument("--out", required=True, help="run folder: metrics, checkpoint, weights, result")
     ap.add_argument("--genome", help="a run id lr=.._wd=.._mom=.._seed=..; sets --lr --wd --mom --seed")
@@ -420,8 +467,32 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def parse_args(argv=None):
-    ap = build_parser()
+# Ranges argparse cannot check: flag -> (low, high or None, whether the bounds are excluded).
+ARG_RANGES = {
+    "epochs": (1, None, False), "batch_size": (1, None, False), "val_size": (1, None, False),
+    "max_train": (0, None, False), "max_val": (0, None, False), "eval_batch_size": (0, None, False),
+    "threads": (0, None, False), "iterations": (0, None, False), "warmup_iters": (0, None, False),
+    "seed": (0, MAX_SEED, False), "split_seed": (0, MAX_SEED, False),
+    "lr": (0, None, True), "wd": (0, None, False), "mom": (0, None, False), "max_momentum": (0, None, False),
+    "pct_start": (0, 1, True), "div_factor": (0, None, True), "final_div": (0, None, True),
+}  # fmt: skip
+
+
+def check_ranges(ap, args, ranges=ARG_RANGES) -> None:
+    """A one-line argument error naming the flag (exit 2) for a value out of its range."""
+    for name, (low, high, excluded) in ranges.items():
+        v = getattr(args, name)
+        inside = low < v if excluded else low <= v
+        if high is not None:
+            inside = inside and (v < high if excluded else v <= high)
+        if not inside or (isinstance(v, float) and not math.isfinite(v)):
+            op, hi = ("<", ">") if excluded else ("<=", ">=")
+            allowed = f"{hi} {low}" + (f" and {op} {high}" if high is not None else "")
+            ap.error(f"--{name.replace('_', '-')} must be {allowed}, got {v}")
+
+
+def parse_args(argv=None, ap=None):
+    ap = ap or build_parser()
     args = ap.parse_args(argv)
     if args.genome:
         try:
@@ -431,20 +502,23 @@ def parse_args(argv=None):
         args.lr, args.wd, args.mom, args.seed = g["lr"], g["wd"], g["mom"], g["seed"]
     if args.arch not in ARCHS:
         ap.error(f"unknown arch {args.arch!r}; valid names: {', '.join(ARCHS)}")
-    for name in ("epochs", "batch_size", "val_size"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be >= 1")
+    check_ranges(ap, args)
+    late = [m for m in args.milestones if m < 1 or (args.iterations and m >= args.iterations)]
+    if late:
+        ap.error(f"--milestones {late}: each must be >= 1 and below --iterations ({args.iterations})")
     return args
 
 
 def cli(fn, args) -> int:
-    """Run fn(args) for a command line: bad data becomes one line on stderr and exit status 1."""
+    """Run fn(args) for a command line: bad data becomes one line on stderr and exit status 1;
+    SIGTERM ends it between two steps with a line in the log (143, as a plain SIGTERM would)."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        fn(args)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+        return run_cli(fn, args, (DataError, RunError))
+    except Terminated:
+        print("stopped by SIGTERM (time limit, preemption or Snakemake); the last epoch checkpoint resumes it",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return 128 + signal.SIGTERM
 
 
 def main(argv=None) -> int:

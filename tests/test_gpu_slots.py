@@ -1,3 +1,4 @@
+import os
 import subprocess
 
 import time
@@ -52,3 +53,34 @@ def test_acquire_times_out_with_a_clear_error(tmp_path):
     holder.kill()
     holder.wait()
 
+
+
+def test_a_planted_symlink_lock_file_is_refused_and_its_target_untouched(tmp_path):
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    thesis = tmp_path / "thesis.tex"
+    thesis.write_text("years of work\n")
+    (locks / "gpu0.lock").symlink_to(thesis)
+    with pytest.raises(PermissionError, match="gpu0.lock"):
+        gpu_slots.acquire(2, locks, timeout=0.5, poll=0.1)
+    assert thesis.read_text() == "years of work\n"
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775])
+def test_a_lock_folder_others_can_write_is_refused(tmp_path, mode):
+    locks = tmp_path / "shared"
+    locks.mkdir()
+    locks.chmod(mode)
+    with pytest.raises(PermissionError, match="not a private folder"):
+        gpu_slots.acquire(1, locks, timeout=0.5)
+    assert not (locks / "gpu0.lock").exists()
+
+
+def test_default_lock_folder_is_private(monkeypatch, tmp_path):
+    monkeypatch.delenv("RESNET_GA_GPU_LOCK_DIR", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert gpu_slots.lock_dir() == tmp_path / "resnet-ga-gpu-locks"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setattr(gpu_slots.tempfile, "gettempdir", lambda: str(tmp_path))
+    folder = gpu_slots.private_dir(gpu_slots.lock_dir())
+    assert folder.name == f"resnet-ga-gpu-locks-{os.getuid()}" and (folder.stat().st_mode & 0o777) == 0o700

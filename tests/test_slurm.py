@@ -2,7 +2,6 @@
 .ci/run starts): every train job goes through sbatch with a GPU request, results equal a local run's,
 and the run survives scancel of a training job, SIGTERM and SIGINT of Snakemake."""
 
-import getpass
 import os
 import re
 import shutil
@@ -16,23 +15,33 @@ from conftest import copy_workflow
 from interrupt import run_states, start, trained_runs, wait_mid_epoch
 from test_resume import TARGET, assert_same_ga
 
-
-def cluster_up() -> bool:
-    if not shutil.which("sinfo"):
-        return False
-    p = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
-    return p.returncode == 0 and any(s in p.stdout for s in ("idle", "mixed", "allocated"))
+ENABLE = "RESNET_GA_SLURM_TESTS"  # .ci/run sets it; nothing is submitted without it
+CLUSTER = "resnet-ga-test"  # the ClusterName tests/slurm/start-cluster.sh writes
 
 
-if not cluster_up():
-    if os.environ.get("CI"):  # CI starts the cluster: a missing one is a failure, not a skip
-        raise RuntimeError("no SLURM cluster: .ci/run should have run tests/slurm/start-cluster.sh")
-    pytest.skip("no SLURM cluster here (bash tests/slurm/start-cluster.sh starts one)", allow_module_level=True)
+def cluster_name() -> str | None:
+    """The name of the cluster that `sinfo`/`sbatch` would talk to, if one answers."""
+    if not shutil.which("scontrol"):
+        return None
+    p = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True)
+    m = re.search(r"^ClusterName\s*=\s*(\S+)", p.stdout, flags=re.M)
+    return m.group(1) if p.returncode == 0 and m else None
+
+
+if os.environ.get(ENABLE) != "1":
+    pytest.skip(f"SLURM tests run only with {ENABLE}=1 (set by .ci/run), against the test cluster of "
+                "tests/slurm/start-cluster.sh", allow_module_level=True)  # fmt: skip
+if cluster_name() != CLUSTER:  # enabled: a missing or foreign cluster is a failure, never a target
+    raise RuntimeError(f"{ENABLE}=1 but the SLURM cluster here is {cluster_name()!r}, not {CLUSTER!r} "
+                       "(bash tests/slurm/start-cluster.sh starts it)")  # fmt: skip
 
 ARGS = [TARGET, "--profile", "slurm", "--set-threads", "train=2", "lr_find=2", "evaluate=2",
         "--seconds-between-status-checks", "2", "--slurm-init-seconds-before-status-checks", "2",
         "--configfile", "config/smoke.yaml"]  # fmt: skip
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/(lr=[^/]+)/\d+\.log\)")
+
+
+ANY_SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")  # train, lr_find, evaluate
 
 
 def submissions(log_text):
@@ -65,15 +74,21 @@ def sacct_tres(jobids):
 
 
 @pytest.fixture
-def cancel_leftover_jobs():
-    yield
-    subprocess.run(["scancel", "--user", getpass.getuser()], capture_output=True)
+def our_jobs_cancelled_after():
+    """Yields the list of Snakemake logs the test writes; afterwards cancels exactly the job ids
+    those logs say were submitted (never a user's other jobs)."""
+    logs = []
+    yield logs
+    ids = sorted({j for log in logs if log.exists() for j in ANY_SUBMITTED.findall(log.read_text())})
+    if ids:
+        subprocess.run(["scancel", *map(str, ids)], capture_output=True)
 
 
-def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, cancel_leftover_jobs):
+def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, our_jobs_cancelled_after):
     work = copy_workflow(tmp_path)
     runs = work / "results" / "smoke" / "runs"
     logs = [tmp_path / f"{n}.log" for n in ("a", "b", "c")]
+    our_jobs_cancelled_after.extend(logs)
 
     # A: scancel a running training job: the plugin's retry resubmits it and it resumes
     a = start(work, ARGS, logs[0])

@@ -122,26 +122,77 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_pat
     assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] == 1
 
 
-def test_corrupt_checkpoint_is_reported_and_run_restarts(prepared, tmp_path):
+def test_corrupt_checkpoint_is_moved_aside_never_deleted_and_run_restarts(prepared, tmp_path):
     out = tmp_path / "corrupt"
     out.mkdir()
     (out / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    (out / "checkpoint.pt.bad-1").write_bytes(b"an older one")
     p = run_train(prepared, out, "--max-train", 300, "--max-val", 100, epochs=1)
-    assert "is unreadable" in p.stdout and "restarting from scratch" in p.stdout
+    assert "is unusable" in p.stdout and "moved to checkpoint.pt.bad-2" in p.stdout
+    assert (out / "checkpoint.pt.bad-2").read_bytes() == b"PK\x03\x04 truncated"
+    assert (out / "checkpoint.pt.bad-1").read_bytes() == b"an older one"
     assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] is None
 
 
-def test_checkpoint_from_other_settings_is_not_resumed(prepared, tmp_path):
+def test_checkpoint_from_other_settings_is_moved_aside(prepared, tmp_path):
     out = tmp_path / "other"
     args = ("--max-train", 300, "--max-val", 100)
     proc = subprocess.run(train_cmd(prepared, out, *args, "--lr", 0.01, epochs=1), capture_output=True)
     assert proc.returncode == 0
-    # fake an interrupted run: a checkpoint made under lr 0.01, then rerun with lr 0.02
-    ckpt = torch.load(out / "model.pt")
-    torch.save({"model": ckpt, "epoch": 1, "fingerprint": {"lr": 0.01}}, out / "checkpoint.pt")
+    # fake an interrupted run: a complete checkpoint made under other settings, then rerun with lr 0.02
+    model = torch.load(out / "model.pt", weights_only=True)
+    fake = {"model": model, "optimizer": {}, "epoch": 1, "rows": [], "rng": {}, "fingerprint": {"lr": 0.01}}
+    torch.save(fake, out / "checkpoint.pt")
     p = run_train(prepared, out, *args, "--lr", 0.02, epochs=1)
-    assert "other settings" in p.stdout and "restarting from scratch" in p.stdout
+    assert "other settings" in p.stdout and (out / "checkpoint.pt.bad-1").exists()
     assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] is None
+
+
+def test_unreadable_checkpoint_is_left_in_place_and_the_job_fails(prepared, tmp_path):
+    """An OSError (here: EISDIR; on NFS ESTALE or EIO) may pass: the retry must still find it."""
+    out = tmp_path / "blip"
+    (out / "checkpoint.pt").mkdir(parents=True)
+    p = subprocess.run(train_cmd(prepared, out, "--max-train", 300, epochs=1), capture_output=True, text=True)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.stderr.strip().startswith("error: ") and "checkpoint.pt" in p.stderr and "left in place" in p.stderr
+    assert (out / "checkpoint.pt").is_dir() and not (out / "result.json").exists()
+
+
+def test_checkpoint_with_a_code_payload_is_refused_without_running_it(prepared, tmp_path):
+    out = tmp_path / "planted"
+    out.mkdir()
+    marker = tmp_path / "payload-ran"
+    torch.save({"model": Payload(marker)}, out / "checkpoint.pt")  # a pickle that calls os.system on load
+    p = run_train(prepared, out, "--max-train", 300, "--max-val", 100, epochs=1)
+    assert not marker.exists(), "the checkpoint's payload ran"
+    assert "is unusable" in p.stdout and (out / "checkpoint.pt.bad-1").exists()
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+def test_sigterm_stops_cleanly_and_the_rerun_resumes(prepared, tmp_path):
+    out = tmp_path / "term"
+    out.mkdir()
+    (out / ".metrics.tsv.stale.tmp").write_text("left by a killed write")
+    args = ("--max-train", 1500, "--max-val", 100)
+    proc = subprocess.Popen(train_cmd(prepared, out, *args, epochs=3), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "checkpoint.pt").exists():
+        time.sleep(0.05)
+    assert not (out / ".metrics.tsv.stale.tmp").exists(), "stale temp files are removed at start"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and "stopped by SIGTERM" in err and "Traceback" not in err
+    assert not list(out.glob(".*.tmp")) and not (out / "result.json").exists()
+    p = run_train(prepared, out, *args, epochs=3)
+    assert "resuming from checkpoint" in p.stdout
 
 
 def test_unknown_arch_is_a_usage_error(prepared, tmp_path):

@@ -179,3 +179,21 @@ def test_degradation_target_makes_table_and_figure_in_the_report(smoke):
     html = report.read_text()
     assert "filename=degradation.png;base64," in html and "4. Degradation (paper Fig. 6)" in html
     assert "table.tsv" in html
+
+
+def test_paths_with_spaces_and_shell_characters_are_quoted(tmp_path):
+    """data_dir and outdir with a space, a `;` and a `$(...)`: every job runs, no command runs from a name."""
+    from data import write_synthetic
+
+    work = copy_workflow(tmp_path / "wf")
+    data_dir = work / "my data; touch INJECTED1"
+    write_synthetic(data_dir, n_train=2500, n_test=500, seed=0)  # the CIFAR-10 layout, not the official files
+    out = "results/smoke out $(touch INJECTED2)/"
+    (work / "spaces.yaml").write_text(
+        f"outdir: '{out}'\ndata: {{dataset: cifar10, data_dir: '{data_dir}', verify_md5: false}}\n"
+        "ga: {generations: 2}\nfinal: {seeds: 1}\n"
+    )
+    snakemake(work, *SMOKE, "spaces.yaml")
+    results = work / out.rstrip("/")
+    assert (results / "final" / "comparison.tsv").exists() and (results / "plots" / "confusion_matrix.png").exists()
+    assert not list(work.rglob("INJECTED*")) and not list(tmp_path.rglob("INJECTED*"))

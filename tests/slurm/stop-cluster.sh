@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Stop the daemons tests/slurm/start-cluster.sh started, each by its pidfile.
-for pf in /run/slurmd.pid /run/slurmctld.pid /run/slurmdbd.pid /run/mysqld/mysqld.pid /run/munge/munged.pid; do
-  [ -f "$pf" ] || continue
-  p=$(cat "$pf"); kill "$p" 2>/dev/null
-  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$p" 2>/dev/null; rm -f "$pf"
-done
+# Stop the daemons tests/slurm/start-cluster.sh started: only those with a pid file in its own
+# folder, and only while that pid still runs the daemon named (a reused pid is left alone).
+. "$(dirname "$0")/common.sh"
+guard "$@"
+stop "$RUN/slurmd.pid" slurmd
+stop "$RUN/slurmctld.pid" slurmctld
+stop "$RUN/slurmdbd.pid" slurmdbd
+stop "$RUN/mysql/mysqld.pid" mariadbd
+stop "$RUN/munged.pid" munged

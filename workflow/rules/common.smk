@@ -1,18 +1,19 @@
 import json
+import shlex
 import sys
 from pathlib import Path
-
-from snakemake.utils import validate
 
 SCRIPTS = Path(workflow.basedir).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 import ga  # noqa: E402  (torch-free: parsing the workflow stays fast)
-from config_check import check_config  # noqa: E402
+from config_check import ConfigError, check_config  # noqa: E402
 
-validate(config, "../schemas/config.schema.yaml")
-check_config(config)
+try:  # the schema (defaults filled in) and every other check; one line naming the key
+    check_config(config)
+except ConfigError as e:
+    sys.exit(f"error: {e}")
 
-OUT = config["outdir"].rstrip("/")
+OUT = config["outdir"]  # normalised by check_config
 DATASET = config["data"]["dataset"]
 PREPARED = f"{OUT}/data/prepared/{DATASET}"
 GENERATIONS = config["ga"]["generations"]
@@ -22,12 +23,22 @@ GA_SPEC = json.dumps(config["ga"], sort_keys=True)
 
 
 wildcard_constraints:
-    run=r"lr=[^/_]+_wd=[^/_]+_mom=[^/_]+_seed=-?\d+",
+    run=ga.RUN_PATTERN,
     g=r"\d+",
 
 
 def script(name):
     return str(SCRIPTS / name)
+
+
+def get_folder(name):
+    """A params function: the folder of the input or output file `name`, derived from the paths the
+    rule declares (scripts take folders; the DAG tracks the files in them)."""
+
+    def folder(wildcards, input, output):
+        return str(Path({**dict(input.items()), **dict(output.items())}[name]).parent)
+
+    return folder
 
 
 def raw_data():
@@ -55,10 +66,12 @@ def run_settings():
         "split-seed": d["split_seed"],
         "device": t["device"],
     }
-    args = " ".join(f"--{k} {v}" for k, v in flags.items())
     if t["compile"]:  # true, or a torch.compile mode
-        args += " --compile" + ("" if t["compile"] is True else f" {t['compile']}")
-    return args
+        flags["compile"] = "" if t["compile"] is True else t["compile"]
+    return " ".join(
+        f"--{k} {shlex.quote(str(v))}" if v != "" else f"--{k}"
+        for k, v in flags.items()
+    )
 
 
 def run_result(run):

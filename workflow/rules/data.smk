@@ -11,7 +11,7 @@ rule download_data:
     params:
         script=script("data.py"),
     shell:
-        "python {params.script} download --dataset {wildcards.dataset} --root {output} > {log} 2>&1"
+        "python {params.script:q} download --dataset {wildcards.dataset:q} --root {output:q} > {log:q} 2>&1"
 
 
 rule synthetic_data:
@@ -29,8 +29,8 @@ rule synthetic_data:
         seed=config["data"]["synthetic"]["seed"],
         noise=config["data"]["synthetic"]["noise"],
     shell:
-        "python {params.script} synthetic --root {output} --train {params.n_train} "
-        "--test {params.n_test} --seed {params.seed} --noise {params.noise} > {log} 2>&1"
+        "python {params.script:q} synthetic --root {output:q} --train {params.n_train:q} "
+        "--test {params.n_test:q} --seed {params.seed:q} --noise {params.noise:q} > {log:q} 2>&1"
 
 
 rule prepare_data:
@@ -48,7 +48,9 @@ rule prepare_data:
         "../../envs/train.yaml"
     params:
         script=script("data.py"),
+        out=get_folder("meta"),
         dataset=DATASET,
+        md5_flag="" if config["data"]["verify_md5"] else "--no-md5",
     shell:
-        "python {params.script} prepare --data-dir {input} --out $(dirname {output.meta}) "
-        "--dataset {params.dataset} > {log} 2>&1"
+        "python {params.script:q} prepare --data-dir {input:q} --out {params.out:q} "
+        "--dataset {params.dataset:q} {params.md5_flag} > {log:q} 2>&1"

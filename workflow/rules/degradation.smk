@@ -19,10 +19,12 @@ rule train_degradation:
         "../../envs/train.yaml"
     params:
         script=script("train.py"),
+        data=get_folder("data"),
+        out=get_folder("result"),
         settings=degradation_args,
     shell:
-        "python {params.script} --data $(dirname {input.data}) --out $(dirname {output.result}) "
-        "{params.settings} --threads {threads} > {log} 2>&1"
+        "python {params.script:q} --data {params.data:q} --out {params.out:q} "
+        "{params.settings} --threads {threads} > {log:q} 2>&1"
 
 
 rule degradation_table:
@@ -43,7 +45,7 @@ rule degradation_table:
     params:
         script=script("plots.py"),
     shell:
-        "python {params.script} degradation-table --metrics {input} --out {output} > {log} 2>&1"
+        "python {params.script:q} degradation-table --metrics {input:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_degradation:
@@ -64,4 +66,4 @@ rule plot_degradation:
     params:
         script=script("plots.py"),
     shell:
-        "python {params.script} degradation --metrics {input} --out {output} > {log} 2>&1"
+        "python {params.script:q} degradation --metrics {input:q} --out {output:q} > {log:q} 2>&1"

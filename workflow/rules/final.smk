@@ -10,6 +10,8 @@ checkpoint lr_find:
         "../../envs/train.yaml"
     params:
         script=script("lr_find.py"),
+        data=get_folder("data"),
+        out=get_folder("tsv"),
         settings=run_settings(),
         start=config["lr_find"]["start_lr"],
         end=config["lr_find"]["end_lr"],
@@ -18,10 +20,10 @@ checkpoint lr_find:
         mom=config["baseline"]["mom"],
         seed=TRAIN_SEED,
     shell:
-        "python {params.script} --data $(dirname {input.data}) --out $(dirname {output.tsv}) "
-        "{params.settings} --wd {params.wd} --mom {params.mom} --seed {params.seed} "
-        "--start-lr {params.start} --end-lr {params.end} --steps {params.steps} "
-        "--threads {threads} > {log} 2>&1"
+        "python {params.script:q} --data {params.data:q} --out {params.out:q} "
+        "{params.settings} --wd {params.wd:q} --mom {params.mom:q} --seed {params.seed:q} "
+        "--start-lr {params.start:q} --end-lr {params.end:q} --steps {params.steps:q} "
+        "--threads {threads} > {log:q} 2>&1"
 
 
 checkpoint plan:
@@ -41,9 +43,9 @@ checkpoint plan:
         seed=TRAIN_SEED,
         seeds=config["final"]["seeds"],
     shell:
-        "python {params.script} plan --best {input.best} --suggestion {input.suggestion} "
-        "--baseline {params.baseline:q} --train-seed {params.seed} --final-seeds {params.seeds} "
-        "--out {output} > {log} 2>&1"
+        "python {params.script:q} plan --best {input.best:q} --suggestion {input.suggestion:q} "
+        "--baseline {params.baseline:q} --train-seed {params.seed:q} --final-seeds {params.seeds:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule baseline:
@@ -65,9 +67,11 @@ rule evaluate:
         "../../envs/train.yaml"
     params:
         script=script("evaluate.py"),
+        data=get_folder("data"),
+        out=get_folder("metrics"),
     shell:
-        "python {params.script} test --data $(dirname {input.data}) --run $(dirname {output.metrics}) "
-        "--threads {threads} > {log} 2>&1"
+        "python {params.script:q} test --data {params.data:q} --run {params.out:q} "
+        "--threads {threads} > {log:q} 2>&1"
 
 
 rule compare:
@@ -92,5 +96,5 @@ rule compare:
         plan=f"{OUT}/final/plan.tsv",
         runs=f"{OUT}/runs",
     shell:
-        "python {params.script} compare --plan {params.plan} --runs {params.runs} "
-        "--out {output.comparison} --out-predictions {output.predictions} > {log} 2>&1"
+        "python {params.script:q} compare --plan {params.plan:q} --runs {params.runs:q} "
+        "--out {output.comparison:q} --out-predictions {output.predictions:q} > {log:q} 2>&1"

@@ -11,8 +11,8 @@ checkpoint init_population:
         spec=GA_SPEC,
         seed=TRAIN_SEED,
     shell:
-        "python {params.script} init --spec {params.spec:q} --train-seed {params.seed} "
-        "--out {output} > {log} 2>&1"
+        "python {params.script:q} init --spec {params.spec:q} --train-seed {params.seed:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule train:
@@ -29,10 +29,12 @@ rule train:
         "../../envs/train.yaml"
     params:
         script=script("train.py"),
+        data=get_folder("data"),
+        out=get_folder("result"),
         settings=run_settings(),
     shell:
-        "python {params.script} --data $(dirname {input.data}) --out $(dirname {output.result}) "
-        "--genome {wildcards.run} {params.settings} --threads {threads} > {log} 2>&1"
+        "python {params.script:q} --data {params.data:q} --out {params.out:q} "
+        "--genome {wildcards.run:q} {params.settings} --threads {threads} > {log:q} 2>&1"
 
 
 rule collect_fitness:
@@ -50,8 +52,8 @@ rule collect_fitness:
         population=f"{OUT}/ga/gen{{g}}/population.tsv",
         runs=f"{OUT}/runs",
     shell:
-        "python {params.script} collect --population {params.population} --runs {params.runs} "
-        "--out {output} > {log} 2>&1"
+        "python {params.script:q} collect --population {params.population:q} --runs {params.runs:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 checkpoint next_generation:
@@ -71,8 +73,8 @@ checkpoint next_generation:
         spec=GA_SPEC,
         seed=TRAIN_SEED,
     shell:
-        "python {params.script} next --spec {params.spec:q} --train-seed {params.seed} "
-        "--fitness {input} --gen {wildcards.g} --out {output} > {log} 2>&1"
+        "python {params.script:q} next --spec {params.spec:q} --train-seed {params.seed:q} "
+        "--fitness {input:q} --gen {wildcards.g:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule best:
@@ -88,4 +90,4 @@ rule best:
     params:
         script=script("ga.py"),
     shell:
-        "python {params.script} best --fitness {input} --out {output} > {log} 2>&1"
+        "python {params.script:q} best --fitness {input:q} --out {output:q} > {log:q} 2>&1"

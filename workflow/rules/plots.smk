@@ -22,8 +22,8 @@ rule summarize:
     params:
         script=script("ga.py"),
     shell:
-        "python {params.script} summarize --fitness {input} --out-individuals {output.individuals} "
-        "--out-summary {output.summary} > {log} 2>&1"
+        "python {params.script:q} summarize --fitness {input:q} --out-individuals {output.individuals:q} "
+        "--out-summary {output.summary:q} > {log:q} 2>&1"
 
 
 rule plot_progress:
@@ -44,7 +44,7 @@ rule plot_progress:
     params:
         script=script("plots.py"),
     shell:
-        "python {params.script} progress --fitness {input} --out {output} > {log} 2>&1"
+        "python {params.script:q} progress --fitness {input:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_search_space:
@@ -65,7 +65,7 @@ rule plot_search_space:
     params:
         script=script("plots.py"),
     shell:
-        "python {params.script} search-space --fitness {input} --out {output} > {log} 2>&1"
+        "python {params.script:q} search-space --fitness {input:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_curves:
@@ -96,10 +96,10 @@ rule plot_curves:
         runs=f"{OUT}/runs",
         top_k=config["plots"]["top_k"],
     shell:
-        "(python {params.script} curves --fitness {input.fitness} --plan {input.plan} --runs {params.runs} "
-        "--top-k {params.top_k} --out {output.curves} && "
-        "python {params.script} schedules --fitness {input.fitness} --plan {input.plan} "
-        "--runs {params.runs} --out {output.schedules}) > {log} 2>&1"
+        "(python {params.script:q} curves --fitness {input.fitness:q} --plan {input.plan:q} --runs {params.runs:q} "
+        "--top-k {params.top_k:q} --out {output.curves:q} && "
+        "python {params.script:q} schedules --fitness {input.fitness:q} --plan {input.plan:q} "
+        "--runs {params.runs:q} --out {output.schedules:q}) > {log:q} 2>&1"
 
 
 rule plot_lr_find:
@@ -121,8 +121,8 @@ rule plot_lr_find:
     params:
         script=script("plots.py"),
     shell:
-        "python {params.script} lr-find --tsv {input.tsv} --suggestion {input.suggestion} "
-        "--out {output} > {log} 2>&1"
+        "python {params.script:q} lr-find --tsv {input.tsv:q} --suggestion {input.suggestion:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule plot_final:
@@ -154,7 +154,7 @@ rule plot_final:
         runs=f"{OUT}/runs",
         summary=final_caption,
     shell:
-        "(python {params.script} final --plan {input.plan} --runs {params.runs} "
-        "--comparison {input.comparison} --out {output.final} && "
-        "python {params.script} confusion --predictions {input.predictions} --meta {input.meta} "
-        "--out {output.confusion}) > {log} 2>&1"
+        "(python {params.script:q} final --plan {input.plan:q} --runs {params.runs:q} "
+        "--comparison {input.comparison:q} --out {output.final:q} && "
+        "python {params.script:q} confusion --predictions {input.predictions:q} --meta {input.meta:q} "
+        "--out {output.confusion:q}) > {log:q} 2>&1"

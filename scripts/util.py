@@ -1,0 +1,55 @@
+"""Small helpers every step uses; imports no torch, so the GA and table steps start fast.
+
+- atomic writes: a file is either its old or its new content, never half-written;
+- the command-line parser and error tail: a bad argument or bad data is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, fsync, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give them the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # SIGTERM and Ctrl-C included: no temp file is left behind
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (`prog: error: ...`, exit 2), not the usage text."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def run_cli(fn, args, errors: tuple) -> int:
+    """fn(args) for a command line: an expected error is one line on stderr and exit status 1."""
+    try:
+        fn(args)
+    except errors as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
