@@ -1,24 +1,26 @@
-"""Training-throughput benchmark: our loop against the pipeline users usually write, in one process.
+"""Training-throughput benchmark: our loop against two references, in one process, interleaved.
 
     python scripts/bench.py --arch resnet20 --device cpu --steps 20
-    python scripts/bench.py --arch resnet50 --device cuda --batch-size 512 --steps 50 --compile
+    python scripts/bench.py --arch resnet50 --device cuda --batch-size 512 --steps 30 --repeats 3
 
-Both pipelines train the same model class with the same optimizer (SGD, momentum, weight decay),
-device and batch size on the same images:
-- reference: a torchvision CIFAR10-style Dataset (HWC uint8 -> PIL image), PIL transforms
-  (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a DataLoader
-  (shuffle, pin_memory on CUDA), fp32, NCHW, torch's default SGD implementation;
+Every pipeline trains the same model class with SGD (momentum, weight decay) at the same device and
+batch size on the same generated images (default: a real epoch, 50,000, on CUDA):
+- reference: what users usually write: a torchvision CIFAR10-style Dataset (HWC uint8 -> PIL image),
+  PIL transforms (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a
+  DataLoader (shuffle, workers, pin_memory on CUDA), fp32 (TF32 convolutions on CUDA), NCHW, the
+  default SGD implementation;
+- strong reference: the same data path plus every standard trick of the compute: bf16 autocast on
+  CUDA, channels_last, fused SGD (foreach on the CPU);
 - ours: the step of scripts/train.py: uint8 data resident on the device, whole-batch augmentation
-  there, channels_last, and on CUDA bf16 autocast + fused SGD (fp32 on the CPU), optional torch.compile.
-Throughput is the median over timed chunks of steps after warm-up (a chunk ends with a device
-sync); epoch time is 45,000 images at that rate. It also reports what a train job pays before
-its first step (imports, data load, model build) and the compile warm-up. No timing is asserted
-anywhere: the ratios are printed for the README's Performance table.
+  there, channels_last, bf16 autocast + fused SGD on CUDA (fp32 on the CPU), optional torch.compile.
+The pipelines run `--repeats` times in turn (reference, strong, ours, reference, ...), `--steps`
+timed steps each after warm-up; every row reports min / median / max images/s, and the ratios use
+medians. It also reports what a train job pays before its first step. No timing is asserted
+anywhere: the numbers go to the README's Performance table.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -35,10 +37,19 @@ import torchvision  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import augment_params, epoch_generator, load_prepared, prepare, write_synthetic  # noqa: E402
 from models import build_model  # noqa: E402
-from train import Normalizer, make_step, model_on_device, param_groups, resolve_device  # noqa: E402
+from train import Normalizer, make_step, model_on_device, param_groups, resolve_device, set_determinism  # noqa: E402
+from util import ArgumentParser  # noqa: E402
 
 IMPORT_S = time.perf_counter() - T_IMPORT0
 EPOCH_IMAGES = 45_000
+SETTLE_S = 1.0  # pause before each timed chunk: no pipeline pays for another's background prefetch
+PIPELINES = ("reference", "strong", "ours")
+LABELS = {
+    "reference": "reference (PIL + DataLoader, fp32)",
+    "strong": "strong ref. (+bf16, NHWC, fused)",
+    "ours": "ours",
+    "ours_det": "ours, deterministic",
+}
 
 
 def sync(device):
@@ -63,74 +74,65 @@ class CIFAR10Style(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.data[i])), self.targets[i]
 
 
-def time_chunks(run_chunk, n_chunks, device, images_per_chunk):
-    rates = []
-    for _ in range(n_chunks):
-        sync(device)
-        t0 = time.perf_counter()
-        run_chunk()
-        sync(device)
-        rates.append(images_per_chunk / (time.perf_counter() - t0))
-    return statistics.median(rates)
-
-
-def bench_reference(args, device, data, meta, num_classes):
+def loader_pipeline(args, device, data, meta, strong: bool):
+    """A DataLoader pipeline; `strong` adds bf16 autocast (CUDA), channels_last and a fused optimizer."""
     T = torchvision.transforms
     tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
                     T.Normalize(meta["mean"], meta["std"])])  # fmt: skip
-    ds = CIFAR10Style(data["train_x"], data["train_y"], tf)
-    loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                                         num_workers=args.workers, pin_memory=device.type == "cuda",
-                                         persistent_workers=args.workers > 0)  # fmt: skip
+    loader = torch.utils.data.DataLoader(
+        CIFAR10Style(data["train_x"], data["train_y"], tf), batch_size=args.batch_size, shuffle=True,
+        drop_last=True, num_workers=args.workers, pin_memory=device.type == "cuda",
+        persistent_workers=args.workers > 0,
+    )  # fmt: skip
     torch.manual_seed(0)
-    model = build_model(args.arch, num_classes).to(device)
-    opt = torch.optim.SGD(param_groups(model, 5e-4), lr=0.01, momentum=0.9)
-    crit = torch.nn.CrossEntropyLoss()
-    it = iter(loader)
+    cuda = device.type == "cuda"
+    fmt = torch.channels_last if strong else torch.contiguous_format
+    model = build_model(args.arch, meta["num_classes"]).to(device, memory_format=fmt)
+    impl = ({"fused": True} if cuda else {"foreach": True}) if strong else {}
+    opt = torch.optim.SGD(param_groups(model, 5e-4), lr=0.01, momentum=0.9, **impl)
+    batches = iter(())
 
-    def next_batch():
-        nonlocal it
-        try:
-            return next(it)
-        except StopIteration:
-            it = iter(loader)
-            return next(it)
-
-    def chunk(n=args.chunk):
+    def run_chunk(n):
+        nonlocal batches
         for _ in range(n):
-            x, y = next_batch()
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            loss = crit(model(x), y)
+            batch = next(batches, None)
+            if batch is None:  # a new epoch: the persistent workers start prefetching again
+                batches = iter(loader)
+                batch = next(batches)
+            x = batch[0].to(device, non_blocking=True).contiguous(memory_format=fmt)
+            y = batch[1].to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=strong and cuda):
+                logits = model(x)
+            loss = torch.nn.functional.cross_entropy(logits.float(), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
 
-    chunk(args.warmup)
-    return time_chunks(chunk, args.steps // args.chunk, device, args.chunk * args.batch_size)
+    return run_chunk
 
 
-def bench_ours(args, device, data, meta, num_classes):
+def ours_pipeline(args, device, data, meta):
+    """train.py's step; returns (run_chunk, fixed costs of a train job before its first step)."""
     cuda = device.type == "cuda"
     t0 = time.perf_counter()
     X = torch.from_numpy(np.ascontiguousarray(data["train_x"])).to(device)
     Y = torch.from_numpy(np.ascontiguousarray(data["train_y"])).to(device)
     sync(device)
-    load_s = time.perf_counter() - t0
+    fixed = {"data_to_device_s": time.perf_counter() - t0}
     t0 = time.perf_counter()
     torch.manual_seed(0)
-    model = model_on_device(args.arch, num_classes, "A", device)
+    model = model_on_device(args.arch, meta["num_classes"], "A", device)
     opt = torch.optim.SGD(param_groups(model, 5e-4), lr=0.01, momentum=0.9, **({"fused": True} if cuda else {"foreach": True}))
     sync(device)
-    build_s = time.perf_counter() - t0
-    norm = Normalizer(meta["mean"], meta["std"], device)
-    step = make_step(model, opt, norm, amp=cuda, compile=args.compile_mode or args.compile)
+    fixed["model_build_s"] = time.perf_counter() - t0
+    step = make_step(model, opt, Normalizer(meta["mean"], meta["std"], device), amp=cuda, compile=args.compile)
     n = len(Y)
     gen = epoch_generator(0, 0)
     perm = torch.randperm(n, generator=gen).to(device)
     offsets, flips = (t.to(device) for t in augment_params(n, gen))
     pos = 0
 
-    def chunk(k=args.chunk):
+    def run_chunk(k):
         nonlocal pos
         for _ in range(k):
             if pos + args.batch_size > n:
@@ -141,65 +143,117 @@ def bench_ours(args, device, data, meta, num_classes):
 
     sync(device)
     t0 = time.perf_counter()
-    chunk(1)
+    run_chunk(1)
     sync(device)
-    first_step_s = time.perf_counter() - t0
-    chunk(args.warmup)
-    rate = time_chunks(chunk, args.steps // args.chunk, device, args.chunk * args.batch_size)
-    return rate, {"data_to_device_s": load_s, "model_build_s": build_s, "first_step_s": first_step_s}
+    fixed["first_step_s"] = time.perf_counter() - t0  # compile warm-up included
+    return run_chunk, fixed
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def timed(run_chunk, steps, batch_size, device) -> float:
+    if device.type == "cuda":  # let the references' DataLoader workers finish refilling their queues
+        time.sleep(SETTLE_S)
+    sync(device)
+    t0 = time.perf_counter()
+    run_chunk(steps)
+    sync(device)
+    return steps * batch_size / (time.perf_counter() - t0)
+
+
+def synthetic_arrays(images: int):
+    """Generated CIFAR-10-layout data, prepared and loaded as train jobs load it: (arrays, meta)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_synthetic(Path(tmp) / "raw", images, 100, seed=0)
+        prepare(Path(tmp) / "raw", Path(tmp) / "prep", "synthetic")
+        data = load_prepared(Path(tmp) / "prep")
+        arrays = {k: np.array(v) for k, v in data.items() if k != "meta"}
+    return arrays, data["meta"]
+
+
+def deterministic(run_chunk):
+    """The same pipeline with deterministic kernels switched on while it runs (train.deterministic)."""
+
+    def run(n):
+        set_determinism(True)
+        try:
+            run_chunk(n)
+        finally:
+            set_determinism(False)
+
+    return run
+
+
+def run_all(args, device):
+    data, meta = synthetic_arrays(args.images)
+    chunks = {
+        "reference": loader_pipeline(args, device, data, meta, strong=False),
+        "strong": loader_pipeline(args, device, data, meta, strong=True),
+    }
+    chunks["ours"], fixed = ours_pipeline(args, device, data, meta)
+    if args.deterministic:  # its own model and optimizer, the same data
+        chunks["ours_det"] = deterministic(ours_pipeline(args, device, data, meta)[0])
+    for run_chunk in chunks.values():
+        run_chunk(args.warmup)
+    rates = {name: [] for name in chunks}
+    for _ in range(args.repeats):  # interleaved: a slow spell of the machine hits every pipeline
+        for name, run_chunk in chunks.items():
+            rates[name].append(timed(run_chunk, args.steps, args.batch_size, device))
+    return rates, fixed
+
+
+def report(args, device, rates, fixed) -> dict:
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    med = {p: statistics.median(r) for p, r in rates.items()}
+    print(f"{args.arch} on {name}, batch {args.batch_size}, {args.images} images, {args.repeats} repeats of "
+          f"{args.steps} steps, torch {torch.__version__}")  # fmt: skip
+    print(f"{'pipeline':<36}{'min':>9}{'median':>9}{'max':>9}  img/s{'epoch (45k) s':>15}")
+    for p in rates:
+        label = LABELS[p] + (f" (+compile {args.compile})" if p == "ours" and args.compile else "")
+        r = rates[p]
+        print(f"{label:<36}{min(r):>9.0f}{med[p]:>9.0f}{max(r):>9.0f}       {EPOCH_IMAGES / med[p]:>13.1f}")
+    print(f"ratio ours/reference: {med['ours'] / med['reference']:.2f}x; ours/strong reference: "
+          f"{med['ours'] / med['strong']:.2f}x")  # fmt: skip
+    if "ours_det" in med:
+        print(f"deterministic kernels: {med['ours_det'] / med['ours']:.3f}x the throughput of ours")
+    print(f"fixed costs: import torch+torchvision {IMPORT_S:.2f}s, data to device {fixed['data_to_device_s']:.3f}s, "
+          f"model build {fixed['model_build_s']:.2f}s, first step {fixed['first_step_s']:.2f}s")  # fmt: skip
+    return {
+        "arch": args.arch, "device": name, "batch_size": args.batch_size, "images": args.images,
+        "compile": args.compile, "deterministic": args.deterministic, "torch": torch.__version__,
+        "torchvision": torchvision.__version__, "repeats": args.repeats, "steps": args.steps,
+        **{f"{p}_img_s": rates[p] for p in rates}, **{f"{p}_median_img_s": med[p] for p in rates},
+        "ratio_vs_reference": med["ours"] / med["reference"], "ratio_vs_strong": med["ours"] / med["strong"],
+        "ours_epoch_s": EPOCH_IMAGES / med["ours"], "import_s": IMPORT_S, **fixed,
+    }  # fmt: skip
+
+
+def parse_args(argv):
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--arch", default="resnet20")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=20, help="timed steps per pipeline")
-    ap.add_argument("--chunk", type=int, default=5, help="steps per timed chunk")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per pipeline and repeat")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of every pipeline")
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--images", type=int, default=5000, help="generated training images")
-    ap.add_argument("--workers", type=int, default=-1, help="reference DataLoader workers (-1: 0 on CPU, 8 on CUDA)")
-    ap.add_argument("--compile", action="store_true", help="torch.compile our model (reports warm-up)")
-    ap.add_argument("--compile-mode", help="a torch.compile mode, e.g. reduce-overhead (implies --compile)")
-    ap.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN autotune (train.py does not: slow first step)")
+    ap.add_argument("--images", type=int, default=0, help="generated training images (0: 50,000 on CUDA, 5,000 on CPU)")
+    ap.add_argument("--workers", type=int, default=-1, help="DataLoader workers of the references (-1: 0 on CPU, 8 on CUDA)")
+    ap.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE", help="torch.compile ours")
+    ap.add_argument("--deterministic", action="store_true", help="add a row: ours with deterministic kernels")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this file")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts (see train.py)
     device = resolve_device(args.device)
-    args.compile = args.compile or bool(args.compile_mode)
-    if args.workers < 0:
-        args.workers = 8 if device.type == "cuda" else 0
+    cuda = device.type == "cuda"
+    args.workers = (8 if cuda else 0) if args.workers < 0 else args.workers
+    args.images = args.images or (50_000 if cuda else 5_000)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = args.cudnn_benchmark
-    with tempfile.TemporaryDirectory() as tmp:
-        write_synthetic(Path(tmp) / "raw", args.images, 100, seed=0)
-        prepare(Path(tmp) / "raw", Path(tmp) / "prep", "synthetic")
-        t0 = time.perf_counter()
-        data = load_prepared(Path(tmp) / "prep")
-        data = {k: (np.array(v) if k != "meta" else v) for k, v in data.items()}
-        mmap_s = time.perf_counter() - t0
-        meta = data["meta"]
-        ref = bench_reference(args, device, data, meta, meta["num_classes"])
-        ours, fixed = bench_ours(args, device, data, meta, meta["num_classes"])
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-    out = {
-        "arch": args.arch, "device": name, "batch_size": args.batch_size, "compile": args.compile_mode or args.compile,
-        "cudnn_benchmark": device.type == "cuda" and args.cudnn_benchmark,
-        "torch": torch.__version__, "torchvision": torchvision.__version__,
-        "reference_img_s": ref, "ours_img_s": ours, "ratio": ours / ref,
-        "reference_epoch_s": EPOCH_IMAGES / ref, "ours_epoch_s": EPOCH_IMAGES / ours,
-        "import_s": IMPORT_S, "load_prepared_s": mmap_s, **fixed,
-    }  # fmt: skip
-    print(f"{args.arch} on {name}, batch {args.batch_size}, torch {torch.__version__}")
-    print(f"{'pipeline':<34}{'images/s':>10}{'epoch (45k) s':>15}")
-    print(f"{'reference (PIL + DataLoader, fp32)':<34}{ref:>10.0f}{EPOCH_IMAGES / ref:>15.1f}")
-    label = f"ours (+compile {args.compile_mode or 'default'})" if args.compile else "ours"
-    print(f"{label:<34}{ours:>10.0f}{EPOCH_IMAGES / ours:>15.1f}")
-    print(f"ratio ours/reference: {ours / ref:.2f}x")
-    print(f"fixed costs: import torch+torchvision {IMPORT_S:.2f}s, map prepared data {mmap_s:.3f}s, data to device "
-          f"{fixed['data_to_device_s']:.3f}s, model build {fixed['model_build_s']:.2f}s, first step {fixed['first_step_s']:.2f}s")  # fmt: skip
+    out = report(args, device, *run_all(args, device))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     return 0

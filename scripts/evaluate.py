@@ -48,13 +48,15 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
     import torch
 
     from data import load_prepared
-    from train import Normalizer, evaluate, model_on_device, resolve_device, to_device
+    from train import Normalizer, evaluate, model_on_device, provenance, resolve_device, set_determinism, set_threads
+    from train import to_device
 
     run = Path(run_dir)
     res = read_json(run / "result.json")
+    settings = res["settings"]  # evaluated as it was trained: the same determinism and threads
+    set_determinism(settings.get("deterministic", False))
     dev = resolve_device(device)
-    if threads:
-        torch.set_num_threads(threads)
+    set_threads(threads or settings.get("threads", 0))
     data = load_prepared(data_dir)
     X, Y = to_device(data["test_x"], dev), to_device(data["test_y"], dev)
     out = {k: res[k] for k in ("run", "status", "lr", "wd", "mom", "seed")}
@@ -74,6 +76,7 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
             lines.append("\t".join(str(int(v)) for v in (i, labels[i], *preds[i])) + "\n")
     else:  # a diverged run has no meaningful predictions
         out.update(test_top1=float("nan"), test_top3=float("nan"), test_top5=float("nan"), test_loss=float("nan"))
+    out["provenance"] = provenance(dev, settings.get("deterministic", False), settings)
     atomic_write_bytes(run / "test_predictions.tsv", "".join(lines).encode())
     atomic_write_bytes(run / "test.json", (json.dumps(out, indent=1) + "\n").encode())
     print(f"{run.name}: test top1 {out['test_top1']:.4f} top5 {out['test_top5']:.4f} loss {out['test_loss']:.4f}")

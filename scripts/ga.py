@@ -215,7 +215,7 @@ def population_runs(path: str | Path) -> list[str]:
 def collect(population: str | Path, runs_dir: str | Path):
     """Join a population with its runs' result.json into the fitness table."""
     df = read_tsv(population)
-    recs = []
+    recs, envs = [], set()
     for rid in df["run"]:
         path = Path(runs_dir) / rid / "result.json"
         try:
@@ -223,12 +223,35 @@ def collect(population: str | Path, runs_dir: str | Path):
         except (OSError, ValueError) as e:
             raise ValueError(f"{path}: missing or unreadable run result ({e})") from None
         recs.append({c: res[c] for c in RESULT_COLUMNS})
+        envs.add(environment(res))
+    if len(envs) > 1:  # fitness values from different environments may not be comparable
+        print(f"warning: {population} mixes {len(envs)} environments (see environments.tsv): "
+              + " | ".join(", ".join(map(str, e)) for e in sorted(envs, key=str)), file=sys.stderr)  # fmt: skip
     out = df.copy()
     for c in RESULT_COLUMNS:
         out[c] = [r[c] for r in recs]
     for g in GENES:  # keep the canonical text of the genes
         out[g] = [fmt(v) for v in df[g]]
     return out
+
+
+ENV_KEYS = ("torch", "torchvision", "cuda", "cudnn", "device", "deterministic", "threads", "commit")
+
+
+def environment(result: dict) -> tuple:
+    """The environment a run's numbers came from (result.json's provenance)."""
+    prov = result.get("provenance", {})
+    return tuple(prov.get(k, "unknown") for k in ENV_KEYS)
+
+
+def environments(result_files):
+    """One row per distinct environment: its fields, how many runs it produced, one of them."""
+    rows = {}
+    for path in result_files:
+        res = json.loads(Path(path).read_text())
+        row = rows.setdefault(environment(res), {**dict(zip(ENV_KEYS, environment(res))), "runs": 0, "example": res["run"]})
+        row["runs"] += 1
+    return _pd().DataFrame(list(rows.values()), columns=[*ENV_KEYS, "runs", "example"])
 
 
 def all_individuals(fitness_tables):
@@ -322,6 +345,9 @@ def main(argv=None) -> int:
     b = sub.add_parser("best")
     b.add_argument("--fitness", nargs="+", required=True)
     b.add_argument("--out", required=True)
+    e = sub.add_parser("environments", help="the environments that produced the runs' numbers")
+    e.add_argument("--results", nargs="+", required=True, help="result.json files")
+    e.add_argument("--out", required=True)
     t = sub.add_parser("summarize", help="all individuals in one table, and a per-generation summary")
     t.add_argument("--fitness", nargs="+", required=True)
     t.add_argument("--out-individuals", required=True)
@@ -353,6 +379,8 @@ def main(argv=None) -> int:
         elif args.cmd == "summarize":
             write_tsv(all_individuals(args.fitness), args.out_individuals)
             write_tsv(summarize(args.fitness), args.out_summary)
+        elif args.cmd == "environments":
+            write_tsv(environments(args.results), args.out)
         elif args.cmd == "best":
             write_tsv(best_of(args.fitness), args.out)
         else:

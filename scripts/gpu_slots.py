@@ -1,12 +1,15 @@
-"""One GPU per training job on a multi-GPU workstation.
+"""GPU slots for training jobs on a multi-GPU workstation: one job per GPU, or k (`jobs_per_gpu`).
 
-With `snakemake --resources gpu=N`, up to N train jobs run at once. Where SLURM (or the user) sets
+With `snakemake --resources gpu=N`, up to N train jobs run at once; with k slots per GPU, run
+`--resources gpu=k*G` on G GPUs. Where SLURM (or the user) sets
 CUDA_VISIBLE_DEVICES, each job already sees only its own GPU and this module does nothing. Where it
 is unset and several GPUs are visible, each job takes the first GPU whose lock file it can lock
-exclusively (fcntl); the lock lives as long as the process, and the kernel releases it when the
+exclusively (fcntl); with k slots, slot j of GPU i is `gpu{i}-{j}.lock`, filled GPU by GPU (slot 0
+of every GPU before slot 1 of any), so jobs spread out. The lock lives as long as the process, and the kernel releases it when the
 process ends, however it ends (SIGKILL included), so a crashed job never leaves a GPU blocked.
 
-    python scripts/gpu_slots.py --gpus 4 --hold 5      # take a slot by hand, print it, hold it 5 s
+    python scripts/gpu_slots.py --gpus 4 --hold 5            # take a slot by hand, print it, hold it 5 s
+    python scripts/gpu_slots.py --gpus 2 --slots 3 --hold 5  # one of 3 slots on each of 2 GPUs
 """
 
 from __future__ import annotations
@@ -69,30 +72,36 @@ def _lock_file(path: Path) -> int | None:
     return fd
 
 
-def acquire(n_gpus: int, directory: Path | None = None, timeout: float = 3600.0, poll: float = 0.5) -> int:
-    """Lock and return the lowest free GPU index in [0, n_gpus); wait while all are taken."""
+def slot_file(gpu: int, slot: int) -> str:
+    return f"gpu{gpu}.lock" if slot == 0 else f"gpu{gpu}-{slot}.lock"
+
+
+def acquire(n_gpus: int, directory: Path | None = None, timeout: float = 3600.0, poll: float = 0.5,
+            slots: int = 1) -> int:  # fmt: skip
+    """Lock a free slot and return its GPU index in [0, n_gpus); wait while all are taken."""
     directory = private_dir(Path(directory or lock_dir()))
     deadline = time.monotonic() + timeout
     while True:
-        for i in range(n_gpus):
-            fd = _lock_file(directory / f"gpu{i}.lock")
-            if fd is not None:
-                _held.append(fd)
-                return i
+        for j in range(slots):
+            for i in range(n_gpus):
+                fd = _lock_file(directory / slot_file(i, j))
+                if fd is not None:
+                    _held.append(fd)
+                    return i
         if time.monotonic() > deadline:
-            raise TimeoutError(f"all {n_gpus} GPU slots in {directory} stayed taken for {timeout:.0f}s")
+            raise TimeoutError(f"all {n_gpus * slots} GPU slots in {directory} stayed taken for {timeout:.0f}s")
         time.sleep(poll)
 
 
-def choose_cuda_device(device_count: int) -> int | None:
+def choose_cuda_device(device_count: int, slots: int = 1) -> int | None:
     """The GPU this process should use, or None to keep torch's default (cuda:0)."""
     if os.environ.get("CUDA_VISIBLE_DEVICES") is not None or device_count <= 1:
         return None
-    return acquire(device_count)
+    return acquire(device_count, slots=slots)
 
 
 def hold_slot(args) -> None:
-    print(acquire(args.gpus, args.dir), flush=True)
+    print(acquire(args.gpus, args.dir, slots=args.slots), flush=True)
     time.sleep(args.hold)
 
 
@@ -100,6 +109,7 @@ def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gpus", type=int, required=True)
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--slots", type=int, default=1, help="jobs per GPU")
     ap.add_argument("--hold", type=float, default=0.0, help="seconds to hold the slot")
     args = ap.parse_args(argv)
     return run_cli(hold_slot, args, (PermissionError, TimeoutError))

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import augment_batch, augment_params, epoch_generator  # noqa: E402
 from train import Normalizer, build_parser, check_ranges, cli, load_split, model_on_device, param_groups  # noqa: E402
-from train import parse_args, resolve_device  # noqa: E402
+from train import parse_args, resolve_device, set_determinism, set_threads  # noqa: E402
 from util import atomic_write_text  # noqa: E402
 
 
@@ -34,10 +34,10 @@ def suggest(lrs, smoothed) -> dict:
 
 
 def lr_find(args) -> dict:
+    set_determinism(args.deterministic)
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(args.seed)
     Xtr, Ytr, _, _, meta = load_split(args, device)
     norm = Normalizer(meta["mean"], meta["std"], device)

@@ -20,14 +20,17 @@ Outputs in --out: metrics.tsv, schedule.tsv, model.pt, result.json (written last
 
 from __future__ import annotations
 
+import time
+
+PROCESS_START = time.time()  # before the imports: result.json's process_seconds counts them
 import io
 import json
 import math
 import os
+import platform
 import random
 import signal
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +43,8 @@ from data import load_prepared, split_indices  # noqa: E402
 from ga import MAX_SEED, parse_run_id  # noqa: E402
 from gpu_slots import choose_cuda_device, lock_dir  # noqa: E402
 from models import ARCHS, build_model  # noqa: E402
-from util import ArgumentParser, atomic_write_bytes, atomic_write_text, run_cli  # noqa: E402
+from util import ArgumentParser, atomic_write_bytes, atomic_write_text, git_commit, package_version, run_cli  # noqa: E402
+from util import settings_hash  # noqa: E402
 
 METRIC_COLUMNS = [
     "epoch", "lr", "momentum", "train_loss", "val_loss", "top1", "top3", "top5", "seconds", "images_per_s",
@@ -55,8 +59,10 @@ CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "rows", "rng", "fingerprint"}
 FINGERPRINT_KEYS = [
     "arch", "shortcut", "lr", "wd", "mom", "seed", "epochs", "batch_size", "max_momentum", "pct_start",
     "div_factor", "final_div", "val_size", "split_seed", "max_train", "max_val", "compile",
-    "schedule", "milestones", "iterations", "warmup_iters", "track_test",
+    "schedule", "milestones", "iterations", "warmup_iters", "track_test", "deterministic", "threads",
 ]  # fmt: skip
+# Divergence is checked on the device every this many steps: one host sync per check, not per step.
+DIVERGENCE_CHECK_STEPS = 25
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -89,7 +95,44 @@ def step_schedule(step: int, lr: float, mom: float, milestones=(), warmup_iters:
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_device(name: str) -> torch.device:
+def set_determinism(on: bool) -> None:
+    """Deterministic kernels on CUDA (cuDNN, cuBLAS with a fixed workspace, scatter/index ops): two
+    runs of a genome give the same numbers. Call before any CUDA work. An op without a deterministic
+    kernel then raises, and cli() turns that into one line (no silent fallback)."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.deterministic = on
+
+
+def set_threads(n: int) -> None:
+    """CPU float reductions depend on the thread count: it comes from the config, not from the
+    scheduler's --cores, so the numbers do not change with the machine's size."""
+    if n:
+        torch.set_num_threads(n)
+
+
+def set_compile_cache(folder: str) -> None:
+    """Inductor's FX-graph and AOTAutograd caches and Triton's kernels in one folder that every job of
+    a workflow shares (on a cluster: on the shared file system), so compilation is paid once."""
+    if folder:
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(folder) / "inductor"))
+        os.environ.setdefault("TRITON_CACHE_DIR", str(Path(folder) / "triton"))
+
+
+def provenance(device, deterministic: bool, settings: dict) -> dict:
+    """What produced a number: library versions, device, determinism, threads, commit, settings."""
+    cuda = device.type == "cuda"
+    return {
+        "torch": torch.__version__, "torchvision": package_version("torchvision"),
+        "cuda": torch.version.cuda or "none", "cudnn": str(torch.backends.cudnn.version() or "none"),
+        "device": torch.cuda.get_device_name(device) if cuda else f"cpu ({platform.machine()})",
+        "deterministic": bool(deterministic), "threads": torch.get_num_threads(),
+        "commit": git_commit(), "settings_hash": settings_hash(settings),
+    }  # fmt: skip
+
+
+def resolve_device(name: str, jobs_per_gpu: int = 1) -> torch.device:
     """cpu, or one CUDA device: the one SLURM gave us, or a free one of several (gpu_slots)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -98,7 +141,7 @@ def resolve_device(name: str) -> torch.device:
     if not torch.cuda.is_available():
         raise SystemExit("error: --device cuda requested but no CUDA device is available")
     try:
-        slot = choose_cuda_device(torch.cuda.device_count())
+        slot = choose_cuda_device(torch.cuda.device_count(), jobs_per_gpu)
     except (PermissionError, TimeoutError) as e:
         raise SystemExit(f"error: {e}") from None
     if slot is not None:
@@ -297,10 +340,11 @@ def run(args) -> dict:
     remove_stale_temps(out)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     t_start = time.time()
-    device = resolve_device(args.device)
+    set_determinism(args.deterministic)
+    device = resolve_device(args.device, args.jobs_per_gpu)
     cuda = device.type == "cuda"
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    set_compile_cache(args.cache_dir)
     # cuDNN autotuning (cudnn.benchmark) stays off: on an H100 it made the first ResNet-50 step take
     # 13.8 s instead of 0.5 s and gained no throughput (benchmarks/h100-2026-11-26/).
     random.seed(args.seed)
@@ -369,11 +413,11 @@ def run(args) -> dict:
             lr, mom = sched(step)
             idx = perm[i * args.batch_size : (i + 1) * args.batch_size]
             loss, hits = train_step(Xtr[idx], Ytr[idx], offsets[idx], flips[idx], lr, mom)
-            if not torch.isfinite(loss):  # stop at once: nothing useful follows a NaN/inf loss
-                status = "diverged"
-                break
-            loss_sum += loss
+            loss_sum += loss  # once a loss is NaN/inf, so is the sum: one check covers many steps
             correct += hits
+            if (i + 1) % DIVERGENCE_CHECK_STEPS == 0 and not torch.isfinite(loss_sum):
+                status = "diverged"  # nothing useful follows a NaN/inf loss
+                break
             if STEP_DELAY:
                 time.sleep(STEP_DELAY)
         if status == "ok":
@@ -421,8 +465,8 @@ def run(args) -> dict:
         "arch": args.arch, "dataset": meta["dataset"], "epochs": args.epochs, "epochs_completed": len(rows),
         "batch_size": args.batch_size, "n_train": n_train, "n_val": int(len(Yva)), "device": str(device),
         "resumed_from_epoch": start_epoch if ckpt is not None else None,
-        "seconds": time.time() - t_start,
-        "settings": fingerprint,
+        "seconds": time.time() - t_start, "process_seconds": time.time() - PROCESS_START,
+        "settings": fingerprint, "provenance": provenance(device, args.deterministic, fingerprint),
     }  # fmt: skip
     atomic_torch_save(model.state_dict(), out / "model.pt")
     atomic_write_text(out / "result.json", json.dumps(result, indent=1) + "\n")
@@ -461,7 +505,10 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--warmup-iters", type=int, default=0, help="step schedule: lr/10 for this many steps")
     ap.add_argument("--track-test", action="store_true", help="also record test loss/top-1 every epoch")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default); CPU numbers depend on it")
+    ap.add_argument("--deterministic", action="store_true", help="deterministic CUDA kernels (an op without one is an error)")
+    ap.add_argument("--jobs-per-gpu", type=int, default=1, help="training jobs sharing one GPU (lock slots)")
+    ap.add_argument("--cache-dir", default="", help="torch.compile caches (Inductor, Triton) shared by every job")
     ap.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
                     help="torch.compile the model (CUDA), optionally with a mode such as reduce-overhead")  # fmt: skip
     return ap
@@ -471,7 +518,7 @@ def build_parser() -> ArgumentParser:
 ARG_RANGES = {
     "epochs": (1, None, False), "batch_size": (1, None, False), "val_size": (1, None, False),
     "max_train": (0, None, False), "max_val": (0, None, False), "eval_batch_size": (0, None, False),
-    "threads": (0, None, False), "iterations": (0, None, False), "warmup_iters": (0, None, False),
+    "threads": (0, None, False), "jobs_per_gpu": (1, None, False), "iterations": (0, None, False), "warmup_iters": (0, None, False),
     "seed": (0, MAX_SEED, False), "split_seed": (0, MAX_SEED, False),
     "lr": (0, None, True), "wd": (0, None, False), "mom": (0, None, False), "max_momentum": (0, None, False),
     "pct_start": (0, 1, True), "div_factor": (0, None, True), "final_div": (0, None, True),

@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
+import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 _UMASK = os.umask(0)
@@ -36,6 +40,27 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def git_commit(where: Path = Path(__file__).resolve().parent) -> str:
+    """The workflow's commit (with -dirty for local changes), or "unknown" outside a git checkout."""
+    try:
+        p = subprocess.run(["git", "-C", str(where), "describe", "--always", "--dirty", "--abbrev=40", "--exclude=*"],
+                           capture_output=True, text=True, timeout=10)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else "unknown"
+
+
+def settings_hash(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class ArgumentParser(argparse.ArgumentParser):

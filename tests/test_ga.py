@@ -144,3 +144,21 @@ def test_best_over_generations_prefers_earliest_on_ties(tmp_path):
     best = ga.best_of([tmp_path / "gen0" / "fitness.tsv", tmp_path / "gen1" / "fitness.tsv"])
     assert best.iloc[0]["run"] == "r01" and best.iloc[0]["generation"] == 0
     assert not math.isnan(best.iloc[0]["fitness"])
+
+
+def test_collect_warns_when_a_generation_mixes_environments(tmp_path, capsys):
+    pop = ga.population_frame([{"lr": 0.01, "wd": 0.0, "mom": 0.9, "origin": "init"},
+                               {"lr": 0.02, "wd": 0.0, "mom": 0.9, "origin": "init"}], 0)  # fmt: skip
+    ga.write_tsv(pop, tmp_path / "population.tsv")
+    for run, device in zip(pop["run"], ["NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"]):
+        prov = {"torch": "2.11.0", "torchvision": "0.26.0", "cuda": "13.0", "cudnn": "91900", "device": device,
+                "deterministic": True, "threads": 4, "commit": "abc", "settings_hash": "x"}  # fmt: skip
+        result = {"fitness": 0.5, "top1": 0.5, "top3": 0.8, "top5": 0.9, "val_loss": 1.0, "train_loss": 1.0,
+                  "status": "ok", "provenance": prov, "run": run}  # fmt: skip
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "result.json").write_text(json.dumps(result))
+    ga.collect(tmp_path / "population.tsv", tmp_path)
+    err = capsys.readouterr().err
+    assert "mixes 2 environments" in err and "A100" in err and "H100" in err
+    envs = ga.environments(sorted(tmp_path.glob("*/result.json")))
+    assert len(envs) == 2 and list(envs["runs"]) == [1, 1]

@@ -84,3 +84,24 @@ def test_default_lock_folder_is_private(monkeypatch, tmp_path):
     monkeypatch.setattr(gpu_slots.tempfile, "gettempdir", lambda: str(tmp_path))
     folder = gpu_slots.private_dir(gpu_slots.lock_dir())
     assert folder.name == f"resnet-ga-gpu-locks-{os.getuid()}" and (folder.stat().st_mode & 0o777) == 0o700
+
+
+def test_k_slots_per_gpu_spread_over_gpus_then_fill_them(tmp_path):
+    """jobs_per_gpu=2 on 2 GPUs: the first two jobs take different GPUs, four fit, a fifth waits."""
+    def take():
+        p = subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 2, "--slots", 2, "--dir", tmp_path, "--hold", 30),
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+        return p, int(p.stdout.readline())
+
+    holders = [take() for _ in range(4)]
+    assert [gpu for _, gpu in holders] == [0, 1, 0, 1]
+    waiter = subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 2, "--slots", 2, "--dir", tmp_path),
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(1.0)
+    assert waiter.poll() is None, "all four slots are taken"
+    holders[3][0].kill()
+    assert int(waiter.stdout.readline()) == 1
+    for p, _ in holders:
+        p.kill()
+        p.wait()
+    waiter.wait()

@@ -117,7 +117,7 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_pat
     p = run_train(prepared, out, *args, epochs=3)
     assert "resuming from checkpoint" in p.stdout and "at epoch 1/3" in p.stdout
     pd.testing.assert_frame_equal(_metrics_without_timing(out / "metrics.tsv"), _metrics_without_timing(ref / "metrics.tsv"))
-    a, b = torch.load(out / "model.pt"), torch.load(ref / "model.pt")
+    a, b = torch.load(out / "model.pt", weights_only=True), torch.load(ref / "model.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] == 1
 

@@ -59,11 +59,10 @@ def test_rerun_after_completion_has_nothing_to_do(smoke):
 
 
 def test_two_fresh_runs_give_byte_identical_populations(smoke, tmp_path):
-    """Another clone, another job order: two training jobs at a time instead of one, greedy scheduler.
-    Each job keeps 2 torch threads: CPU float reductions depend on the thread count, not on order."""
+    """Another clone, another job order and scheduler threads: --cores 4 (Snakemake gives each job 4
+    threads), greedy scheduler. The arithmetic's threads come from train.threads, not from --cores."""
     work = copy_workflow(tmp_path)
-    snakemake(work, "--cores", "4", "--set-threads", "train=2", "lr_find=2", "evaluate=2",
-              "--configfile", "config/smoke.yaml", "--scheduler", "greedy")  # fmt: skip
+    snakemake(work, "--cores", "4", "--configfile", "config/smoke.yaml", "--scheduler", "greedy")
     for g in range(3):
         for name in ("population.tsv", "fitness.tsv"):
             a = (smoke["out"] / "ga" / f"gen{g}" / name).read_bytes()
@@ -82,8 +81,8 @@ def test_dry_run_of_default_config_without_data_is_fast_and_complete(tmp_path):
     assert counts == {"download_data": "1", "prepare_data": "1", "init_population": "1", "lr_find": "1",
                       "collect_fitness": "5", "next_generation": "4", "best": "1", "plan": "1",
                       "compare": "1", "summarize": "1", "plot_progress": "1", "plot_search_space": "1",
-                      "plot_lr_find": "1", "plot_curves": "1", "plot_final": "1", "all": "1",
-                      "total": "23"}, counts  # fmt: skip
+                      "plot_lr_find": "1", "plot_curves": "1", "plot_final": "1", "environments": "1", "all": "1",
+                      "total": "24"}, counts  # fmt: skip
     assert "results/data/raw/cifar10" in text and not (work / "results").exists()
 
 
@@ -119,7 +118,7 @@ def test_bad_config_fails_before_any_job_naming_the_key(name, tmp_path):
 
 
 FIGURES = ["ga_progress", "search_space", "training_curves", "schedules", "lr_find", "final_comparison", "confusion_matrix"]
-TABLES = ["ga/individuals.tsv", "ga/summary.tsv", "final/comparison.tsv"]
+TABLES = ["ga/individuals.tsv", "ga/summary.tsv", "final/comparison.tsv", "environments.tsv"]
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -154,7 +153,7 @@ def test_report_html_holds_every_figure_and_table(smoke, tmp_path):
         assert f"{name}.png" in html and f"filename={name}.png;base64," in html, name
     for t in TABLES:
         assert Path(t).name in html, t
-    for cat in ("1. GA search", "2. Training", "3. Final comparison (test set)"):
+    for cat in ("1. GA search", "2. Training", "3. Final comparison (test set)", "5. Environments"):
         assert cat in html
     summary = re.search(r"gap [+-]\d+\.\d+ points", html)
     assert summary, "the final figure's caption states the gap"
@@ -197,3 +196,27 @@ def test_paths_with_spaces_and_shell_characters_are_quoted(tmp_path):
     results = work / out.rstrip("/")
     assert (results / "final" / "comparison.tsv").exists() and (results / "plots" / "confusion_matrix.png").exists()
     assert not list(work.rglob("INJECTED*")) and not list(tmp_path.rglob("INJECTED*"))
+
+
+def test_cores_1_and_cores_2_give_byte_identical_populations_and_fitness(smoke, tmp_path):
+    from test_resume import TARGET, assert_same_ga
+
+    work = copy_workflow(tmp_path)
+    snakemake(work, TARGET, "--cores", "1", "--configfile", "config/smoke.yaml")
+    assert_same_ga(work, smoke)
+
+
+PROVENANCE = {"torch", "torchvision", "cuda", "cudnn", "device", "deterministic", "threads", "commit", "settings_hash"}
+
+
+def test_every_result_records_its_provenance_and_the_report_lists_environments(smoke):
+    out = smoke["out"]
+    for name in ("result.json", "test.json"):
+        records = [json.loads(p.read_text()) for p in (out / "runs").glob(f"*/{name}")]
+        assert records and all(set(r["provenance"]) == PROVENANCE for r in records), name
+        assert {r["provenance"]["threads"] for r in records} == {2}  # train.threads of smoke.yaml
+        assert {r["provenance"]["deterministic"] for r in records} == {True}
+    envs = pd.read_csv(out / "environments.tsv", sep="\t")
+    runs = {p.parent.name for p in (out / "runs").glob("*/result.json")}
+    assert len(envs) == 1 and envs["runs"].sum() == len(runs) and envs["device"].iloc[0].startswith("cpu")
+    assert "mixes" not in (out / "logs" / "collect_fitness" / "gen0.log").read_text()

@@ -65,9 +65,16 @@ def run_settings():
         "val-size": d["val_size"],
         "split-seed": d["split_seed"],
         "device": t["device"],
+        # the threads of the arithmetic come from the config, not from --cores
+        "threads": t["threads"],
+        "jobs-per-gpu": config["jobs_per_gpu"],
     }
-    if t["compile"]:  # true, or a torch.compile mode
+    if t["deterministic"]:
+        flags["deterministic"] = ""
+    # true, or a torch.compile mode; every job shares one compile cache
+    if t["compile"]:
         flags["compile"] = "" if t["compile"] is True else t["compile"]
+        flags["cache-dir"] = f"{OUT}/cache"
     return " ".join(
         f"--{k} {shlex.quote(str(v))}" if v != "" else f"--{k}"
         for k, v in flags.items()
@@ -139,6 +146,13 @@ def curve_inputs(wildcards):
     ]
 
 
+def all_results(wildcards):
+    """result.json of every run behind the report's numbers: the search, baseline and final runs."""
+    return [
+        run_result(r) for r in dict.fromkeys(search_runs() + list(final_plan()["run"]))
+    ]
+
+
 def final_caption(wildcards, input):
     """The gap and seed spread, for the final figure's caption (read when the report is made)."""
     if not Path(input.comparison).exists():
@@ -167,5 +181,6 @@ def degradation_args(wildcards):
         f"--mom {d['momentum']} --wd {d['wd']} --batch-size {d['batch_size']} "
         f"--iterations {d['iterations']} --milestones {milestones} --warmup-iters {warmup} "
         f"--val-size {config['data']['val_size']} --split-seed {config['data']['split_seed']} "
-        f"--device {config['train']['device']} --track-test"
+        f"--device {config['train']['device']} --threads {config['train']['threads']} --track-test"
+        + (" --deterministic" if config["train"]["deterministic"] else "")
     )

@@ -24,7 +24,7 @@ rule train_degradation:
         settings=degradation_args,
     shell:
         "python {params.script:q} --data {params.data:q} --out {params.out:q} "
-        "{params.settings} --threads {threads} > {log:q} 2>&1"
+        "{params.settings} > {log:q} 2>&1"
 
 
 rule degradation_table:

@@ -23,7 +23,7 @@ checkpoint lr_find:
         "python {params.script:q} --data {params.data:q} --out {params.out:q} "
         "{params.settings} --wd {params.wd:q} --mom {params.mom:q} --seed {params.seed:q} "
         "--start-lr {params.start:q} --end-lr {params.end:q} --steps {params.steps:q} "
-        "--threads {threads} > {log:q} 2>&1"
+        "> {log:q} 2>&1"
 
 
 checkpoint plan:
@@ -71,7 +71,7 @@ rule evaluate:
         out=get_folder("metrics"),
     shell:
         "python {params.script:q} test --data {params.data:q} --run {params.out:q} "
-        "--threads {threads} > {log:q} 2>&1"
+        "> {log:q} 2>&1"
 
 
 rule compare:

@@ -34,7 +34,7 @@ rule train:
         settings=run_settings(),
     shell:
         "python {params.script:q} --data {params.data:q} --out {params.out:q} "
-        "--genome {wildcards.run:q} {params.settings} --threads {threads} > {log:q} 2>&1"
+        "--genome {wildcards.run:q} {params.settings} > {log:q} 2>&1"
 
 
 rule collect_fitness:

@@ -26,6 +26,27 @@ rule summarize:
         "--out-summary {output.summary:q} > {log:q} 2>&1"
 
 
+rule environments:
+    input:
+        all_results,
+    output:
+        report(
+            f"{OUT}/environments.tsv",
+            caption="../report/environments.rst",
+            category="5. Environments",
+            labels={"table": "what produced the numbers"},
+        ),
+    log:
+        f"{OUT}/logs/environments/environments.log",
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
+    conda:
+        "../../envs/ga.yaml"
+    params:
+        script=script("ga.py"),
+    shell:
+        "python {params.script:q} environments --results {input:q} --out {output:q} > {log:q} 2>&1"
+
+
 rule plot_progress:
     input:
         fitness_tables(),
