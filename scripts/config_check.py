@@ -110,6 +110,16 @@ def check_data(config: dict) -> None:
         raise ConfigError(f"config key train.batch_size: {train['batch_size']} exceeds the {usable} training images")
 
 
+def check_optimizer(config: dict) -> None:
+    """AdamW's beta1 follows the momentum curve: its fixed ends must be < 1. (Genomes with mom >= 1
+    stay allowed: such a run is not trained and gets status invalid, fitness 0.)"""
+    if config["train"]["optimizer"] != "adamw":
+        return
+    for key, value in (("train.max_momentum", config["train"]["max_momentum"]), ("baseline.mom", config["baseline"]["mom"])):
+        if value >= 1:
+            raise ConfigError(f"config key {key}: {value} is not a valid AdamW beta1 with train.optimizer adamw (must be < 1)")
+
+
 def check_ranges(config: dict) -> None:
     lo, hi = config["lr_find"]["start_lr"], config["lr_find"]["end_lr"]
     if not lo < hi:
@@ -136,6 +146,7 @@ def check_config(config: dict) -> dict:
     check_seeds(config)
     check_data(config)
     check_ranges(config)
+    check_optimizer(config)
     return config
 
 

@@ -117,6 +117,18 @@ def final_summary(comparison_tsv) -> str:
             f"than the seed-to-seed spread.")  # fmt: skip
 
 
+def verdict(comparison_tsv, result_files) -> str:
+    """The report's answer in one paragraph: the test-set comparison, whether the gap exceeds the
+    seed spread, and what it cost (trainings and device-hours, from every run's result.json)."""
+    results = [read_json(Path(p)) for p in result_files]
+    hours = sum(r.get("process_seconds", r["seconds"]) for r in results) / 3600
+    devices = sorted({r.get("provenance", {}).get("device", r.get("device", "?")) for r in results})
+    optimizers = sorted({r["settings"].get("optimizer", "sgd") for r in results})
+    return (f"{final_summary(comparison_tsv)} It took {len(results)} trainings (the search, the baseline and "
+            f"the final seeds) and {hours:.2f} device-hours on {', '.join(devices)}, optimizer "
+            f"{', '.join(optimizers)}.")  # fmt: skip
+
+
 def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -130,6 +142,8 @@ def main(argv=None) -> int:
     c.add_argument("--runs", required=True, help="folder holding one folder per run id")
     c.add_argument("--out", required=True)
     c.add_argument("--out-predictions", required=True)
+    c.add_argument("--results", nargs="+", default=[], help="every run's result.json, for the verdict's cost")
+    c.add_argument("--out-verdict", help="one paragraph for the report's front page")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "test":
@@ -140,6 +154,8 @@ def main(argv=None) -> int:
             table, predictions = compare(args.plan, args.runs)
             write_tsv(table, args.out)
             atomic_write_bytes(Path(args.out_predictions), predictions.read_bytes())
+            if args.out_verdict:
+                atomic_write_bytes(Path(args.out_verdict), (verdict(args.out, args.results) + "\n").encode())
             print(table.to_string(index=False))
     except (DataError, OSError, KeyError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

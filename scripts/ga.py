@@ -187,7 +187,7 @@ def read_tsv(path: str | Path):
         raise ValueError(f"{path}: unreadable TSV ({e})") from None
 
 
-STATUSES = ("ok", "diverged")
+STATUSES = ("ok", "diverged", "invalid")  # invalid: a genome the optimizer cannot take (AdamW, mom >= 1)
 
 
 def check_fitness(df, population: int, path) -> None:

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import augment_batch, augment_params, epoch_generator  # noqa: E402
-from train import Normalizer, build_parser, check_ranges, cli, load_split, model_on_device, param_groups  # noqa: E402
+from train import Normalizer, build_parser, check_ranges, cli, load_split, make_optimizer, model_on_device  # noqa: E402
+from train import set_hparams  # noqa: E402
 from train import parse_args, resolve_device, set_determinism, set_threads  # noqa: E402
 from util import atomic_write_text  # noqa: E402
 
@@ -42,7 +43,7 @@ def lr_find(args) -> dict:
     Xtr, Ytr, _, _, meta = load_split(args, device)
     norm = Normalizer(meta["mean"], meta["std"], device)
     model = model_on_device(args.arch, meta["num_classes"], args.shortcut, device)
-    opt = torch.optim.SGD(param_groups(model, args.wd), lr=args.start_lr, momentum=args.mom)
+    opt = make_optimizer(model, args.optimizer, args.start_lr, args.wd, args.mom, device.type)  # as the runs
     n, bs = len(Ytr), min(args.batch_size, len(Ytr))
     ratio = (args.end_lr / args.start_lr) ** (1 / max(1, args.steps - 1))
     rows, avg, best = [], 0.0, math.inf
@@ -56,8 +57,7 @@ def lr_find(args) -> dict:
         idx = perm[pos : pos + bs]
         pos += bs
         lr = args.start_lr * ratio**step
-        for g in opt.param_groups:
-            g["lr"] = lr
+        set_hparams(opt, lr, args.mom)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             logits = model(norm(augment_batch(Xtr[idx], offsets[idx], flips[idx])))
         loss = F.cross_entropy(logits.float(), Ytr[idx])
@@ -78,7 +78,8 @@ def lr_find(args) -> dict:
     out = Path(args.out)
     text = "step\tlr\tloss\tsmoothed_loss\n" + "".join(f"{s}\t{lr!r}\t{v!r}\t{sm!r}\n" for s, lr, v, sm in rows)
     atomic_write_text(out / "lr_find.tsv", text)
-    result = {**suggest([r[1] for r in rows], [r[3] for r in rows]), "steps": len(rows), "arch": args.arch}
+    result = {**suggest([r[1] for r in rows], [r[3] for r in rows]), "steps": len(rows), "arch": args.arch,
+              "optimizer": args.optimizer}
     atomic_write_text(out / "suggestion.json", json.dumps(result, indent=1) + "\n")
     print(f"LR range test: {len(rows)} steps, min smoothed loss at lr {result['lr_min_loss']:.3g}, "
           f"suggested lr {result['suggestion']:.3g}")  # fmt: skip

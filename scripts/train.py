@@ -9,7 +9,9 @@ What it does, in the order of the loop below (airbench-style: one loop, every tr
   resumed run draws exactly what an uninterrupted one would;
 - per-step one-cycle schedule (Smith 2018): lr warms up to the genome's peak `lr` and anneals,
   momentum moves inversely from `max_momentum` to the genome's `mom` at the peak and back;
-- channels_last everywhere; on CUDA bf16 autocast, fused SGD, optional torch.compile; fp32 on CPU;
+- SGD with momentum and L2 weight decay, or AdamW (decoupled weight decay) whose beta1 follows the
+  same momentum curve (fastai's fit_one_cycle); a genome momentum >= 1 is no beta1: status invalid;
+- channels_last everywhere; on CUDA bf16 autocast, fused optimizers, optional torch.compile; fp32 on CPU;
 - a non-finite loss stops the run at once (status `diverged`, fitness 0);
 - after every epoch: one flushed row in metrics.tsv, one progress line, and an atomic checkpoint
   (model, optimizer, completed epochs, metric rows, RNG states). Restarting the same command
@@ -60,7 +62,9 @@ FINGERPRINT_KEYS = [
     "arch", "shortcut", "lr", "wd", "mom", "seed", "epochs", "batch_size", "max_momentum", "pct_start",
     "div_factor", "final_div", "val_size", "split_seed", "max_train", "max_val", "compile",
     "schedule", "milestones", "iterations", "warmup_iters", "track_test", "deterministic", "threads",
+    "optimizer",
 ]  # fmt: skip
+ADAMW_BETA2, ADAMW_EPS = 0.99, 1e-5  # fastai's Adam defaults (the report's fit_one_cycle)
 # Divergence is checked on the device every this many steps: one host sync per check, not per step.
 DIVERGENCE_CHECK_STEPS = 25
 
@@ -188,6 +192,25 @@ def model_on_device(arch: str, num_classes: int, shortcut: str, device):
     return build_model(arch, num_classes, shortcut).to(device, memory_format=torch.channels_last)
 
 
+def make_optimizer(model, name: str, lr: float, wd: float, momentum: float, device_type: str):
+    """SGD (momentum, L2 weight decay) or AdamW (decoupled weight decay, beta1 = momentum); fused
+    kernels on CUDA, foreach on the CPU. BatchNorm and biases are not decayed (param_groups)."""
+    impl = {"fused": True} if device_type == "cuda" else {"foreach": True}
+    if name == "adamw":
+        return torch.optim.AdamW(param_groups(model, wd), lr=lr, betas=(momentum, ADAMW_BETA2), eps=ADAMW_EPS, **impl)
+    return torch.optim.SGD(param_groups(model, wd), lr=lr, momentum=momentum, **impl)
+
+
+def set_hparams(opt, lr: float, mom: float) -> None:
+    """This step's lr and momentum (SGD's momentum, or AdamW's beta1)."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+        if "betas" in g:
+            g["betas"] = (mom, g["betas"][1])
+        else:
+            g["momentum"] = mom
+
+
 def make_step(model, opt, norm, amp: bool, compile: bool | str = False):
     """The training step on a uint8 batch: augment on the device, normalize, forward (bf16 autocast
     on CUDA), backward, SGD step with this step's lr and momentum. Returns the loss and the number
@@ -196,8 +219,7 @@ def make_step(model, opt, norm, amp: bool, compile: bool | str = False):
     device_type = next(model.parameters()).device.type
 
     def step(x_u8, y, offsets, flips, lr: float, mom: float):
-        for g in opt.param_groups:
-            g["lr"], g["momentum"] = lr, mom
+        set_hparams(opt, lr, mom)
         xb = norm(augment_batch(x_u8, offsets, flips))
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
             logits = forward(xb)
@@ -366,8 +388,7 @@ def run(args) -> dict:
 
     # --- model and optimizer
     model = model_on_device(args.arch, meta["num_classes"], args.shortcut, device)
-    sgd_kw = {"fused": True} if cuda else {"foreach": True}
-    opt = torch.optim.SGD(param_groups(model, args.wd), lr=args.lr, momentum=args.max_momentum, **sgd_kw)
+    opt = make_optimizer(model, args.optimizer, args.lr, args.wd, min(args.max_momentum, 0.999), device.type)
     train_step = make_step(model, opt, norm, amp=cuda, compile=args.compile)
     if args.schedule == "step":
         sched = lambda s: step_schedule(s, args.lr, args.mom, args.milestones, args.warmup_iters)  # noqa: E731
@@ -398,8 +419,11 @@ def run(args) -> dict:
     )
 
     status = "ok"
+    if args.optimizer == "adamw" and args.mom >= 1:  # inside the report's bounds, but no Adam beta1
+        status = "invalid"
+        log(f"momentum {args.mom:g} >= 1 is not a valid AdamW beta1: not trained, fitness 0 (status invalid)")
     model.train()
-    for epoch in range(start_epoch, args.epochs):
+    for epoch in range(start_epoch, args.epochs if status == "ok" else start_epoch):
         t0 = time.time()
         gen = epoch_generator(args.seed, epoch)
         perm = torch.randperm(n_train, generator=gen)
@@ -485,7 +509,8 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--shortcut", choices=["A", "B"], default="A", help="CIFAR resnetN shortcut option")
     ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
     ap.add_argument("--wd", type=float, default=5e-4, help="weight decay")
-    ap.add_argument("--mom", type=float, default=0.85, help="momentum at the lr peak")
+    ap.add_argument("--mom", type=float, default=0.85, help="momentum (AdamW: beta1) at the lr peak")
+    ap.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="SGD or AdamW (beta1 = momentum)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--batch-size", type=int, default=512)
@@ -550,6 +575,8 @@ def parse_args(argv=None, ap=None):
     if args.arch not in ARCHS:
         ap.error(f"unknown arch {args.arch!r}; valid names: {', '.join(ARCHS)}")
     check_ranges(ap, args)
+    if args.optimizer == "adamw" and args.max_momentum >= 1:
+        ap.error(f"--max-momentum {args.max_momentum} is not a valid AdamW beta1 (must be < 1)")
     late = [m for m in args.milestones if m < 1 or (args.iterations and m >= args.iterations)]
     if late:
         ap.error(f"--milestones {late}: each must be >= 1 and below --iterations ({args.iterations})")

@@ -61,6 +61,9 @@ BAD_CONFIGS = {
     "batch larger than the data": ("train: {batch_size: 5000}", "train.batch_size"),
     "lr_find range reversed": ("lr_find: {start_lr: 1.0, end_lr: 0.1}", "lr_find.start_lr"),
     "val_size takes all images": ("data: {val_size: 2500}", "data.val_size"),
+    "AdamW with max_momentum 1": ("train: {optimizer: adamw, max_momentum: 1.0}", "train.max_momentum"),
+    "AdamW with a baseline momentum above 1": ("train: {optimizer: adamw}\nbaseline: {mom: 1.2}", "baseline.mom"),
+    "unknown optimizer": ("train: {optimizer: lamb}", "train.optimizer"),
     "missing data_dir": ("data: {dataset: cifar10, data_dir: /nonexistent/cifar}", "data.data_dir"),
 }
 

@@ -95,8 +95,9 @@ def _metrics_without_timing(path):
     return pd.read_csv(path, sep="\t").drop(columns=TIMING)
 
 
-def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_path):
-    args = ("--lr", 0.05, "--wd", 5e-4, "--mom", 0.85, "--max-train", 1500)
+@pytest.mark.parametrize("optimizer, lr, wd", [("sgd", 0.05, 5e-4), ("adamw", 3e-3, 0.05)])
+def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_path, optimizer, lr, wd):
+    args = ("--optimizer", optimizer, "--lr", lr, "--wd", wd, "--mom", 0.85, "--max-train", 1500)
     ref = tmp_path / "ref"
     run_train(prepared, ref, *args, epochs=3)
 

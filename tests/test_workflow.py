@@ -157,6 +157,11 @@ def test_report_html_holds_every_figure_and_table(smoke, tmp_path):
         assert cat in html
     summary = re.search(r"gap [+-]\d+\.\d+ points", html)
     assert summary, "the final figure's caption states the gap"
+    verdict = (smoke["out"] / "final" / "verdict.txt").read_text()
+    assert re.match(r"Test top-1: GA best \d+\.\d+ ± \d+\.\d+ %, baseline \d+\.\d+ ± \d+\.\d+ %", verdict), verdict
+    assert re.search(r"It took \d+ trainings .* and \d+\.\d+ device-hours on cpu", verdict), verdict
+    front = re.search(r"Verdict\.</strong> (.*?)</p>", html)  # the workflow description (front page)
+    assert front and front.group(1).encode().decode("unicode_escape") == verdict.strip(), "the verdict is on the front page"
 
 
 def test_degradation_target_makes_table_and_figure_in_the_report(smoke):
@@ -190,7 +195,7 @@ def test_paths_with_spaces_and_shell_characters_are_quoted(tmp_path):
     out = "results/smoke out $(touch INJECTED2)/"
     (work / "spaces.yaml").write_text(
         f"outdir: '{out}'\ndata: {{dataset: cifar10, data_dir: '{data_dir}', verify_md5: false}}\n"
-        "ga: {generations: 2}\nfinal: {seeds: 1}\n"
+        "ga: {generations: 1}\nfinal: {seeds: 1}\n"
     )
     snakemake(work, *SMOKE, "spaces.yaml")
     results = work / out.rstrip("/")

@@ -65,6 +65,7 @@ def run_settings():
         "val-size": d["val_size"],
         "split-seed": d["split_seed"],
         "device": t["device"],
+        "optimizer": t["optimizer"],
         # the threads of the arithmetic come from the config, not from --cores
         "threads": t["threads"],
         "jobs-per-gpu": config["jobs_per_gpu"],
@@ -161,6 +162,15 @@ def final_caption(wildcards, input):
 
     return final_summary(input.comparison)
 
+
+# The report's front page (report/workflow.rst) can read only the config: the verdict written by
+# `compare` is handed to it there, when the report is made.
+_verdict = Path(f"{OUT}/final/verdict.txt")
+config["verdict"] = (
+    _verdict.read_text().strip()
+    if _verdict.exists()
+    else "(The verdict appears here once the final comparison has run.)"
+)
 
 DEGRADATION = config["degradation"]
 DEGRADATION_RUNS = [

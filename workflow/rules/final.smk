@@ -76,8 +76,9 @@ rule evaluate:
 
 rule compare:
     input:
-        final_tests,
-        best_predictions,
+        tests=final_tests,
+        predictions=best_predictions,
+        results=all_results,
     output:
         comparison=report(
             f"{OUT}/final/comparison.tsv",
@@ -86,6 +87,7 @@ rule compare:
             labels={"table": "GA best vs baseline"},
         ),
         predictions=f"{OUT}/final/predictions.tsv",
+        verdict=f"{OUT}/final/verdict.txt",
     log:
         f"{OUT}/logs/compare/compare.log",
     localrule: True  # light: runs beside Snakemake, not as a cluster job
@@ -97,4 +99,5 @@ rule compare:
         runs=f"{OUT}/runs",
     shell:
         "python {params.script:q} compare --plan {params.plan:q} --runs {params.runs:q} "
-        "--out {output.comparison:q} --out-predictions {output.predictions:q} > {log:q} 2>&1"
+        "--out {output.comparison:q} --out-predictions {output.predictions:q} "
+        "--results {input.results:q} --out-verdict {output.verdict:q} > {log:q} 2>&1"
