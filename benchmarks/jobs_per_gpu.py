@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     ap.add_argument("--go", help=argparse_hidden())
     ap.add_argument("--ready", help=argparse_hidden())
     args = ap.parse_args(argv)
-    args.compile, args.compile_mode, args.deterministic = False, None, False
+    args.compile, args.deterministic, args.optimizer = False, False, "sgd"
     if args.worker:
         worker(args)
         return 0

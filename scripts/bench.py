@@ -3,7 +3,8 @@
     python scripts/bench.py --arch resnet20 --device cpu --steps 20
     python scripts/bench.py --arch resnet50 --device cuda --batch-size 512 --steps 30 --repeats 3
 
-Every pipeline trains the same model class with SGD (momentum, weight decay) at the same device and
+Every pipeline trains the same model class with SGD (momentum, weight decay; or AdamW with
+`--optimizer adamw`) at the same device and
 batch size on the same generated images (default: a real epoch, 50,000, on CUDA):
 - reference: what users usually write: a torchvision CIFAR10-style Dataset (HWC uint8 -> PIL image),
   PIL transforms (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a
@@ -37,7 +38,8 @@ import torchvision  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data import augment_params, epoch_generator, load_prepared, prepare, write_synthetic  # noqa: E402
 from models import build_model  # noqa: E402
-from train import Normalizer, make_step, model_on_device, param_groups, resolve_device, set_determinism  # noqa: E402
+from train import Normalizer, make_optimizer, make_step, model_on_device, param_groups, resolve_device  # noqa: E402
+from train import set_determinism  # noqa: E402
 from util import ArgumentParser  # noqa: E402
 
 IMPORT_S = time.perf_counter() - T_IMPORT0
@@ -89,7 +91,8 @@ def loader_pipeline(args, device, data, meta, strong: bool):
     fmt = torch.channels_last if strong else torch.contiguous_format
     model = build_model(args.arch, meta["num_classes"]).to(device, memory_format=fmt)
     impl = ({"fused": True} if cuda else {"foreach": True}) if strong else {}
-    opt = torch.optim.SGD(param_groups(model, 5e-4), lr=0.01, momentum=0.9, **impl)
+    Opt, kw = (torch.optim.AdamW, {"betas": (0.9, 0.99)}) if args.optimizer == "adamw" else (torch.optim.SGD, {"momentum": 0.9})
+    opt = Opt(param_groups(model, 5e-4), lr=0.01, **kw, **impl)
     batches = iter(())
 
     def run_chunk(n):
@@ -122,7 +125,7 @@ def ours_pipeline(args, device, data, meta):
     t0 = time.perf_counter()
     torch.manual_seed(0)
     model = model_on_device(args.arch, meta["num_classes"], "A", device)
-    opt = torch.optim.SGD(param_groups(model, 5e-4), lr=0.01, momentum=0.9, **({"fused": True} if cuda else {"foreach": True}))
+    opt = make_optimizer(model, args.optimizer, 0.01, 5e-4, 0.9, device.type)
     sync(device)
     fixed["model_build_s"] = time.perf_counter() - t0
     step = make_step(model, opt, Normalizer(meta["mean"], meta["std"], device), amp=cuda, compile=args.compile)
@@ -218,7 +221,7 @@ def report(args, device, rates, fixed) -> dict:
           f"model build {fixed['model_build_s']:.2f}s, first step {fixed['first_step_s']:.2f}s")  # fmt: skip
     return {
         "arch": args.arch, "device": name, "batch_size": args.batch_size, "images": args.images,
-        "compile": args.compile, "deterministic": args.deterministic, "torch": torch.__version__,
+        "compile": args.compile, "optimizer": args.optimizer, "deterministic": args.deterministic, "torch": torch.__version__,
         "torchvision": torchvision.__version__, "repeats": args.repeats, "steps": args.steps,
         **{f"{p}_img_s": rates[p] for p in rates}, **{f"{p}_median_img_s": med[p] for p in rates},
         "ratio_vs_reference": med["ours"] / med["reference"], "ratio_vs_strong": med["ours"] / med["strong"],
@@ -238,6 +241,7 @@ def parse_args(argv):
     ap.add_argument("--workers", type=int, default=-1, help="DataLoader workers of the references (-1: 0 on CPU, 8 on CUDA)")
     ap.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE", help="torch.compile ours")
     ap.add_argument("--deterministic", action="store_true", help="add a row: ours with deterministic kernels")
+    ap.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="every pipeline's optimizer")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this file")
     return ap.parse_args(argv)
