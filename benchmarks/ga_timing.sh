@@ -3,7 +3,7 @@
 # per-job fixed cost, and the projected wall clock of the default GA (10 x 5, 15 epochs, LR finder,
 # baseline, 2 x 3 final runs). Generated data of CIFAR-10's size (50k train / 10k test images).
 #   bash benchmarks/ga_timing.sh          GPU: ResNet-50, population 4, 2 generations, 2 epochs
-#   bash benchmarks/ga_timing.sh --dry    CPU: the smoke config, 2 generations (what CI runs)
+#   bash benchmarks/ga_timing.sh --dry    CPU: the smoke config, 1 generation (what CI runs)
 # Writes $OUT/ga_timing.json (default OUT=/tmp/ga-timing) and prints the summary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +13,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 for d in workflow scripts config envs; do cp -r "$ROOT/$d" "$W/"; done
 if [ "${1:-}" = --dry ]; then
-  printf 'outdir: results/timing\nga: {generations: 2}\nfinal: {seeds: 1}\n' > "$W/timing.yaml"
+  printf 'outdir: results/timing\nga: {generations: 1}\nfinal: {seeds: 1}\n' > "$W/timing.yaml"
   CONFIGS=(config/smoke.yaml timing.yaml)
   CORES=2
 else

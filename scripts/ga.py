@@ -39,6 +39,7 @@ from util import ArgumentParser, atomic_write_bytes  # noqa: E402
 
 GENES = ("lr", "wd", "mom")
 SIG_DIGITS = 3
+MAX_TRIES = 100  # re-mutations of a child that repeats a genome before the duplicate is kept
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds: 0 .. 2^32-1
 DEFAULT_GENES = {  # the report's search space
     "lr": {"low": 1e-6, "high": 1e-2, "log": True},
@@ -113,8 +114,15 @@ def generation_rng(seed: int, generation: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(generation)])
 
 
-def init_population(genes: dict, n: int, rng: np.random.Generator) -> list[dict]:
-    return [{g: draw_gene(genes[g], rng) for g in GENES} for _ in range(n)]
+def init_population(genes: dict, n: int, rng: np.random.Generator, unique: bool = False) -> list[dict]:
+    """n genomes drawn within the bounds; `unique` redraws one that repeats an earlier draw."""
+    pop = []
+    for _ in range(n):
+        genome = {g: draw_gene(genes[g], rng) for g in GENES}
+        if unique:
+            genome = make_new(genome, {genome_key(p) for p in pop}, genes, 1.0, rng)
+        pop.append(genome)
+    return pop
 
 
 def select_elites(individuals: list[dict], k: int) -> list[dict]:
@@ -138,21 +146,54 @@ def mutate(genome: dict, genes: dict, threshold: float, rng: np.random.Generator
     return out, mutated
 
 
+def genome_key(genome: dict) -> tuple:
+    """What makes two genomes the same: their canonical gene values."""
+    return tuple(canonical(genome[g]) for g in GENES)
+
+
+def distinct_elites(individuals: list[dict], k: int) -> list[dict]:
+    """The k fittest distinct genomes (a genome held twice counts once; the first holder is kept)."""
+    ranked = sorted(individuals, key=lambda ind: (-float(ind["fitness"]), int(ind["individual"])))
+    return list({genome_key(ind): ind for ind in reversed(ranked)}.values())[::-1][:k]
+
+
+def make_new(child: dict, taken: set, genes: dict, threshold: float, rng, tries: int = MAX_TRIES) -> dict:
+    """`child`, mutated again (same threshold, same random stream) until no genome in `taken` equals
+    it; after `tries` attempts it is kept as it is, with a log line: the space is nearly exhausted."""
+    for _ in range(tries):
+        if genome_key(child) not in taken:
+            return child
+        child, _ = mutate(child, genes, threshold, rng)
+        child = canonical_genome(child)
+    if genome_key(child) in taken:
+        print(f"note: no new genome after {tries} mutations; keeping a duplicate {genome_key(child)}", file=sys.stderr)
+    return child
+
+
 def next_generation(scored: list[dict], genes: dict, n: int, elites: int, point: int, threshold: float,
-                    rng: np.random.Generator, generation: int) -> list[dict]:  # fmt: skip
-    """Population of `generation` from the scored previous one: elites first, then children."""
+                    rng: np.random.Generator, generation: int, seen: set | None = None) -> list[dict]:  # fmt: skip
+    """Population of `generation` from the scored previous one: elites first, then children.
+
+    seen=None is the report's plain GA (elites ranked with duplicates, children may repeat genomes).
+    With `seen` (the keys of every genome evaluated so far), elites are distinct and every child is
+    a genome never evaluated and not yet in the population (`make_new`)."""
     prev = f"gen{generation - 1}"
-    chosen = select_elites(scored, elites)
+    chosen = select_elites(scored, elites) if seen is None else distinct_elites(scored, elites)
     pop = [
         {**{g: e[g] for g in GENES}, "origin": "elite", "parents": f"{prev}:{int(e['individual'])}"}
         for e in chosen
     ]
+    taken = None if seen is None else set(seen) | {genome_key(p) for p in pop}
     while len(pop) < n:
         i, j = rng.choice(len(chosen), size=2, replace=len(chosen) < 2)
         p1, p2 = chosen[i], chosen[j]
         child, _ = mutate(crossover(p1, p2, point), genes, threshold, rng)
+        child = canonical_genome(child)
+        if taken is not None:
+            child = make_new(child, taken, genes, threshold, rng)
+            taken.add(genome_key(child))
         parents = f"{prev}:{int(p1['individual'])},{prev}:{int(p2['individual'])}"
-        pop.append({**canonical_genome(child), "origin": "child", "parents": parents})
+        pop.append({**child, "origin": "child", "parents": parents})
     return pop
 
 
@@ -324,6 +365,7 @@ def spec_from_json(text: str) -> dict:
         "point": point,
         "threshold": float(spec.get("mutation", {}).get("threshold", 0.3)),
         "seed": int(spec.get("seed", 0)),
+        "unique": bool(spec.get("unique", True)),
     }
 
 
@@ -337,6 +379,7 @@ def main(argv=None) -> int:
         p.add_argument("--out", required=True)
         if name == "next":
             p.add_argument("--fitness", required=True, help="previous generation's fitness.tsv")
+            p.add_argument("--history", nargs="*", default=[], help="earlier generations' fitness.tsv (ga.unique)")
             p.add_argument("--gen", type=int, required=True, help="generation to create (>= 1)")
     c = sub.add_parser("collect")
     c.add_argument("--population", required=True)
@@ -365,14 +408,18 @@ def main(argv=None) -> int:
             spec = spec_from_json(args.spec)
             if args.cmd == "init":
                 rng = generation_rng(spec["seed"], 0)
-                pop = [{**ind, "origin": "init", "parents": ""} for ind in init_population(spec["genes"], spec["population"], rng)]
+                pop = [{**ind, "origin": "init", "parents": ""} for ind in init_population(spec["genes"], spec["population"], rng, spec["unique"])]
             else:
                 table = read_tsv(args.fitness)
                 check_fitness(table, spec["population"], args.fitness)
                 scored = table.to_dict("records")
                 rng = generation_rng(spec["seed"], args.gen)
+                seen = None
+                if spec["unique"]:
+                    seen = {genome_key(r) for f in args.history for r in read_tsv(f).to_dict("records")}
+                    seen |= {genome_key(r) for r in scored}
                 pop = next_generation(scored, spec["genes"], spec["population"], spec["elites"], spec["point"],
-                                      spec["threshold"], rng, args.gen)  # fmt: skip
+                                      spec["threshold"], rng, args.gen, seen)  # fmt: skip
             write_tsv(population_frame(pop, args.train_seed), args.out)
         elif args.cmd == "collect":
             write_tsv(collect(args.population, args.runs), args.out)

@@ -162,3 +162,52 @@ def test_collect_warns_when_a_generation_mixes_environments(tmp_path, capsys):
     assert "mixes 2 environments" in err and "A100" in err and "H100" in err
     envs = ga.environments(sorted(tmp_path.glob("*/result.json")))
     assert len(envs) == 2 and list(envs["runs"]) == [1, 1]
+
+
+def evolve(generations, unique, n=4, k=2, seed=0):
+    """A GA run with a synthetic fitness (no training): the populations it makes."""
+    genes = {**GENES, "lr": {"low": 1e-3, "high": 1e-1, "log": True}}
+    pops = [ga.init_population(genes, n, ga.generation_rng(seed, 0), unique)]
+    seen = set()
+    for g in range(1, generations):
+        scored = [{**p, "individual": i, "fitness": round(1 - abs(math.log10(p["lr"]) + 1.5) / 3, 3)}
+                  for i, p in enumerate(pops[-1])]  # fmt: skip
+        seen |= {ga.genome_key(p) for p in pops[-1]}
+        pops.append(ga.next_generation(scored, genes, n, k, 1, 0.3, ga.generation_rng(seed, g), g,
+                                       seen if unique else None))  # fmt: skip
+    return pops
+
+
+def test_unique_ga_never_trains_a_genome_twice():
+    pops = evolve(8, unique=True)
+    evaluated = set()
+    for g, pop in enumerate(pops):
+        keys = [ga.genome_key(p) for p in pop]
+        assert len(set(keys)) == len(keys), f"generation {g} holds a genome twice"
+        children = {ga.genome_key(p) for p in pop if p.get("origin") == "child"}
+        assert not children & evaluated, f"generation {g} re-draws an evaluated genome"
+        elites = {ga.genome_key(p) for p in pop if p.get("origin") == "elite"}
+        assert elites <= evaluated
+        evaluated |= set(keys)
+    assert len(evaluated) == 4 + (4 - 2) * (8 - 1)  # population + (population - elites) * (generations - 1)
+
+
+def test_plain_ga_can_collapse_and_unique_is_deterministic():
+    plain = evolve(8, unique=False)
+    assert any(len({ga.genome_key(p) for p in pop}) < len(pop) for pop in plain)  # the report's GA repeats genomes
+    assert evolve(6, unique=True) == evolve(6, unique=True)
+
+
+def test_distinct_elites_count_a_genome_once():
+    a = {"lr": 0.01, "wd": 0.0, "mom": 0.9}
+    inds = [{**a, "individual": 0, "fitness": 0.9}, {**a, "individual": 1, "fitness": 0.9},
+            {"lr": 0.02, "wd": 0.0, "mom": 0.9, "individual": 2, "fitness": 0.5}]  # fmt: skip
+    assert [e["individual"] for e in ga.distinct_elites(inds, 2)] == [0, 2]
+    assert [e["individual"] for e in ga.select_elites(inds, 2)] == [0, 1]  # plain: duplicates count twice
+
+
+def test_an_exhausted_space_keeps_a_duplicate_with_a_note(capsys):
+    genes = {"lr": {"low": 1e-2, "high": 1e-2}, "wd": {"low": 0.0, "high": 0.0}, "mom": {"low": 0.9, "high": 0.9}}
+    child = {"lr": 1e-2, "wd": 0.0, "mom": 0.9}
+    out = ga.make_new(child, {ga.genome_key(child)}, genes, 1.0, np.random.default_rng(0), tries=5)
+    assert out == child and "no new genome after 5 mutations" in capsys.readouterr().err

@@ -106,6 +106,11 @@ def previous_fitness(wildcards):
     return f"{OUT}/ga/gen{int(wildcards.g) - 1}/fitness.tsv"
 
 
+def earlier_fitness(wildcards):
+    """The fitness tables before the previous one: the genomes already evaluated (ga.unique)."""
+    return [f"{OUT}/ga/gen{h}/fitness.tsv" for h in range(int(wildcards.g) - 1)]
+
+
 def final_plan():
     """The plan's rows (method, stage, seed, run), once the plan checkpoint has run."""
     return ga.read_tsv(checkpoints.plan.get().output[0])

@@ -58,7 +58,8 @@ rule collect_fitness:
 
 checkpoint next_generation:
     input:
-        previous_fitness,
+        fitness=previous_fitness,
+        history=earlier_fitness,
     output:
         f"{OUT}/ga/gen{{g}}/population.tsv",
     log:
@@ -74,7 +75,7 @@ checkpoint next_generation:
         seed=TRAIN_SEED,
     shell:
         "python {params.script:q} next --spec {params.spec:q} --train-seed {params.seed:q} "
-        "--fitness {input:q} --gen {wildcards.g:q} --out {output:q} > {log:q} 2>&1"
+        "--fitness {input.fitness:q} --history {input.history:q} --gen {wildcards.g:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule best:
