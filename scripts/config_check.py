@@ -70,11 +70,10 @@ def check_finite(config, path=()) -> None:
         raise ConfigError(f"config key {_key(path)}: must be a finite number, got {config}")
 
 
-def check_schema(config: dict) -> None:
+def check_schema(config: dict, schema: dict) -> None:
     """JSON-schema validation with a one-line message naming the key (Snakemake's is a dump)."""
     import jsonschema
 
-    schema = yaml.safe_load(SCHEMA.read_text())
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"config key {_key(error.absolute_path)}: {error.message}")
@@ -132,9 +131,10 @@ def check_ranges(config: dict) -> None:
 
 def check_config(config: dict) -> dict:
     """Validate the config in place (schema defaults filled in); return it. Raises ConfigError."""
-    config.update(coerce_strings(config, yaml.safe_load(SCHEMA.read_text())))
+    schema = yaml.safe_load(SCHEMA.read_text())
+    config.update(coerce_strings(config, schema))
     check_finite(config)
-    check_schema(config)
+    check_schema(config, schema)
     from snakemake.utils import validate  # fills in the schema's defaults
 
     validate(config, str(SCHEMA))
