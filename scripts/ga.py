@@ -154,7 +154,12 @@ def genome_key(genome: dict) -> tuple:
 def distinct_elites(individuals: list[dict], k: int) -> list[dict]:
     """The k fittest distinct genomes (a genome held twice counts once; the first holder is kept)."""
     ranked = sorted(individuals, key=lambda ind: (-float(ind["fitness"]), int(ind["individual"])))
-    return list({genome_key(ind): ind for ind in reversed(ranked)}.values())[::-1][:k]
+    kept, keys = [], set()
+    for ind in ranked:
+        if genome_key(ind) not in keys:
+            keys.add(genome_key(ind))
+            kept.append(ind)
+    return kept[:k]
 
 
 def make_new(child: dict, taken: set, genes: dict, threshold: float, rng, tries: int = MAX_TRIES) -> dict:

@@ -204,6 +204,10 @@ def test_distinct_elites_count_a_genome_once():
             {"lr": 0.02, "wd": 0.0, "mom": 0.9, "individual": 2, "fitness": 0.5}]  # fmt: skip
     assert [e["individual"] for e in ga.distinct_elites(inds, 2)] == [0, 2]
     assert [e["individual"] for e in ga.select_elites(inds, 2)] == [0, 1]  # plain: duplicates count twice
+    b = {"lr": 0.02, "wd": 0.0, "mom": 0.9}
+    tied = [{**a, "individual": 0, "fitness": 0.5}, {**b, "individual": 1, "fitness": 0.5},
+            {**a, "individual": 2, "fitness": 0.5}]  # fmt: skip
+    assert [e["individual"] for e in ga.distinct_elites(tied, 2)] == [0, 1]  # ties: lower index first
 
 
 def test_an_exhausted_space_keeps_a_duplicate_with_a_note(capsys):
