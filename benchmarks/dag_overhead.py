@@ -27,7 +27,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-import ga  # noqa: E402
+import ga
+from util import write_tsv
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 
@@ -41,28 +42,47 @@ def fake_search(work: Path, generations: int, population: int) -> int:
         (prep / f).write_text("")
     spec = ga.spec_from_json(json.dumps({"population": population, "seed": 0}))
     fitness_rng = np.random.default_rng(1)
-    pop = [{**p, "origin": "init", "parents": ""} for p in ga.init_population(spec["genes"], population, ga.generation_rng(0, 0))]
+    pop = [
+        {**p, "origin": "init", "parents": ""}
+        for p in ga.init_population(spec["genes"], population, ga.generation_rng(0, 0))
+    ]
     runs = set()
     for g in range(generations):
         gdir = out / "ga" / f"gen{g}"
         gdir.mkdir(parents=True)
         frame = ga.population_frame(pop, 0)
-        ga.write_tsv(frame, gdir / "population.tsv")
+        write_tsv(frame, gdir / "population.tsv")
         for rid in frame["run"]:
             rdir = out / "runs" / rid
             if rid not in runs:
                 rdir.mkdir(parents=True)
                 for f in ("model.pt", "metrics.tsv", "schedule.tsv"):
                     (rdir / f).write_text("")
-                res = {"fitness": float(fitness_rng.random()), "top1": 0.0, "top3": 0.0, "top5": 0.0,
-                       "val_loss": 1.0, "train_loss": 1.0, "status": "ok"}  # fmt: skip
+                res = {
+                    "fitness": float(fitness_rng.random()),
+                    "top1": 0.0,
+                    "top3": 0.0,
+                    "top5": 0.0,
+                    "val_loss": 1.0,
+                    "train_loss": 1.0,
+                    "status": "ok",
+                    "run": rid,
+                }
                 (rdir / "result.json").write_text(json.dumps(res))
                 runs.add(rid)
-        fit = ga.collect(gdir / "population.tsv", out / "runs")
-        ga.write_tsv(fit, gdir / "fitness.tsv")
+        fit = ga.collect(gdir / "population.tsv", sorted((out / "runs").glob("*/result.json")))
+        write_tsv(fit, gdir / "fitness.tsv")
         if g + 1 < generations:
-            pop = ga.next_generation(fit.to_dict("records"), spec["genes"], population, spec["elites"], spec["point"],
-                                     spec["threshold"], ga.generation_rng(0, g + 1), g + 1)  # fmt: skip
+            pop = ga.next_generation(
+                fit.to_dict("records"),
+                spec["genes"],
+                population,
+                spec["elites"],
+                spec["point"],
+                spec["threshold"],
+                ga.generation_rng(0, g + 1),
+                g + 1,
+            )
     return len(runs)
 
 
@@ -78,14 +98,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", nargs="+", default=["5x10", "50x100"], help="GENERATIONSxPOPULATION")
     args = ap.parse_args(argv)
-    print(f"{'generations x population':>24} {'runs':>6} {'dry-run, fresh (s)':>19} {'dry-run, finished search (s)':>29}")
+    print(
+        f"{'generations x population':>24} {'runs':>6} {'dry-run, fresh (s)':>19} {'dry-run, finished search (s)':>29}"
+    )
     for size in args.sizes:
         generations, population = map(int, size.split("x"))
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             for d in ("workflow", "scripts", "config", "envs"):
                 shutil.copytree(ROOT / d, work / d)
-            (work / "size.yaml").write_text(f"ga:\n  generations: {generations}\n  population: {population}\n  elites: {population // 2}\n")
+            (work / "size.yaml").write_text(
+                f"ga:\n  generations: {generations}\n  population: {population}\n  elites: {population // 2}\n"
+            )
             base = [SNAKEMAKE, "-n", "--cores", "1", "--configfile", "size.yaml"]
             fresh = timed(base, work)
             n_runs = fake_search(work, generations, population)

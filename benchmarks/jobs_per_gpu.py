@@ -19,13 +19,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from util import ArgumentParser  # noqa: E402
+from util import ArgumentParser
 
 
 def worker(args) -> None:
     """One process: wait for the barrier, then time `steps` steps; print images/s as JSON."""
     import torch
-
     from bench import ours_pipeline, synthetic_arrays
 
     device = torch.device(args.device)
@@ -47,10 +46,26 @@ def worker(args) -> None:
 def measure(args, k: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         go = Path(tmp) / "go"
-        cmd = [sys.executable, __file__, "--worker", "--go", str(go), "--arch", args.arch, "--device", args.device,
-               "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--images", str(args.images)]  # fmt: skip
-        procs = [subprocess.Popen([*cmd, "--ready", f"{tmp}/ready{i}"], stdout=subprocess.PIPE, text=True)
-                 for i in range(k)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--go",
+            str(go),
+            "--arch",
+            args.arch,
+            "--device",
+            args.device,
+            "--batch-size",
+            str(args.batch_size),
+            "--steps",
+            str(args.steps),
+            "--images",
+            str(args.images),
+        ]
+        procs = [
+            subprocess.Popen([*cmd, "--ready", f"{tmp}/ready{i}"], stdout=subprocess.PIPE, text=True) for i in range(k)
+        ]
         while not all(Path(f"{tmp}/ready{i}").exists() for i in range(k)):
             if any(p.poll() not in (None, 0) for p in procs):
                 raise SystemExit("a worker failed")
@@ -82,8 +97,10 @@ def main(argv=None) -> int:
     base = rows[0]["aggregate_img_s"]
     for r in rows:
         r["vs_one_job"] = r["aggregate_img_s"] / base
-        print(f"{args.arch} b{args.batch_size}: {r['jobs']} job(s) per GPU -> {r['aggregate_img_s']:,.0f} img/s "
-              f"aggregate ({r['vs_one_job']:.2f}x one job)")  # fmt: skip
+        print(
+            f"{args.arch} b{args.batch_size}: {r['jobs']} job(s) per GPU -> {r['aggregate_img_s']:,.0f} img/s "
+            f"aggregate ({r['vs_one_job']:.2f}x one job)"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({"arch": args.arch, "rows": rows, "pid": os.getpid()}, indent=1) + "\n")
     return 0

@@ -30,17 +30,24 @@ import tempfile
 import time
 from pathlib import Path
 
-T_IMPORT0 = time.perf_counter()
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torchvision  # noqa: E402
+T_IMPORT0 = time.perf_counter()  # the imports below are timed: what a train job pays first
+import numpy as np
+import torch
+import torchvision
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import augment_params, epoch_generator, load_prepared, prepare, write_synthetic  # noqa: E402
-from models import build_model  # noqa: E402
-from train import Normalizer, make_optimizer, make_step, model_on_device, param_groups, resolve_device  # noqa: E402
-from train import set_determinism  # noqa: E402
-from util import ArgumentParser  # noqa: E402
+from data import load_prepared, prepare, write_synthetic
+from engine import (
+    Normalizer,
+    batch_stream,
+    make_optimizer,
+    make_step,
+    model_on_device,
+    param_groups,
+    resolve_device,
+    set_determinism,
+)
+from models import build_model
+from util import ArgumentParser
 
 IMPORT_S = time.perf_counter() - T_IMPORT0
 EPOCH_IMAGES = 45_000
@@ -79,19 +86,28 @@ class CIFAR10Style(torch.utils.data.Dataset):
 def loader_pipeline(args, device, data, meta, strong: bool):
     """A DataLoader pipeline; `strong` adds bf16 autocast (CUDA), channels_last and a fused optimizer."""
     T = torchvision.transforms
-    tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
-                    T.Normalize(meta["mean"], meta["std"])])  # fmt: skip
+    tf = T.Compose(
+        [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(meta["mean"], meta["std"])]
+    )
     loader = torch.utils.data.DataLoader(
-        CIFAR10Style(data["train_x"], data["train_y"], tf), batch_size=args.batch_size, shuffle=True,
-        drop_last=True, num_workers=args.workers, pin_memory=device.type == "cuda",
+        CIFAR10Style(data["train_x"], data["train_y"], tf),
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
         persistent_workers=args.workers > 0,
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     cuda = device.type == "cuda"
     fmt = torch.channels_last if strong else torch.contiguous_format
     model = build_model(args.arch, meta["num_classes"]).to(device, memory_format=fmt)
     impl = ({"fused": True} if cuda else {"foreach": True}) if strong else {}
-    Opt, kw = (torch.optim.AdamW, {"betas": (0.9, 0.99)}) if args.optimizer == "adamw" else (torch.optim.SGD, {"momentum": 0.9})
+    Opt, kw = (
+        (torch.optim.AdamW, {"betas": (0.9, 0.99)})
+        if args.optimizer == "adamw"
+        else (torch.optim.SGD, {"momentum": 0.9})
+    )
     opt = Opt(param_groups(model, 5e-4), lr=0.01, **kw, **impl)
     batches = iter(())
 
@@ -129,20 +145,11 @@ def ours_pipeline(args, device, data, meta):
     sync(device)
     fixed["model_build_s"] = time.perf_counter() - t0
     step = make_step(model, opt, Normalizer(meta["mean"], meta["std"], device), amp=cuda, compile=args.compile)
-    n = len(Y)
-    gen = epoch_generator(0, 0)
-    perm = torch.randperm(n, generator=gen).to(device)
-    offsets, flips = (t.to(device) for t in augment_params(n, gen))
-    pos = 0
+    batches = batch_stream(len(Y), args.batch_size, 0, device)  # train.py's batch iterator
 
     def run_chunk(k):
-        nonlocal pos
-        for _ in range(k):
-            if pos + args.batch_size > n:
-                pos = 0
-            idx = perm[pos : pos + args.batch_size]
-            pos += args.batch_size
-            step(X[idx], Y[idx], offsets[idx], flips[idx], 0.01, 0.9)
+        for _, (idx, offsets, flips) in zip(range(k), batches):
+            step(X[idx], Y[idx], offsets, flips, 0.01, 0.9)
 
     sync(device)
     t0 = time.perf_counter()
@@ -204,29 +211,51 @@ def run_all(args, device):
 
 
 def report(args, device, rates, fixed) -> dict:
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    name = (
+        torch.cuda.get_device_name()
+        if device.type == "cuda"
+        else f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    )
     med = {p: statistics.median(r) for p, r in rates.items()}
-    print(f"{args.arch} on {name}, batch {args.batch_size}, {args.images} images, {args.repeats} repeats of "
-          f"{args.steps} steps, torch {torch.__version__}")  # fmt: skip
+    print(
+        f"{args.arch} on {name}, batch {args.batch_size}, {args.images} images, {args.repeats} repeats of "
+        f"{args.steps} steps, torch {torch.__version__}"
+    )
     print(f"{'pipeline':<36}{'min':>9}{'median':>9}{'max':>9}  img/s{'epoch (45k) s':>15}")
     for p in rates:
         label = LABELS[p] + (f" (+compile {args.compile})" if p == "ours" and args.compile else "")
         r = rates[p]
         print(f"{label:<36}{min(r):>9.0f}{med[p]:>9.0f}{max(r):>9.0f}       {EPOCH_IMAGES / med[p]:>13.1f}")
-    print(f"ratio ours/reference: {med['ours'] / med['reference']:.2f}x; ours/strong reference: "
-          f"{med['ours'] / med['strong']:.2f}x")  # fmt: skip
+    print(
+        f"ratio ours/reference: {med['ours'] / med['reference']:.2f}x; ours/strong reference: "
+        f"{med['ours'] / med['strong']:.2f}x"
+    )
     if "ours_det" in med:
         print(f"deterministic kernels: {med['ours_det'] / med['ours']:.3f}x the throughput of ours")
-    print(f"fixed costs: import torch+torchvision {IMPORT_S:.2f}s, data to device {fixed['data_to_device_s']:.3f}s, "
-          f"model build {fixed['model_build_s']:.2f}s, first step {fixed['first_step_s']:.2f}s")  # fmt: skip
+    print(
+        f"fixed costs: import torch+torchvision {IMPORT_S:.2f}s, data to device {fixed['data_to_device_s']:.3f}s, "
+        f"model build {fixed['model_build_s']:.2f}s, first step {fixed['first_step_s']:.2f}s"
+    )
     return {
-        "arch": args.arch, "device": name, "batch_size": args.batch_size, "images": args.images,
-        "compile": args.compile, "optimizer": args.optimizer, "deterministic": args.deterministic, "torch": torch.__version__,
-        "torchvision": torchvision.__version__, "repeats": args.repeats, "steps": args.steps,
-        **{f"{p}_img_s": rates[p] for p in rates}, **{f"{p}_median_img_s": med[p] for p in rates},
-        "ratio_vs_reference": med["ours"] / med["reference"], "ratio_vs_strong": med["ours"] / med["strong"],
-        "ours_epoch_s": EPOCH_IMAGES / med["ours"], "import_s": IMPORT_S, **fixed,
-    }  # fmt: skip
+        "arch": args.arch,
+        "device": name,
+        "batch_size": args.batch_size,
+        "images": args.images,
+        "compile": args.compile,
+        "optimizer": args.optimizer,
+        "deterministic": args.deterministic,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "repeats": args.repeats,
+        "steps": args.steps,
+        **{f"{p}_img_s": rates[p] for p in rates},
+        **{f"{p}_median_img_s": med[p] for p in rates},
+        "ratio_vs_reference": med["ours"] / med["reference"],
+        "ratio_vs_strong": med["ours"] / med["strong"],
+        "ours_epoch_s": EPOCH_IMAGES / med["ours"],
+        "import_s": IMPORT_S,
+        **fixed,
+    }
 
 
 def parse_args(argv):
@@ -238,7 +267,9 @@ def parse_args(argv):
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats of every pipeline")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--images", type=int, default=0, help="generated training images (0: 50,000 on CUDA, 5,000 on CPU)")
-    ap.add_argument("--workers", type=int, default=-1, help="DataLoader workers of the references (-1: 0 on CPU, 8 on CUDA)")
+    ap.add_argument(
+        "--workers", type=int, default=-1, help="DataLoader workers of the references (-1: 0 on CPU, 8 on CUDA)"
+    )
     ap.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE", help="torch.compile ours")
     ap.add_argument("--deterministic", action="store_true", help="add a row: ours with deterministic kernels")
     ap.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="every pipeline's optimizer")

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ga import MAX_SEED, spec_from_json  # noqa: E402
+from archs import ARCHS
+from ga import spec_from_json
+from settings import MAX_SEED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 _YAML_TYPES = {"integer": int, "number": (int, float), "boolean": bool}
@@ -114,9 +115,25 @@ def check_optimizer(config: dict) -> None:
     stay allowed: such a run is not trained and gets status invalid, fitness 0.)"""
     if config["train"]["optimizer"] != "adamw":
         return
-    for key, value in (("train.max_momentum", config["train"]["max_momentum"]), ("baseline.mom", config["baseline"]["mom"])):
+    for key, value in (
+        ("train.max_momentum", config["train"]["max_momentum"]),
+        ("baseline.mom", config["baseline"]["mom"]),
+    ):
         if value >= 1:
-            raise ConfigError(f"config key {key}: {value} is not a valid AdamW beta1 with train.optimizer adamw (must be < 1)")
+            raise ConfigError(
+                f"config key {key}: {value} is not a valid AdamW beta1 with train.optimizer adamw (must be < 1)"
+            )
+
+
+def check_archs(config: dict) -> None:
+    """Architectures by name from the registry (archs.py), not a copy of it in the schema."""
+    arch = config["train"]["arch"]
+    if arch not in ARCHS:
+        raise ConfigError(f"config key train.arch: unknown architecture {arch!r}; valid names: {', '.join(ARCHS)}")
+    for depth in config["degradation"]["depths"]:
+        if f"plain{depth}" not in ARCHS:
+            cifar = sorted({int(a[5:]) for a in ARCHS if a.startswith("plain")})
+            raise ConfigError(f"config key degradation.depths: {depth} is not one of the CIFAR depths {cifar}")
 
 
 def check_ranges(config: dict) -> None:
@@ -126,7 +143,9 @@ def check_ranges(config: dict) -> None:
     d = config["degradation"]
     late = [m for m in d["milestones"] if m >= d["iterations"]]
     if late:
-        raise ConfigError(f"config key degradation.milestones: {late} not below degradation.iterations ({d['iterations']})")
+        raise ConfigError(
+            f"config key degradation.milestones: {late} not below degradation.iterations ({d['iterations']})"
+        )
 
 
 def check_config(config: dict) -> dict:
@@ -144,6 +163,7 @@ def check_config(config: dict) -> dict:
     except ValueError as e:
         raise ConfigError(f"config key {e}") from None
     check_seeds(config)
+    check_archs(config)
     check_data(config)
     check_ranges(config)
     check_optimizer(config)

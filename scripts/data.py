@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from util import ArgumentParser, atomic_write_bytes  # noqa: E402
+from layout import PREPARED_FILES
+from util import ArgumentParser, DataError, atomic_write_bytes
 
 # Official files; the same values torchvision's CIFAR10/CIFAR100 classes carry.
 DATASETS = {
@@ -55,11 +55,6 @@ DATASETS = {
 }
 # "synthetic" is generated data in the CIFAR-10 layout; it has no official md5s.
 LAYOUT = {"cifar10": "cifar10", "cifar100": "cifar100", "synthetic": "cifar10"}
-PREPARED_FILES = ("train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy", "meta.json")
-
-
-class DataError(Exception):
-    """Bad or missing data; the message names the file."""
 
 
 # ----------------------------------------------------------------------------- download

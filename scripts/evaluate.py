@@ -1,33 +1,26 @@
 """Final evaluation on the TEST set (never used for fitness), and the GA-vs-baseline table.
 
-    python scripts/evaluate.py test --data results/data/prepared/cifar10 --run results/runs/<run>
-    python scripts/evaluate.py compare --plan results/final/plan.tsv --runs results/runs \\
+    python scripts/evaluate.py test --data results/data/prepared/cifar10 \\
+        --result results/runs/<run>/result.json --model results/runs/<run>/model.pt \\
+        --out results/runs/<run>/test.json --out-predictions results/runs/<run>/test_predictions.tsv
+    python scripts/evaluate.py compare --plan results/final/plan.tsv --tests results/runs/*/test.json \\
+        --best-predictions results/runs/<GA best, first final seed>/test_predictions.tsv \\
         --out comparison.tsv --out-predictions predictions.tsv
 
-`test` writes <run>/test.json (test top-1/3/5 and loss, with the run's validation numbers) and
-<run>/test_predictions.tsv (index, label, top-5 predicted labels). `compare` writes one row per
-method with the mean and sample std over the final seeds of every metric, and copies the test
-predictions of the GA best genome's first final seed.
+`test` writes test.json (test top-1/3/5 and loss, with the run's validation numbers) and the
+predictions (index, label, top-5 predicted labels). `compare` writes one row per method with the
+mean and sample std over the final seeds of every metric, and copies the test predictions of the
+GA best genome's first final seed. Each reads only the files named on its command line.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data import DataError  # noqa: E402
-from util import ArgumentParser, atomic_write_bytes  # noqa: E402
+from util import ArgumentParser, DataError, atomic_write_bytes, read_json, read_tsv, run_cli, write_json, write_tsv
 
 METRICS = ["test_top1", "test_top3", "test_top5", "test_loss", "val_top1", "val_loss", "train_loss"]
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: missing or unreadable ({e})") from None
 
 
 def load_weights(path: Path, device) -> dict:
@@ -44,16 +37,23 @@ def load_weights(path: Path, device) -> dict:
     return state
 
 
-def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0) -> dict:
-    import torch
-
+def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "auto", threads: int = 0):
+    """(test.json's contents, prediction rows) of one run: its weights on the test set, evaluated as
+    it was trained (the same determinism and threads). A run that did not train has NaN metrics."""
     from data import load_prepared
-    from train import Normalizer, evaluate, model_on_device, provenance, resolve_device, set_determinism, set_threads
-    from train import to_device
+    from engine import (
+        Normalizer,
+        evaluate,
+        model_on_device,
+        provenance,
+        resolve_device,
+        set_determinism,
+        set_threads,
+        to_device,
+    )
 
-    run = Path(run_dir)
-    res = read_json(run / "result.json")
-    settings = res["settings"]  # evaluated as it was trained: the same determinism and threads
+    res = read_json(result_json)
+    settings = res["settings"]
     set_determinism(settings.get("deterministic", False))
     dev = resolve_device(device)
     set_threads(threads or settings.get("threads", 0))
@@ -61,46 +61,51 @@ def test_run(data_dir: str, run_dir: str, device: str = "auto", threads: int = 0
     X, Y = to_device(data["test_x"], dev), to_device(data["test_y"], dev)
     out = {k: res[k] for k in ("run", "status", "lr", "wd", "mom", "seed")}
     out.update(val_top1=res["top1"], val_loss=res["val_loss"], train_loss=res["train_loss"])
-    lines = ["index\tlabel\tpred1\tpred2\tpred3\tpred4\tpred5\n"]
+    out.update(test_top1=float("nan"), test_top3=float("nan"), test_top5=float("nan"), test_loss=float("nan"))
+    preds = []
     if res["status"] == "ok":
-        model = model_on_device(res["settings"]["arch"], data["meta"]["num_classes"], res["settings"]["shortcut"], dev)
+        model = model_on_device(settings["arch"], data["meta"]["num_classes"], settings["shortcut"], dev)
         try:
-            model.load_state_dict(load_weights(run / "model.pt", dev))
+            model.load_state_dict(load_weights(Path(model_pt), dev))
         except RuntimeError:  # other keys or shapes: not this run's architecture
-            raise DataError(f"{run / 'model.pt'}: weights do not fit a {res['settings']['arch']}") from None
+            raise DataError(f"{model_pt}: weights do not fit a {settings['arch']}") from None
         norm = Normalizer(data["meta"]["mean"], data["meta"]["std"], dev)
         ev = evaluate(model, X, Y, norm, 1000, amp=dev.type == "cuda", want_preds=True)
         out.update(test_top1=ev["top1"], test_top3=ev["top3"], test_top5=ev["top5"], test_loss=ev["loss"])
-        preds, labels = ev["preds"], Y.cpu().numpy()
-        for i in range(len(labels)):
-            lines.append("\t".join(str(int(v)) for v in (i, labels[i], *preds[i])) + "\n")
-    else:  # a diverged run has no meaningful predictions
-        out.update(test_top1=float("nan"), test_top3=float("nan"), test_top5=float("nan"), test_loss=float("nan"))
+        preds = [(i, label, *top5) for i, (label, top5) in enumerate(zip(Y.cpu().numpy(), ev["preds"]))]
     out["provenance"] = provenance(dev, settings.get("deterministic", False), settings)
-    atomic_write_bytes(run / "test_predictions.tsv", "".join(lines).encode())
-    atomic_write_bytes(run / "test.json", (json.dumps(out, indent=1) + "\n").encode())
-    print(f"{run.name}: test top1 {out['test_top1']:.4f} top5 {out['test_top5']:.4f} loss {out['test_loss']:.4f}")
+    return out, preds
+
+
+def test_run(args) -> dict:
+    out, preds = test_metrics(args.data, args.result, args.model, args.device, args.threads)
+    lines = ["index\tlabel\tpred1\tpred2\tpred3\tpred4\tpred5\n"]
+    lines += ["\t".join(str(int(v)) for v in row) + "\n" for row in preds]
+    atomic_write_bytes(args.out_predictions, "".join(lines).encode())
+    write_json(args.out, out)
+    print(f"{out['run']}: test top1 {out['test_top1']:.4f} top5 {out['test_top5']:.4f} loss {out['test_loss']:.4f}")
     return out
 
 
-def compare(plan: str, runs_dir: str):
-    """(comparison table, path of the best model's predictions) from the final plan."""
+def compare(plan: str, tests: list[str]):
+    """The comparison table: per method, mean and std over the final seeds of every metric. `tests`
+    are the final runs' test.json files (each names its run)."""
     import pandas as pd
 
-    from ga import read_tsv
-
+    by_run = {}
+    for path in tests:
+        t = read_json(path)
+        by_run[t["run"]] = t
     final = read_tsv(plan).query("stage == 'final'")
-    rows = [
-        {"method": m, **json.loads((Path(runs_dir) / r / "test.json").read_text())}
-        for m, r in zip(final["method"], final["run"])
-    ]
-    df = pd.DataFrame(rows)
+    missing = [r for r in final["run"] if r not in by_run]
+    if missing:
+        raise DataError(f"{plan}: no test.json given for final run(s) {', '.join(missing)}")
+    df = pd.DataFrame([{"method": m, **by_run[r]} for m, r in zip(final["method"], final["run"])])
+    stats = {f"{m}_{s}": (m, s) for m in METRICS for s in ("mean", "std")}
     agg = df.groupby("method", sort=False).agg(
-        lr=("lr", "first"), wd=("wd", "first"), mom=("mom", "first"), seeds=("seed", "count"),
-        **{f"{m}_{s}": (m, s) for m in METRICS for s in ("mean", "std")},
-    )  # fmt: skip
-    best_run = final[final["method"] == "ga"]["run"].iloc[0]
-    return agg.reset_index(), Path(runs_dir) / best_run / "test_predictions.tsv"
+        lr=("lr", "first"), wd=("wd", "first"), mom=("mom", "first"), seeds=("seed", "count"), **stats
+    )
+    return agg.reset_index()
 
 
 def final_summary(comparison_tsv) -> str:
@@ -110,57 +115,61 @@ def final_summary(comparison_tsv) -> str:
     c = pd.read_csv(comparison_tsv, sep="\t").set_index("method")
     g, b = c.loc["ga"], c.loc["baseline"]
     gap = 100 * (g["test_top1_mean"] - b["test_top1_mean"])
-    return (f"Test top-1: GA best {100 * g['test_top1_mean']:.2f} ± {100 * g['test_top1_std']:.2f} %, "
-            f"baseline {100 * b['test_top1_mean']:.2f} ± {100 * b['test_top1_std']:.2f} % "
-            f"(mean ± std over {int(g['seeds'])} seeds); gap {gap:+.2f} points, "
-            f"{'larger' if abs(gap) > max(100 * g['test_top1_std'], 100 * b['test_top1_std']) else 'not larger'} "
-            f"than the seed-to-seed spread.")  # fmt: skip
+    return (
+        f"Test top-1: GA best {100 * g['test_top1_mean']:.2f} ± {100 * g['test_top1_std']:.2f} %, "
+        f"baseline {100 * b['test_top1_mean']:.2f} ± {100 * b['test_top1_std']:.2f} % "
+        f"(mean ± std over {int(g['seeds'])} seeds); gap {gap:+.2f} points, "
+        f"{'larger' if abs(gap) > max(100 * g['test_top1_std'], 100 * b['test_top1_std']) else 'not larger'} "
+        f"than the seed-to-seed spread."
+    )
 
 
 def verdict(comparison_tsv, result_files) -> str:
     """The report's answer in one paragraph: the test-set comparison, whether the gap exceeds the
     seed spread, and what it cost (trainings and device-hours, from every run's result.json)."""
-    results = [read_json(Path(p)) for p in result_files]
+    results = [read_json(p) for p in result_files]
     hours = sum(r.get("process_seconds", r["seconds"]) for r in results) / 3600
     devices = sorted({r.get("provenance", {}).get("device", r.get("device", "?")) for r in results})
     optimizers = sorted({r["settings"].get("optimizer", "sgd") for r in results})
-    return (f"{final_summary(comparison_tsv)} It took {len(results)} trainings (the search, the baseline and "
-            f"the final seeds) and {hours:.2f} device-hours on {', '.join(devices)}, optimizer "
-            f"{', '.join(optimizers)}.")  # fmt: skip
+    return (
+        f"{final_summary(comparison_tsv)} It took {len(results)} trainings (the search, the baseline and "
+        f"the final seeds) and {hours:.2f} device-hours on {', '.join(devices)}, optimizer "
+        f"{', '.join(optimizers)}."
+    )
+
+
+def compare_runs(args) -> None:
+    table = compare(args.plan, args.tests)
+    write_tsv(table, args.out)
+    atomic_write_bytes(args.out_predictions, Path(args.best_predictions).read_bytes())
+    if args.out_verdict:
+        atomic_write_bytes(args.out_verdict, (verdict(args.out, args.results) + "\n").encode())
+    print(table.to_string(index=False))
 
 
 def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("test", help="evaluate one run's weights on the test set")
-    t.add_argument("--data", required=True)
-    t.add_argument("--run", required=True)
+    t.add_argument("--data", required=True, help="the prepared data folder")
+    t.add_argument("--result", required=True, help="the run's result.json")
+    t.add_argument("--model", required=True, help="the run's model.pt")
+    t.add_argument("--out", required=True, help="test.json to write")
+    t.add_argument("--out-predictions", required=True, help="test_predictions.tsv to write")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, default=0)
+    t.set_defaults(func=test_run)
     c = sub.add_parser("compare", help="mean and std over seeds, GA best vs baseline")
     c.add_argument("--plan", required=True, help="final/plan.tsv (scripts/ga.py plan)")
-    c.add_argument("--runs", required=True, help="folder holding one folder per run id")
+    c.add_argument("--tests", nargs="+", required=True, help="the final runs' test.json")
+    c.add_argument("--best-predictions", required=True, help="test_predictions.tsv of the GA best's first final seed")
     c.add_argument("--out", required=True)
     c.add_argument("--out-predictions", required=True)
     c.add_argument("--results", nargs="+", default=[], help="every run's result.json, for the verdict's cost")
     c.add_argument("--out-verdict", help="one paragraph for the report's front page")
+    c.set_defaults(func=compare_runs)
     args = ap.parse_args(argv)
-    try:
-        if args.cmd == "test":
-            test_run(args.data, args.run, args.device, args.threads)
-        else:
-            from ga import write_tsv
-
-            table, predictions = compare(args.plan, args.runs)
-            write_tsv(table, args.out)
-            atomic_write_bytes(Path(args.out_predictions), predictions.read_bytes())
-            if args.out_verdict:
-                atomic_write_bytes(Path(args.out_verdict), (verdict(args.out, args.results) + "\n").encode())
-            print(table.to_string(index=False))
-    except (DataError, OSError, KeyError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return run_cli(args.func, args)
 
 
 if __name__ == "__main__":

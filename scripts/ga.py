@@ -16,7 +16,7 @@ job order, reruns, or how many random numbers earlier generations consumed.
 CLI (used by the workflow; runnable by hand):
   python scripts/ga.py init --spec '<ga json>' --out gen0/population.tsv
   python scripts/ga.py next --spec '<ga json>' --fitness gen0/fitness.tsv --gen 1 --out gen1/population.tsv
-  python scripts/ga.py collect --population gen0/population.tsv --runs results/runs --out gen0/fitness.tsv
+  python scripts/ga.py collect --population gen0/population.tsv --results runs/*/result.json --out gen0/fitness.tsv
   python scripts/ga.py best --fitness gen*/fitness.tsv --out best.tsv
   python scripts/ga.py summarize --fitness gen*/fitness.tsv --out-individuals individuals.tsv --out-summary summary.tsv
   python scripts/ga.py plan --best best.tsv --suggestion lr_find/suggestion.json \
@@ -25,7 +25,6 @@ CLI (used by the workflow; runnable by hand):
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -34,13 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from util import ArgumentParser, atomic_write_bytes  # noqa: E402
+from layout import generation_of
+from util import ArgumentParser, read_json, read_tsv, run_cli, write_tsv
 
 GENES = ("lr", "wd", "mom")
 SIG_DIGITS = 3
 MAX_TRIES = 100  # re-mutations of a child that repeats a genome before the duplicate is kept
-MAX_SEED = 2**32 - 1  # numpy's and torch's seeds: 0 .. 2^32-1
 DEFAULT_GENES = {  # the report's search space
     "lr": {"low": 1e-6, "high": 1e-2, "log": True},
     "wd": {"low": 0.0, "high": 0.1, "log": False},
@@ -48,7 +46,7 @@ DEFAULT_GENES = {  # the report's search space
 }
 POP_COLUMNS = ["individual", "run", "lr", "wd", "mom", "origin", "parents"]
 RESULT_COLUMNS = ["fitness", "top1", "top3", "top5", "val_loss", "train_loss", "status"]
-GENE_TEXT = r"\d\.\d{%d}e[+-]\d{2,3}" % (SIG_DIGITS - 1)  # what fmt() writes
+GENE_TEXT = rf"\d\.\d{{{SIG_DIGITS - 1}}}e[+-]\d{{2,3}}"  # what fmt() writes
 # The canonical run id, and nothing else: it names a folder and reaches shell commands.
 RUN_PATTERN = "_".join(f"{g}={GENE_TEXT}" for g in GENES) + r"_seed=\d+"
 
@@ -175,8 +173,17 @@ def make_new(child: dict, taken: set, genes: dict, threshold: float, rng, tries:
     return child
 
 
-def next_generation(scored: list[dict], genes: dict, n: int, elites: int, point: int, threshold: float,
-                    rng: np.random.Generator, generation: int, seen: set | None = None) -> list[dict]:  # fmt: skip
+def next_generation(
+    scored: list[dict],
+    genes: dict,
+    n: int,
+    elites: int,
+    point: int,
+    threshold: float,
+    rng: np.random.Generator,
+    generation: int,
+    seen: set | None = None,
+) -> list[dict]:
     """Population of `generation` from the scored previous one: elites first, then children.
 
     seen=None is the report's plain GA (elites ranked with duplicates, children may repeat genomes).
@@ -184,10 +191,7 @@ def next_generation(scored: list[dict], genes: dict, n: int, elites: int, point:
     a genome never evaluated and not yet in the population (`make_new`)."""
     prev = f"gen{generation - 1}"
     chosen = select_elites(scored, elites) if seen is None else distinct_elites(scored, elites)
-    pop = [
-        {**{g: e[g] for g in GENES}, "origin": "elite", "parents": f"{prev}:{int(e['individual'])}"}
-        for e in chosen
-    ]
+    pop = [{**{g: e[g] for g in GENES}, "origin": "elite", "parents": f"{prev}:{int(e['individual'])}"} for e in chosen]
     taken = None if seen is None else set(seen) | {genome_key(p) for p in pop}
     while len(pop) < n:
         i, j = rng.choice(len(chosen), size=2, replace=len(chosen) < 2)
@@ -211,26 +215,16 @@ def _pd():
 
 def population_frame(pop: list[dict], train_seed: int):
     rows = [
-        {"individual": i, "run": run_id(ind, train_seed), **{g: fmt(ind[g]) for g in GENES},
-         "origin": ind["origin"], "parents": ind.get("parents", "")}  # fmt: skip
+        {
+            "individual": i,
+            "run": run_id(ind, train_seed),
+            **{g: fmt(ind[g]) for g in GENES},
+            "origin": ind["origin"],
+            "parents": ind.get("parents", ""),
+        }
         for i, ind in enumerate(pop)
     ]
     return _pd().DataFrame(rows, columns=POP_COLUMNS)
-
-
-def write_tsv(df, path: str | Path) -> None:
-    buf = io.StringIO()
-    df.to_csv(buf, sep="\t", index=False, float_format="%.10g", na_rep="nan")
-    atomic_write_bytes(Path(path), buf.getvalue().encode())
-
-
-def read_tsv(path: str | Path):
-    pd = _pd()
-    try:
-        return pd.read_csv(path, sep="\t", dtype={"run": str, "parents": str, "origin": str},
-                           keep_default_na=False, na_values=["nan"])  # fmt: skip
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise ValueError(f"{path}: unreadable TSV ({e})") from None
 
 
 STATUSES = ("ok", "diverged", "invalid")  # invalid: a genome the optimizer cannot take (AdamW, mom >= 1)
@@ -258,24 +252,25 @@ def population_runs(path: str | Path) -> list[str]:
     return list(dict.fromkeys(read_tsv(path)["run"]))
 
 
-def collect(population: str | Path, runs_dir: str | Path):
-    """Join a population with its runs' result.json into the fitness table."""
+def collect(population: str | Path, result_files):
+    """Join a population with its runs' result.json (each names its run) into the fitness table."""
     df = read_tsv(population)
-    recs, envs = [], set()
-    for rid in df["run"]:
-        path = Path(runs_dir) / rid / "result.json"
-        try:
-            res = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: missing or unreadable run result ({e})") from None
-        recs.append({c: res[c] for c in RESULT_COLUMNS})
-        envs.add(environment(res))
+    by_run = {}
+    for path in result_files:
+        res = read_json(path)
+        by_run[res["run"]] = res
+    missing = [r for r in dict.fromkeys(df["run"]) if r not in by_run]
+    if missing:
+        raise ValueError(f"{population}: no result.json given for run(s) {', '.join(missing)}")
+    envs = {environment(by_run[r]) for r in df["run"]}
     if len(envs) > 1:  # fitness values from different environments may not be comparable
-        print(f"warning: {population} mixes {len(envs)} environments (see environments.tsv): "
-              + " | ".join(", ".join(map(str, e)) for e in sorted(envs, key=str)), file=sys.stderr)  # fmt: skip
+        described = " | ".join(", ".join(map(str, e)) for e in sorted(envs, key=str))
+        print(
+            f"warning: {population} mixes {len(envs)} environments (see environments.tsv): {described}", file=sys.stderr
+        )
     out = df.copy()
     for c in RESULT_COLUMNS:
-        out[c] = [r[c] for r in recs]
+        out[c] = [by_run[r][c] for r in df["run"]]
     for g in GENES:  # keep the canonical text of the genes
         out[g] = [fmt(v) for v in df[g]]
     return out
@@ -294,15 +289,16 @@ def environments(result_files):
     """One row per distinct environment: its fields, how many runs it produced, one of them."""
     rows = {}
     for path in result_files:
-        res = json.loads(Path(path).read_text())
-        row = rows.setdefault(environment(res), {**dict(zip(ENV_KEYS, environment(res))), "runs": 0, "example": res["run"]})
+        res = read_json(path)
+        env = environment(res)
+        row = rows.setdefault(env, {**dict(zip(ENV_KEYS, env)), "runs": 0, "example": res["run"]})
         row["runs"] += 1
     return _pd().DataFrame(list(rows.values()), columns=[*ENV_KEYS, "runs", "example"])
 
 
 def all_individuals(fitness_tables):
     """Every generation's fitness table in one frame, with a leading `generation` column."""
-    frames = [read_tsv(p).assign(generation=int(re.search(r"gen(\d+)", str(p)).group(1))) for p in fitness_tables]
+    frames = [read_tsv(p).assign(generation=generation_of(p)) for p in fitness_tables]
     allf = _pd().concat(frames, ignore_index=True)
     return allf[["generation"] + [c for c in allf.columns if c != "generation"]]
 
@@ -313,16 +309,25 @@ def summarize(fitness_tables):
     seen, rows = set(), []
     for g, df in ind.groupby("generation", sort=True):
         runs = set(df["run"])
-        rows.append({"generation": g, "individuals": len(df), "distinct_runs": len(runs), "new_runs": len(runs - seen),
-                     "diverged": int((df["status"] != "ok").sum()), "best": df["fitness"].max(),
-                     "median": df["fitness"].median(), "mean": df["fitness"].mean()})  # fmt: skip
+        rows.append(
+            {
+                "generation": g,
+                "individuals": len(df),
+                "distinct_runs": len(runs),
+                "new_runs": len(runs - seen),
+                "diverged": int((df["status"] != "ok").sum()),
+                "best": df["fitness"].max(),
+                "median": df["fitness"].median(),
+                "mean": df["fitness"].mean(),
+            }
+        )
         seen |= runs
     out = _pd().DataFrame(rows)
     out["best_so_far"] = out["best"].cummax()
     return out
 
 
-def best_of(fitness_tables) -> "object":
+def best_of(fitness_tables) -> object:
     """One row: the fittest individual over all generations (ties: earliest generation, lowest index)."""
     allf = all_individuals(fitness_tables)
     allf = allf.sort_values(["fitness", "generation", "individual"], ascending=[False, True, True], kind="stable")
@@ -339,11 +344,16 @@ def plan(best_tsv, baseline: dict, suggestion: dict, train_seed: int, final_seed
     genomes = {
         "ga": canonical_genome({g: best[g] for g in GENES}),
         "baseline": canonical_genome(
-            {"lr": suggestion["suggestion"] if baseline["lr"] == "auto" else baseline["lr"],
-             "wd": baseline["wd"], "mom": baseline["mom"]}  # fmt: skip
+            {
+                "lr": suggestion["suggestion"] if baseline["lr"] == "auto" else baseline["lr"],
+                "wd": baseline["wd"],
+                "mom": baseline["mom"],
+            }
         ),
     }
-    rows = [{"method": "baseline", "stage": "search", "seed": train_seed, "run": run_id(genomes["baseline"], train_seed)}]
+    rows = [
+        {"method": "baseline", "stage": "search", "seed": train_seed, "run": run_id(genomes["baseline"], train_seed)}
+    ]
     for m in ("ga", "baseline"):
         for s in range(train_seed + 1, train_seed + final_seeds + 1):
             rows.append({"method": m, "stage": "final", "seed": s, "run": run_id(genomes[m], s)})
@@ -374,75 +384,97 @@ def spec_from_json(text: str) -> dict:
     }
 
 
-def main(argv=None) -> int:
+def init_step(args) -> None:
+    spec = spec_from_json(args.spec)
+    rng = generation_rng(spec["seed"], 0)
+    pop = init_population(spec["genes"], spec["population"], rng, spec["unique"])
+    write_tsv(population_frame([{**ind, "origin": "init", "parents": ""} for ind in pop], args.train_seed), args.out)
+
+
+def next_step(args) -> None:
+    spec = spec_from_json(args.spec)
+    table = read_tsv(args.fitness)
+    check_fitness(table, spec["population"], args.fitness)
+    scored = table.to_dict("records")
+    seen = None  # ga.unique false: the report's plain GA
+    if spec["unique"]:
+        seen = {genome_key(r) for f in args.history for r in read_tsv(f).to_dict("records")}
+        seen |= {genome_key(r) for r in scored}
+    rng = generation_rng(spec["seed"], args.gen)
+    s = spec
+    pop = next_generation(
+        scored, s["genes"], s["population"], s["elites"], s["point"], s["threshold"], rng, args.gen, seen
+    )
+    write_tsv(population_frame(pop, args.train_seed), args.out)
+
+
+def collect_step(args) -> None:
+    write_tsv(collect(args.population, args.results), args.out)
+
+
+def best_step(args) -> None:
+    write_tsv(best_of(args.fitness), args.out)
+
+
+def environments_step(args) -> None:
+    write_tsv(environments(args.results), args.out)
+
+
+def summarize_step(args) -> None:
+    write_tsv(all_individuals(args.fitness), args.out_individuals)
+    write_tsv(summarize(args.fitness), args.out_summary)
+
+
+def plan_step(args) -> None:
+    suggestion = read_json(args.suggestion)
+    write_tsv(plan(args.best, json.loads(args.baseline), suggestion, args.train_seed, args.final_seeds), args.out)
+
+
+def build_parser() -> ArgumentParser:
     ap = ArgumentParser(description="GA steps of the workflow (see module doc)")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("init", "next"):
-        p = sub.add_parser(name)
+
+    def command(name, func, help):
+        p = sub.add_parser(name, help=help)
+        p.set_defaults(func=func)
+        return p
+
+    i = command("init", init_step, "generation 0")
+    n = command("next", next_step, "generation g from generation g-1")
+    for p in (i, n):
         p.add_argument("--spec", required=True, help="the config's ga: section as JSON")
         p.add_argument("--train-seed", type=int, default=0, help="training seed named in run ids")
         p.add_argument("--out", required=True)
-        if name == "next":
-            p.add_argument("--fitness", required=True, help="previous generation's fitness.tsv")
-            p.add_argument("--history", nargs="*", default=[], help="earlier generations' fitness.tsv (ga.unique)")
-            p.add_argument("--gen", type=int, required=True, help="generation to create (>= 1)")
-    c = sub.add_parser("collect")
+    n.add_argument("--fitness", required=True, help="previous generation's fitness.tsv")
+    n.add_argument("--history", nargs="*", default=[], help="earlier generations' fitness.tsv (ga.unique)")
+    n.add_argument("--gen", type=int, required=True, help="generation to create (>= 1)")
+    c = command("collect", collect_step, "a generation's fitness table from its runs' results")
     c.add_argument("--population", required=True)
-    c.add_argument("--runs", required=True, help="folder holding one folder per run id")
+    c.add_argument("--results", nargs="+", required=True, help="the population's runs' result.json")
     c.add_argument("--out", required=True)
-    b = sub.add_parser("best")
+    b = command("best", best_step, "the fittest individual over all generations")
     b.add_argument("--fitness", nargs="+", required=True)
     b.add_argument("--out", required=True)
-    e = sub.add_parser("environments", help="the environments that produced the runs' numbers")
+    e = command("environments", environments_step, "the environments that produced the runs' numbers")
     e.add_argument("--results", nargs="+", required=True, help="result.json files")
     e.add_argument("--out", required=True)
-    t = sub.add_parser("summarize", help="all individuals in one table, and a per-generation summary")
+    t = command("summarize", summarize_step, "all individuals in one table, and a per-generation summary")
     t.add_argument("--fitness", nargs="+", required=True)
     t.add_argument("--out-individuals", required=True)
     t.add_argument("--out-summary", required=True)
-    f = sub.add_parser("plan", help="run ids of the baseline and of the final retraining")
+    f = command("plan", plan_step, "run ids of the baseline and of the final retraining")
     f.add_argument("--best", required=True, help="best.tsv")
     f.add_argument("--suggestion", required=True, help="the LR finder's suggestion.json")
     f.add_argument("--baseline", required=True, help="the config's baseline: section as JSON")
     f.add_argument("--train-seed", type=int, default=0)
     f.add_argument("--final-seeds", type=int, default=3)
     f.add_argument("--out", required=True)
-    args = ap.parse_args(argv)
-    try:
-        if args.cmd in ("init", "next"):
-            spec = spec_from_json(args.spec)
-            if args.cmd == "init":
-                rng = generation_rng(spec["seed"], 0)
-                pop = [{**ind, "origin": "init", "parents": ""} for ind in init_population(spec["genes"], spec["population"], rng, spec["unique"])]
-            else:
-                table = read_tsv(args.fitness)
-                check_fitness(table, spec["population"], args.fitness)
-                scored = table.to_dict("records")
-                rng = generation_rng(spec["seed"], args.gen)
-                seen = None
-                if spec["unique"]:
-                    seen = {genome_key(r) for f in args.history for r in read_tsv(f).to_dict("records")}
-                    seen |= {genome_key(r) for r in scored}
-                pop = next_generation(scored, spec["genes"], spec["population"], spec["elites"], spec["point"],
-                                      spec["threshold"], rng, args.gen, seen)  # fmt: skip
-            write_tsv(population_frame(pop, args.train_seed), args.out)
-        elif args.cmd == "collect":
-            write_tsv(collect(args.population, args.runs), args.out)
-        elif args.cmd == "summarize":
-            write_tsv(all_individuals(args.fitness), args.out_individuals)
-            write_tsv(summarize(args.fitness), args.out_summary)
-        elif args.cmd == "environments":
-            write_tsv(environments(args.results), args.out)
-        elif args.cmd == "best":
-            write_tsv(best_of(args.fitness), args.out)
-        else:
-            suggestion = json.loads(Path(args.suggestion).read_text())
-            table = plan(args.best, json.loads(args.baseline), suggestion, args.train_seed, args.final_seeds)
-            write_tsv(table, args.out)
-    except (ValueError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_cli(args.func, args)
 
 
 if __name__ == "__main__":

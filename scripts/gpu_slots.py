@@ -5,8 +5,9 @@ With `snakemake --resources gpu=N`, up to N train jobs run at once; with k slots
 CUDA_VISIBLE_DEVICES, each job already sees only its own GPU and this module does nothing. Where it
 is unset and several GPUs are visible, each job takes the first GPU whose lock file it can lock
 exclusively (fcntl); with k slots, slot j of GPU i is `gpu{i}-{j}.lock`, filled GPU by GPU (slot 0
-of every GPU before slot 1 of any), so jobs spread out. The lock lives as long as the process, and the kernel releases it when the
-process ends, however it ends (SIGKILL included), so a crashed job never leaves a GPU blocked.
+of every GPU before slot 1 of any), so jobs spread out. The lock lives as long as the process,
+and the kernel releases it when the process ends, however it ends (SIGKILL included), so a
+crashed job never leaves a GPU blocked.
 
     python scripts/gpu_slots.py --gpus 4 --hold 5            # take a slot by hand, print it, hold it 5 s
     python scripts/gpu_slots.py --gpus 2 --slots 3 --hold 5  # one of 3 slots on each of 2 GPUs
@@ -22,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from util import ArgumentParser, run_cli  # noqa: E402
+from util import ArgumentParser, run_cli
 
 _held = []  # open lock descriptors: closing one would release its lock
 
@@ -76,8 +76,9 @@ def slot_file(gpu: int, slot: int) -> str:
     return f"gpu{gpu}.lock" if slot == 0 else f"gpu{gpu}-{slot}.lock"
 
 
-def acquire(n_gpus: int, directory: Path | None = None, timeout: float = 3600.0, poll: float = 0.5,
-            slots: int = 1) -> int:  # fmt: skip
+def acquire(
+    n_gpus: int, directory: Path | None = None, timeout: float = 3600.0, poll: float = 0.5, slots: int = 1
+) -> int:
     """Lock a free slot and return its GPU index in [0, n_gpus); wait while all are taken."""
     directory = private_dir(Path(directory or lock_dir()))
     deadline = time.monotonic() + timeout

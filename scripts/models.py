@@ -17,26 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
-# depth -> n for the 6n+2 CIFAR nets (resnet8 is not in the paper; it is the cheapest net for tests)
-CIFAR_DEPTHS = {8: 1, 20: 3, 32: 5, 44: 7, 56: 9, 110: 18}
-# Table 1 of the paper: block type and blocks per stage (conv2_x .. conv5_x)
-IMAGENET_LAYERS = {
-    18: ("basic", [2, 2, 2, 2]),
-    34: ("basic", [3, 4, 6, 3]),
-    50: ("bottleneck", [3, 4, 6, 3]),
-    101: ("bottleneck", [3, 4, 23, 3]),
-    152: ("bottleneck", [3, 8, 36, 3]),
-}
-ARCHS = sorted(
-    [f"resnet{d}" for d in CIFAR_DEPTHS]
-    + [f"plain{d}" for d in CIFAR_DEPTHS]
-    + [f"resnet{d}" for d in IMAGENET_LAYERS],
-    key=lambda a: (a.rstrip("0123456789"), int(a.lstrip("resnetplain"))),
-)
+from archs import ARCHS
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -149,21 +133,17 @@ class ResNet(nn.Module):
 
 
 def build_model(arch: str, num_classes: int = 10, shortcut: str = "A") -> nn.Module:
-    """Build an architecture by name.
+    """Build an architecture of the registry (archs.ARCHS) by name.
 
     ``shortcut`` applies to the CIFAR ``resnetN`` nets ('A' as in the paper's CIFAR runs, or 'B');
     the ImageNet-family nets always use projection shortcuts (option B), as torchvision does.
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; valid names: {', '.join(ARCHS)}")
-    depth = int(arch.lstrip("resnetplain"))
-    if arch.startswith("plain"):
-        return ResNet(BasicBlock, [CIFAR_DEPTHS[depth]] * 3, [16, 32, 64], num_classes, None)
-    if depth in CIFAR_DEPTHS:
-        return ResNet(BasicBlock, [CIFAR_DEPTHS[depth]] * 3, [16, 32, 64], num_classes, shortcut)
-    kind, layers = IMAGENET_LAYERS[depth]
-    block = BasicBlock if kind == "basic" else Bottleneck
-    return ResNet(block, layers, [64, 128, 256, 512], num_classes, "B")
+    a = ARCHS[arch]
+    block = BasicBlock if a.block == "basic" else Bottleneck
+    kind = {"config": shortcut, "none": None}.get(a.shortcut, a.shortcut)
+    return ResNet(block, list(a.layers), list(a.widths), num_classes, kind)
 
 
 def count_parameters(model: nn.Module) -> int:

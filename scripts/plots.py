@@ -1,13 +1,18 @@
-"""Figures of the report (seaborn + pandas), one subcommand per figure group.
+"""Figures of the report (seaborn + pandas): one subcommand per figure, named as the figure file
+and its rule (`plots.py training-curves` <- rule plot_training_curves -> training_curves.png). Each
+reads only the files named on its command line.
 
-    python scripts/plots.py curves     --fitness gen*/fitness.tsv --plan final/plan.tsv --runs runs --out curves.png
-    python scripts/plots.py schedules  --fitness ... --plan ... --runs ... --out schedules.png
-    python scripts/plots.py lr-find    --tsv lr_find/lr_find.tsv --suggestion lr_find/suggestion.json --out lr_find.png
-    python scripts/plots.py progress   --fitness gen*/fitness.tsv --out progress.png
-    python scripts/plots.py search-space --fitness gen*/fitness.tsv --out search_space.png
-    python scripts/plots.py final      --plan final/plan.tsv --runs runs --out final.png
-    python scripts/plots.py confusion  --predictions final/predictions.tsv --meta prepared/meta.json --out confusion.png
-    python scripts/plots.py degradation --metrics degradation/runs/*/metrics.tsv --out degradation.png
+    python scripts/plots.py ga-progress      --fitness gen*/fitness.tsv --out ga_progress.png
+    python scripts/plots.py search-space     --fitness gen*/fitness.tsv --out search_space.png
+    python scripts/plots.py training-curves --fitness gen*/fitness.tsv --plan final/plan.tsv \\
+        --metrics runs/*/metrics.tsv --top-k 4 --out training_curves.png
+    python scripts/plots.py schedules --fitness ... --plan ... --schedules runs/*/schedule.tsv --out schedules.png
+    python scripts/plots.py lr-find --tsv lr_find/lr_find.tsv --suggestion lr_find/suggestion.json --out lr_find.png
+    python scripts/plots.py final-comparison --plan final/plan.tsv --tests runs/*/test.json \\
+        --comparison final/comparison.tsv --out final_comparison.png
+    python scripts/plots.py confusion-matrix --predictions final/predictions.tsv --meta prepared/meta.json \\
+        --out confusion_matrix.png
+    python scripts/plots.py degradation      --metrics degradation/runs/*/metrics.tsv --out degradation.png
     python scripts/plots.py degradation-table --metrics degradation/runs/*/metrics.tsv --out table.tsv
 
 Diverged runs (status `diverged`, fitness 0) are drawn as crosses in the GA plots and left out
@@ -17,25 +22,21 @@ of the curve figures; the tables list them.
 from __future__ import annotations
 
 import io
-import json
-import re
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 
-matplotlib.use("Agg")  # no display on compute nodes
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator  # noqa: E402
+from evaluate import final_summary
+from ga import all_individuals, parse_run_id
+from layout import parse_degradation_run, run_of
+from util import ArgumentParser, atomic_write_bytes, read_json, read_tsv, run_cli, write_tsv
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from util import ArgumentParser, atomic_write_bytes  # noqa: E402
-from evaluate import final_summary  # noqa: E402
-from ga import all_individuals, parse_run_id, read_tsv, write_tsv  # noqa: E402
-
+plt.switch_backend("agg")  # no display on compute nodes
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_STYLE = {"color": "black", "linestyle": "--", "linewidth": 2.2}
 
@@ -58,23 +59,36 @@ def curve_runs(fitness_tables, plan_tsv, top_k: int) -> list[dict]:
     ok = ok.sort_values(["fitness", "generation", "individual"], ascending=[False, True, True]).head(top_k)
     plan = read_tsv(plan_tsv)
     base = plan[(plan["method"] == "baseline") & (plan["stage"] == "search")].iloc[0]
-    runs = [{"run": base["run"], "label": "baseline (no GA): " + genome_label(parse_run_id(base["run"])), "baseline": True}]
+    runs = [
+        {"run": base["run"], "label": "baseline (no GA): " + genome_label(parse_run_id(base["run"])), "baseline": True}
+    ]
     for rank, (_, r) in enumerate(ok.iterrows(), start=1):
-        runs.append({"run": r["run"], "baseline": False,
-                     "label": f"GA #{rank} (gen {r['generation']}, val top-1 {100 * r['fitness']:.1f}%): {genome_label(r)}"})  # fmt: skip
+        runs.append(
+            {
+                "run": r["run"],
+                "baseline": False,
+                "label": f"GA #{rank} (gen {r['generation']}, val top-1 {100 * r['fitness']:.1f}%): {genome_label(r)}",
+            }
+        )
     return runs
 
 
-def plot_curves(fitness_tables, plan_tsv, runs_dir, top_k, out) -> None:
-    panels = [("top1", "top-1 accuracy (%)"), ("top3", "top-3 accuracy (%)"), ("top5", "top-5 accuracy (%)"),
-              ("train_loss", "training loss"), ("val_loss", "validation loss")]  # fmt: skip
+def plot_training_curves(fitness, plan, metrics, top_k, out) -> None:
+    """Top-1/3/5 and losses per epoch: the baseline against the k fittest GA runs."""
+    panels = [
+        ("top1", "top-1 accuracy (%)"),
+        ("top3", "top-3 accuracy (%)"),
+        ("top5", "top-5 accuracy (%)"),
+        ("train_loss", "training loss"),
+        ("val_loss", "validation loss"),
+    ]
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
     axes = axes.ravel()
     palette = sns.color_palette("tab10")
     handles = []
-    runs = curve_runs(fitness_tables, plan_tsv, top_k)
-    for i, r in enumerate(runs):
-        m = pd.read_csv(Path(runs_dir) / r["run"] / "metrics.tsv", sep="\t")
+    files = {run_of(f): f for f in metrics}
+    for i, r in enumerate(curve_runs(fitness, plan, top_k)):
+        m = pd.read_csv(files[r["run"]], sep="\t")
         style = BASELINE_STYLE if r["baseline"] else {"color": palette[(i - 1) % 10], "linewidth": 1.6}
         for ax, (col, _) in zip(axes, panels):
             y = 100 * m[col] if col.startswith("top") else m[col]
@@ -90,17 +104,20 @@ def plot_curves(fitness_tables, plan_tsv, runs_dir, top_k, out) -> None:
             ax.set_ylim(top=min(100.5, ax.get_ylim()[1]))
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[5].axis("off")
-    axes[5].legend(handles=handles, loc="center", fontsize=9, frameon=False, title="run (peak lr, weight decay, momentum at peak)")
+    axes[5].legend(
+        handles=handles, loc="center", fontsize=9, frameon=False, title="run (peak lr, weight decay, momentum at peak)"
+    )
     fig.suptitle("Training curves with and without the GA (validation split)", fontsize=14)
     fig.tight_layout()
     save(fig, out)
 
 
-def plot_schedules(fitness_tables, plan_tsv, runs_dir, out) -> None:
-    runs = curve_runs(fitness_tables, plan_tsv, 1)
+def plot_schedules(fitness, plan, schedules, out) -> None:
+    """The lr and momentum per step of the baseline and of the GA's best run."""
+    files = {run_of(f): f for f in schedules}
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
-    for i, r in enumerate(runs):
-        s = pd.read_csv(Path(runs_dir) / r["run"] / "schedule.tsv", sep="\t")
+    for r in curve_runs(fitness, plan, 1):
+        s = pd.read_csv(files[r["run"]], sep="\t")
         style = BASELINE_STYLE if r["baseline"] else {"color": sns.color_palette("tab10")[0], "linewidth": 2}
         a1.plot(s["epoch"], s["lr"], label=r["label"], **style)
         a2.plot(s["epoch"], s["momentum"], label=r["label"], **style)
@@ -111,14 +128,16 @@ def plot_schedules(fitness_tables, plan_tsv, runs_dir, out) -> None:
     save(fig, out)
 
 
-def plot_lr_find(tsv, suggestion_json, out) -> None:
+def plot_lr_find(tsv, suggestion, out) -> None:
     df = pd.read_csv(tsv, sep="\t")
-    sug = json.loads(Path(suggestion_json).read_text())
+    sug = read_json(suggestion)
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot(df["lr"], df["loss"], color="0.75", linewidth=1, label="loss per batch")
     ax.plot(df["lr"], df["smoothed_loss"], color="C0", linewidth=2, label="smoothed loss")
     ax.axvline(sug["suggestion"], color="C3", linestyle="--", label=f"suggested lr {sug['suggestion']:.2e}")
-    ax.axvline(sug["lr_min_loss"], color="0.4", linestyle=":", label=f"minimum of smoothed loss {sug['lr_min_loss']:.2e}")
+    ax.axvline(
+        sug["lr_min_loss"], color="0.4", linestyle=":", label=f"minimum of smoothed loss {sug['lr_min_loss']:.2e}"
+    )
     lo = min(df["smoothed_loss"].min(), df["loss"].min())
     hi = min(df["smoothed_loss"].max(), df["smoothed_loss"].iloc[0] * 1.5)  # the blow-up at the end is cut
     ax.set_ylim(lo - 0.05 * abs(hi - lo), hi + 0.05 * abs(hi - lo))
@@ -128,13 +147,22 @@ def plot_lr_find(tsv, suggestion_json, out) -> None:
     save(fig, out)
 
 
-def plot_progress(fitness_tables, out) -> None:
-    ind = all_individuals(fitness_tables)
+def plot_ga_progress(fitness, out) -> None:
+    ind = all_individuals(fitness)
     ind["fitness (%)"] = 100 * ind["fitness"]
     fig, ax = plt.subplots(figsize=(9, 5.5))
     ok = ind[ind["status"] == "ok"]
-    sns.stripplot(data=ok, x="generation", y="fitness (%)", hue="origin", hue_order=["init", "elite", "child"],
-                  jitter=0.15, size=7, ax=ax, native_scale=True)  # fmt: skip
+    sns.stripplot(
+        data=ok,
+        x="generation",
+        y="fitness (%)",
+        hue="origin",
+        hue_order=["init", "elite", "child"],
+        jitter=0.15,
+        size=7,
+        ax=ax,
+        native_scale=True,
+    )
     div = ind[ind["status"] != "ok"]
     if len(div):
         ax.scatter(div["generation"], div["fitness (%)"], marker="x", color="C3", s=50, label="diverged (fitness 0)")
@@ -148,8 +176,8 @@ def plot_progress(fitness_tables, out) -> None:
     save(fig, out)
 
 
-def plot_search_space(fitness_tables, out) -> None:
-    ind = all_individuals(fitness_tables).drop_duplicates(["run"])
+def plot_search_space(fitness, out) -> None:
+    ind = all_individuals(fitness).drop_duplicates(["run"])
     for g in ("lr", "wd", "mom"):
         ind[g] = ind[g].astype(float)
     ind["fitness (%)"] = 100 * ind["fitness"]
@@ -157,8 +185,20 @@ def plot_search_space(fitness_tables, out) -> None:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 5.5))
     norm = plt.Normalize(ind["fitness (%)"].min(), ind["fitness (%)"].max())
     for ax, y in ((a1, "wd"), (a2, "mom")):
-        sns.scatterplot(data=ind, x="lr", y=y, hue="fitness (%)", hue_norm=norm, palette="viridis", style="gen",
-                        s=90, edgecolor="black", linewidth=0.4, ax=ax, legend=ax is a2)  # fmt: skip
+        sns.scatterplot(
+            data=ind,
+            x="lr",
+            y=y,
+            hue="fitness (%)",
+            hue_norm=norm,
+            palette="viridis",
+            style="gen",
+            s=90,
+            edgecolor="black",
+            linewidth=0.4,
+            ax=ax,
+            legend=ax is a2,
+        )
         ax.set_xscale("log")
     positive = ind.loc[ind["wd"] > 0, "wd"]
     if len(positive) == len(ind):
@@ -180,36 +220,38 @@ def plot_search_space(fitness_tables, out) -> None:
     save(fig, out)
 
 
-def final_table(plan_tsv, runs_dir) -> pd.DataFrame:
-    plan = read_tsv(plan_tsv).query("stage == 'final'")
+def final_table(plan, tests) -> pd.DataFrame:
+    """Test top-1/3/5 (%) per method and final seed, from the final runs' test.json (each names its run)."""
+    by_run = {t["run"]: t for t in map(read_json, tests)}
     rows = []
-    for _, p in plan.iterrows():
-        t = json.loads((Path(runs_dir) / p["run"] / "test.json").read_text())
+    for _, p in read_tsv(plan).query("stage == 'final'").iterrows():
+        method = "GA best" if p["method"] == "ga" else "baseline"
         for k in ("top1", "top3", "top5"):
-            rows.append({"method": "GA best" if p["method"] == "ga" else "baseline", "seed": p["seed"],
-                         "metric": f"top-{k[3:]}", "accuracy (%)": 100 * t[f"test_{k}"]})  # fmt: skip
+            acc = 100 * by_run[p["run"]][f"test_{k}"]
+            rows.append({"method": method, "seed": p["seed"], "metric": f"top-{k[3:]}", "accuracy (%)": acc})
     return pd.DataFrame(rows)
 
 
-def plot_final(plan_tsv, runs_dir, comparison_tsv, out) -> None:
-    df = final_table(plan_tsv, runs_dir)
+def plot_final_comparison(plan, tests, comparison, out) -> None:
+    df = final_table(plan, tests)
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    sns.barplot(data=df, x="metric", y="accuracy (%)", hue="method", errorbar="sd", capsize=0.15, alpha=0.8, ax=ax,
-                hue_order=["GA best", "baseline"])  # fmt: skip
-    sns.stripplot(data=df, x="metric", y="accuracy (%)", hue="method", dodge=True, palette="dark:black", size=5, ax=ax,
-                  hue_order=["GA best", "baseline"], legend=False)  # fmt: skip
+    common = {"data": df, "x": "metric", "y": "accuracy (%)", "hue": "method", "hue_order": ["GA best", "baseline"]}
+    sns.barplot(**common, errorbar="sd", capsize=0.15, alpha=0.8, ax=ax)
+    sns.stripplot(**common, dodge=True, palette="dark:black", size=5, ax=ax, legend=False)
     lo = np.nanmin(df["accuracy (%)"]) if df["accuracy (%)"].notna().any() else 0
     ax.set_ylim(max(0, lo - 10), 100.5)
-    ax.set(xlabel="test-set metric", title="Final comparison on the test set (bars: mean ± std over seeds; dots: seeds)")
-    ax.text(0.5, -0.2, final_summary(comparison_tsv), transform=ax.transAxes, ha="center", va="top", fontsize=9, wrap=True)
+    ax.set(
+        xlabel="test-set metric", title="Final comparison on the test set (bars: mean ± std over seeds; dots: seeds)"
+    )
+    ax.text(0.5, -0.2, final_summary(comparison), transform=ax.transAxes, ha="center", va="top", fontsize=9, wrap=True)
     ax.legend(loc="lower right")
     fig.tight_layout()
     save(fig, out)
 
 
-def plot_confusion(predictions_tsv, meta_json, out) -> None:
-    p = pd.read_csv(predictions_tsv, sep="\t")
-    classes = json.loads(Path(meta_json).read_text())["classes"]
+def plot_confusion_matrix(predictions, meta, out) -> None:
+    p = pd.read_csv(predictions, sep="\t")
+    classes = read_json(meta)["classes"]
     n = len(classes)
     cm = np.zeros((n, n))
     np.add.at(cm, (p["label"].to_numpy(), p["pred1"].to_numpy()), 1)
@@ -217,11 +259,25 @@ def plot_confusion(predictions_tsv, meta_json, out) -> None:
     pct = 100 * cm / np.where(rows == 0, 1, rows)
     size = max(7, 0.55 * n) if n <= 20 else 14
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
-    sns.heatmap(pct, annot=n <= 20, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True, ax=ax,
-                xticklabels=classes if n <= 20 else False, yticklabels=classes if n <= 20 else False,
-                cbar_kws={"label": "% of the true class"})  # fmt: skip
+    sns.heatmap(
+        pct,
+        annot=n <= 20,
+        fmt=".0f",
+        cmap="Blues",
+        vmin=0,
+        vmax=100,
+        square=True,
+        ax=ax,
+        xticklabels=classes if n <= 20 else False,
+        yticklabels=classes if n <= 20 else False,
+        cbar_kws={"label": "% of the true class"},
+    )
     acc = 100 * np.trace(cm) / max(1, cm.sum())
-    ax.set(xlabel="predicted class", ylabel="true class", title=f"Confusion matrix of the best model on the test set (top-1 {acc:.2f}%)")
+    ax.set(
+        xlabel="predicted class",
+        ylabel="true class",
+        title=f"Confusion matrix of the best model on the test set (top-1 {acc:.2f}%)",
+    )
     plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
     fig.tight_layout()
     save(fig, out)
@@ -234,10 +290,8 @@ def degradation_runs(metrics_files) -> pd.DataFrame:
     """Every degradation run's per-epoch metrics, with kind (plain/resnet), depth and seed."""
     frames = []
     for f in metrics_files:
-        m = re.match(r"(plain|resnet)(\d+)_seed(-?\d+)$", Path(f).parent.name)
-        if not m:
-            raise ValueError(f"{f}: not in a folder named <plain|resnet><depth>_seed<seed>")
-        frames.append(pd.read_csv(f, sep="\t").assign(kind=m.group(1), depth=int(m.group(2)), seed=int(m.group(3))))
+        kind, depth, seed = parse_degradation_run(f)
+        frames.append(pd.read_csv(f, sep="\t").assign(kind=kind, depth=depth, seed=seed))
     df = pd.concat(frames, ignore_index=True)
     df["train error (%)"] = 100 * (1 - df["train_top1"])
     df["test error (%)"] = 100 * (1 - df["test_top1"])
@@ -257,8 +311,8 @@ def degradation_table(metrics_files) -> pd.DataFrame:
     return out
 
 
-def plot_degradation(metrics_files, out) -> None:
-    df = degradation_runs(metrics_files)
+def plot_degradation(metrics, out) -> None:
+    df = degradation_runs(metrics)
     curves = df.groupby(["kind", "depth", "epoch"])[["train error (%)", "test error (%)"]].mean().reset_index()
     depths = sorted(curves["depth"].unique())
     colours = dict(zip(depths, sns.color_palette("viridis_r", len(depths))))
@@ -279,43 +333,41 @@ def plot_degradation(metrics_files, out) -> None:
     save(fig, out)
 
 
-def main(argv=None) -> int:
+def write_degradation_table(metrics, out) -> None:
+    write_tsv(degradation_table(metrics), out)
+
+
+# subcommand -> (function, its file arguments; a list where it takes several files)
+COMMANDS = {
+    "ga-progress": (plot_ga_progress, {"fitness": list}),
+    "search-space": (plot_search_space, {"fitness": list}),
+    "training-curves": (plot_training_curves, {"fitness": list, "plan": str, "metrics": list}),
+    "schedules": (plot_schedules, {"fitness": list, "plan": str, "schedules": list}),
+    "lr-find": (plot_lr_find, {"tsv": str, "suggestion": str}),
+    "final-comparison": (plot_final_comparison, {"plan": str, "tests": list, "comparison": str}),
+    "confusion-matrix": (plot_confusion_matrix, {"predictions": str, "meta": str}),
+    "degradation": (plot_degradation, {"metrics": list}),
+    "degradation-table": (write_degradation_table, {"metrics": list}),
+}
+
+
+def build_parser() -> ArgumentParser:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-
-    def add(name, *opts):
-        p = sub.add_parser(name)
-        for o in opts:
-            p.add_argument(f"--{o}", nargs="+" if o in ("fitness", "metrics") else None, required=o != "top-k",
-                           type=int if o == "top-k" else str, default=4 if o == "top-k" else None)  # fmt: skip
+    for name, (func, files) in COMMANDS.items():
+        p = sub.add_parser(name, help=func.__doc__.splitlines()[0] if func.__doc__ else None)
+        for arg, kind in files.items():
+            p.add_argument(f"--{arg}", required=True, nargs="+" if kind is list else None)
+        if name == "training-curves":
+            p.add_argument("--top-k", type=int, default=4, help="GA runs drawn beside the baseline")
         p.add_argument("--out", required=True)
+    return ap
 
-    add("curves", "fitness", "plan", "runs", "top-k")
-    add("schedules", "fitness", "plan", "runs")
-    add("lr-find", "tsv", "suggestion")
-    add("progress", "fitness")
-    add("search-space", "fitness")
-    add("final", "plan", "runs", "comparison")
-    add("confusion", "predictions", "meta")
-    add("degradation", "metrics")
-    add("degradation-table", "metrics")
-    a = ap.parse_args(argv)
-    try:
-        {
-            "curves": lambda: plot_curves(a.fitness, a.plan, a.runs, a.top_k, a.out),
-            "schedules": lambda: plot_schedules(a.fitness, a.plan, a.runs, a.out),
-            "lr-find": lambda: plot_lr_find(a.tsv, a.suggestion, a.out),
-            "progress": lambda: plot_progress(a.fitness, a.out),
-            "search-space": lambda: plot_search_space(a.fitness, a.out),
-            "final": lambda: plot_final(a.plan, a.runs, a.comparison, a.out),
-            "confusion": lambda: plot_confusion(a.predictions, a.meta, a.out),
-            "degradation": lambda: plot_degradation(a.metrics, a.out),
-            "degradation-table": lambda: write_tsv(degradation_table(a.metrics), a.out),
-        }[a.cmd]()
-    except (OSError, KeyError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+
+def main(argv=None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    func = COMMANDS[args.pop("cmd")][0]
+    return run_cli(lambda kw: func(**kw), args)
 
 
 if __name__ == "__main__":

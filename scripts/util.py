@@ -1,6 +1,7 @@
 """Small helpers every step uses; imports no torch, so the GA and table steps start fast.
 
 - atomic writes: a file is either its old or its new content, never half-written;
+- TSV and JSON reading and writing, with errors that name the file;
 - the command-line parser and error tail: a bad argument or bad data is one line on stderr.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -15,6 +17,11 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
+
+
+class DataError(Exception):
+    """Bad or missing input: the message names the file."""
+
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -42,6 +49,40 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def write_tsv(df, path: str | Path) -> None:
+    """A pandas frame as a TSV, atomically; floats with 10 significant digits, NaN as `nan`."""
+    buf = io.StringIO()
+    df.to_csv(buf, sep="\t", index=False, float_format="%.10g", na_rep="nan")
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def read_tsv(path: str | Path):
+    """A TSV as a pandas frame; run ids, parents and origins stay text. ValueError names the file."""
+    import pandas as pd  # on use: the Snakefile imports this module while parsing
+
+    try:
+        return pd.read_csv(
+            path,
+            sep="\t",
+            dtype={"run": str, "parents": str, "origin": str},
+            keep_default_na=False,
+            na_values=["nan"],
+        )
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise ValueError(f"{path}: unreadable TSV ({e})") from None
+
+
+def read_json(path: str | Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: missing or unreadable ({e})") from None
+
+
+def write_json(path: str | Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
+
+
 def package_version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -49,11 +90,14 @@ def package_version(name: str) -> str:
         return "none"
 
 
-def git_commit(where: Path = Path(__file__).resolve().parent) -> str:
+HERE = Path(__file__).resolve().parent
+
+
+def git_commit(where: Path = HERE) -> str:
     """The workflow's commit (with -dirty for local changes), or "unknown" outside a git checkout."""
     try:
-        p = subprocess.run(["git", "-C", str(where), "describe", "--always", "--dirty", "--abbrev=40", "--exclude=*"],
-                           capture_output=True, text=True, timeout=10)  # fmt: skip
+        cmd = ["git", "-C", str(where), "describe", "--always", "--dirty", "--abbrev=40", "--exclude=*"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else "unknown"
@@ -70,7 +114,7 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def run_cli(fn, args, errors: tuple) -> int:
+def run_cli(fn, args, errors: tuple = (DataError, OSError, KeyError, ValueError)) -> int:
     """fn(args) for a command line: an expected error is one line on stderr and exit status 1."""
     try:
         fn(args)

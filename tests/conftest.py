@@ -1,21 +1,8 @@
-import os
-import shutil
-import subprocess
-import sys
-import time
-from pathlib import Path
+"""Fixtures shared by the tests (helpers.py holds the plain functions)."""
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ROOT / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-BIN = Path(sys.executable).parent  # snakemake and snakefmt live beside the interpreter
-SMOKE = ["--cores", "2", "--configfile", "config/smoke.yaml"]
-
-
-def script_cmd(name, *args):
-    return [sys.executable, str(SCRIPTS / name), *map(str, args)]
+from helpers import SMOKE, copy_workflow, kill_leftovers, snakemake
 
 
 @pytest.fixture(scope="session")
@@ -35,38 +22,16 @@ def prepared(synthetic_raw, tmp_path_factory):
     return prepare(synthetic_raw, tmp_path_factory.mktemp("prep"), "synthetic")
 
 
-def copy_workflow(dest: Path) -> Path:
-    """A fresh copy of the workflow (as a clean clone has it) to run Snakemake in."""
-    for d in ("workflow", "scripts", "config", "envs", "slurm"):
-        shutil.copytree(ROOT / d, dest / d, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-def snakemake_env(**extra):
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra}  # rules call `python`
-
-
-def snakemake(cwd, *args, check=True, timeout=900, env=None):
-    cmd = [str(BIN / "snakemake"), *map(str, args)]
-    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or snakemake_env())
-    if check and p.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
-    return p
-
-
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory):
     """The smoke GA run once, locally, from a fresh copy: the reference of the other runs."""
     work = copy_workflow(tmp_path_factory.mktemp("smoke"))
-    t0 = time.time()
     p = snakemake(work, *SMOKE)
-    return {"dir": work, "out": work / "results" / "smoke", "log": p.stdout + p.stderr, "seconds": time.time() - t0}
+    return {"dir": work, "out": work / "results" / "smoke", "log": p.stdout + p.stderr}
 
 
 @pytest.fixture(autouse=True)
 def no_leftover_snakemake():
     """Interruption tests start Snakemake in the background: kill whatever a failed test left."""
     yield
-    from interrupt import kill_leftovers
-
     kill_leftovers()

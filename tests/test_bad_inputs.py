@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SMOKE, copy_workflow, script_cmd, snakemake
+import ga
+from helpers import SMOKE, copy_workflow, script_cmd, small_args, snakemake
 
 
 def snapshot(folder: Path) -> dict:
@@ -38,36 +39,10 @@ def work(smoke, tmp_path):
 
 # ----------------------------------------------------------------------------- config keys
 M = 2**32
+# every key's check is a unit test in test_config_check.py; these go through Snakemake itself
 BAD_CONFIGS = {
-    "negative train seed": ("train: {seed: -1}", "train.seed"),
-    "ga seed too large": (f"ga: {{seed: {M}}}", "ga.seed"),
-    "negative split seed": ("data: {split_seed: -3}", "data.split_seed"),
-    "degradation seed too large": (f"degradation: {{seeds: [0, {M}]}}", "degradation.seeds.1"),
-    "final seeds past 2^32-1": (f"train: {{seed: {M - 1}}}", "train.seed"),
-    "negative wd bound": ("ga: {genes: {wd: {low: -0.1, high: 0.1}}}", "ga.genes.wd.low"),
-    "negative momentum bound": ("ga: {genes: {mom: {low: -1.0, high: 1.5}}}", "ga.genes.mom.low"),
-    "infinite lr bound": ("ga: {genes: {lr: {low: 1.0e-3, high: .inf, log: true}}}", "ga.genes.lr.high"),
-    "nan div factor": ("train: {div_factor: .nan}", "train.div_factor"),
-    "log bound <= 0": ("ga: {genes: {lr: {low: 0.0, high: 1.0e-2, log: true}}}", "ga.genes.lr.low"),
-    "population < 2": ("ga: {population: 1}", "ga.population"),
-    "generations < 1": ("ga: {generations: 0}", "ga.generations"),
-    "unknown dataset": ("data: {dataset: mnist}", "data.dataset"),
-    "reversed bounds": ("ga: {genes: {lr: {low: 1.0e-2, high: 1.0e-6, log: true}}}", "ga.genes.lr"),
-    "too many digits in a bound": ("ga: {genes: {wd: {low: 0.0, high: 0.12345}}}", "ga.genes.wd.high"),
-    "outdir is the root": ('outdir: "/"', "outdir"),
-    "outdir is empty": ('outdir: ""', "outdir"),
-    "outdir is dots": ('outdir: "./."', "outdir"),
-    "milestone past the iterations": ("degradation: {iterations: 60, milestones: [30, 60]}", "degradation.milestones"),
-    "negative max_train": ("train: {max_train: -5}", "train.max_train"),
-    "elites >= population": ("ga: {population: 4, elites: 4}", "ga.elites"),
     "unknown arch": ("train: {arch: resnet51}", "train.arch"),
-    "misspelt key": ("train: {epoch: 3}", "train"),
-    "batch larger than the data": ("train: {batch_size: 5000}", "train.batch_size"),
-    "lr_find range reversed": ("lr_find: {start_lr: 1.0, end_lr: 0.1}", "lr_find.start_lr"),
-    "val_size takes all images": ("data: {val_size: 2500}", "data.val_size"),
-    "AdamW with max_momentum 1": ("train: {optimizer: adamw, max_momentum: 1.0}", "train.max_momentum"),
-    "AdamW with a baseline momentum above 1": ("train: {optimizer: adamw}\nbaseline: {mom: 1.2}", "baseline.mom"),
-    "unknown optimizer": ("train: {optimizer: lamb}", "train.optimizer"),
+    "infinite lr bound": ("ga: {genes: {lr: {low: 1.0e-3, high: .inf, log: true}}}", "ga.genes.lr.high"),
     "missing data_dir": ("data: {dataset: cifar10, data_dir: /nonexistent/cifar}", "data.data_dir"),
 }
 
@@ -82,8 +57,9 @@ def test_bad_config_key(work, name):
     assert snapshot(work / "results") == before
 
 
-@pytest.mark.parametrize("override, key", [("ga={generations: abc}", "ga.generations"),
-                                           ("train={epochs: 0}", "train.epochs")])  # fmt: skip
+@pytest.mark.parametrize(
+    "override, key", [("ga={generations: abc}", "ga.generations"), ("train={epochs: 0}", "train.epochs")]
+)
 def test_bad_command_line_override(work, override, key):
     before = snapshot(work / "results")
     p = snakemake(work, *SMOKE, "--config", override, check=False, timeout=120)
@@ -108,8 +84,7 @@ def outdir(work):
 
 
 def train_args(prepared, out, *extra):
-    return ("--data", prepared, "--out", out, "--arch", "resnet8", "--epochs", 1, "--batch-size", 100,
-            "--val-size", 500, "--device", "cpu", *extra)  # fmt: skip
+    return (*small_args(prepared, out), "--epochs", 1, *extra)
 
 
 BAD_ARGS = {
@@ -134,8 +109,10 @@ def test_bad_train_argument(prepared, outdir, name):
     assert snapshot(outdir) == before
 
 
-@pytest.mark.parametrize("extra, flag", [(["--arch", "resnet51"], "resnet51"), (["--start-lr", 0], "--start-lr"),
-                                         (["--steps", 1], "--steps")])  # fmt: skip
+@pytest.mark.parametrize(
+    "extra, flag",
+    [(["--arch", "resnet51"], "resnet51"), (["--start-lr", 0], "--start-lr"), (["--steps", 1], "--steps")],
+)
 def test_bad_lr_find_argument(prepared, outdir, extra, flag):
     before = snapshot(outdir)
     p = run("lr_find.py", "--data", prepared, "--out", outdir / "lr_find", "--val-size", 500, "--device", "cpu", *extra)
@@ -161,8 +138,16 @@ def test_batch_file_with_a_code_payload_is_refused_and_never_runs(synthetic_raw,
     batch = raw / "cifar-10-batches-py" / "data_batch_3"
     batch.write_bytes(pickle.dumps({"data": Payload(marker), "labels": [0]}, protocol=2))
     before = snapshot(outdir)
-    p = run("data.py", "prepare", "--data-dir", raw, "--out", outdir / "data" / "prepared" / "synthetic",
-            "--dataset", "synthetic")  # fmt: skip
+    p = run(
+        "data.py",
+        "prepare",
+        "--data-dir",
+        raw,
+        "--out",
+        outdir / "data" / "prepared" / "synthetic",
+        "--dataset",
+        "synthetic",
+    )
     assert_one_clean_error(p, str(batch))
     assert "refusing to load posix.system" in p.stderr and not marker.exists()
     assert snapshot(outdir) == before
@@ -201,11 +186,16 @@ def test_bad_prepared_folder(prepared, tmp_path, outdir, name):
 
 
 # ----------------------------------------------------------------------------- weights
+def evaluate_args(prepared, run_dir):
+    files = ("--result", run_dir / "result.json", "--model", run_dir / "model.pt", "--out", run_dir / "test.json")
+    return ("--data", prepared, *files, "--out-predictions", run_dir / "test_predictions.tsv", "--device", "cpu")
+
+
 def test_corrupt_model_weights_in_evaluate(prepared, tmp_path, outdir):
     run_dir = tmp_path / "run"
     shutil.copytree(next((outdir / "runs").iterdir()), run_dir, ignore=shutil.ignore_patterns("test*"))
     (run_dir / "model.pt").write_bytes(b"PK\x03\x04 not a zip")
-    p = run("evaluate.py", "test", "--data", prepared, "--run", run_dir, "--device", "cpu")
+    p = run("evaluate.py", "test", *evaluate_args(prepared, run_dir))
     assert_one_clean_error(p, "model.pt: unreadable model weights")
     assert not (run_dir / "test.json").exists()
 
@@ -217,14 +207,15 @@ def test_model_weights_with_a_code_payload_in_evaluate(prepared, tmp_path, outdi
     shutil.copytree(next((outdir / "runs").iterdir()), run_dir)
     marker = tmp_path / "payload-ran"
     torch.save({"conv1.weight": Payload(marker)}, run_dir / "model.pt")
-    p = run("evaluate.py", "test", "--data", prepared, "--run", run_dir, "--device", "cpu")
+    p = run("evaluate.py", "test", *evaluate_args(prepared, run_dir))
     assert_one_clean_error(p, "model.pt: unreadable model weights")
     assert not marker.exists()
 
 
 # ----------------------------------------------------------------------------- TSVs
 def ga_spec(population=4):
-    return '{"population": %d, "elites": 2, "genes": {"lr": {"low": 1e-3, "high": 1e-1, "log": true}}}' % population
+    genes = '"genes": {"lr": {"low": 1e-3, "high": 1e-1, "log": true}}'
+    return f'{{"population": {population}, "elites": 2, {genes}}}'
 
 
 def edited_fitness(outdir, tmp_path, edit):
@@ -253,8 +244,18 @@ def test_next_generation_refuses_an_incomplete_fitness_table(outdir, tmp_path, n
     edit, what = FITNESS_EDITS[name]
     bad = edited_fitness(outdir, tmp_path, edit)
     before = snapshot(outdir)
-    p = run("ga.py", "next", "--spec", ga_spec(), "--fitness", bad, "--gen", 2,
-            "--out", outdir / "ga" / "gen2" / "population.tsv")  # fmt: skip
+    p = run(
+        "ga.py",
+        "next",
+        "--spec",
+        ga_spec(),
+        "--fitness",
+        bad,
+        "--gen",
+        2,
+        "--out",
+        outdir / "ga" / "gen2" / "population.tsv",
+    )
     assert_one_clean_error(p, str(bad))
     assert what in p.stderr and snapshot(outdir) == before
 
@@ -266,6 +267,16 @@ def test_collect_with_a_missing_run_result_names_it(outdir, tmp_path):
     gone = runs / population.read_text().splitlines()[1].split("\t")[1] / "result.json"
     gone.unlink()
     before = snapshot(outdir)
-    p = run("ga.py", "collect", "--population", population, "--runs", runs, "--out", outdir / "ga" / "gen0" / "fitness.tsv")
+    results = [runs / run / "result.json" for run in ga.population_runs(population)]
+    p = run(
+        "ga.py",
+        "collect",
+        "--population",
+        population,
+        "--results",
+        *results,
+        "--out",
+        outdir / "ga" / "gen0" / "fitness.tsv",
+    )
     assert_one_clean_error(p, str(gone))
     assert snapshot(outdir) == before

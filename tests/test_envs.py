@@ -2,11 +2,10 @@
 
 import re
 
-
 import pytest
 import yaml
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def requirements():
@@ -35,4 +34,3 @@ def test_every_rule_env_exists():
     for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
         for rel in re.findall(r'conda:\s*\n\s*"([^"]+)"', smk.read_text()):
             assert (smk.parent / rel).resolve().is_file(), f"{smk.name}: {rel}"
-

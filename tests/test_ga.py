@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import ga
-from conftest import script_cmd
+from helpers import script_cmd
+from util import read_tsv, write_tsv
 
 GENES = ga.DEFAULT_GENES
 
@@ -87,7 +88,10 @@ def test_next_generation_semantics():
 
 def test_next_generation_respects_bounds_and_rounding_with_mutation():
     genes = {"lr": {"low": 1e-3, "high": 1e-1, "log": True}, "wd": GENES["wd"], "mom": GENES["mom"]}
-    prev = [{**p, "individual": i, "fitness": i / 10} for i, p in enumerate(ga.init_population(genes, 10, np.random.default_rng(2)))]
+    prev = [
+        {**p, "individual": i, "fitness": i / 10}
+        for i, p in enumerate(ga.init_population(genes, 10, np.random.default_rng(2)))
+    ]
     for gen in range(1, 30):
         nxt = ga.next_generation(prev, genes, 10, 5, 1, 0.5, ga.generation_rng(7, gen), generation=gen)
         assert all(within(p, genes) and ga.canonical_genome(p) == {g: p[g] for g in ga.GENES} for p in nxt)
@@ -102,11 +106,14 @@ def test_generation_rng_depends_only_on_seed_and_generation():
     assert not np.array_equal(a, ga.generation_rng(4, 2).random(5))
 
 
-@pytest.mark.parametrize("genes,key", [
-    ({"lr": {"low": 1e-2, "high": 1e-6, "log": True}}, "ga.genes.lr"),
-    ({"lr": {"low": 0.0, "high": 1e-2, "log": True}}, "ga.genes.lr.low"),
-    ({"wd": {"low": 0.0, "high": 0.12345}}, "ga.genes.wd.high"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "genes,key",
+    [
+        ({"lr": {"low": 1e-2, "high": 1e-6, "log": True}}, "ga.genes.lr"),
+        ({"lr": {"low": 0.0, "high": 1e-2, "log": True}}, "ga.genes.lr.low"),
+        ({"wd": {"low": 0.0, "high": 0.12345}}, "ga.genes.wd.high"),
+    ],
+)
 def test_bad_bounds_name_the_key(genes, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
         ga.spec_from_json(json.dumps({"population": 10, "genes": genes}))
@@ -118,15 +125,18 @@ def test_cli_steps_are_deterministic_files(tmp_path):
         subprocess.run(script_cmd("ga.py", "init", "--spec", spec, "--out", tmp_path / d / "pop0.tsv"), check=True)
     a, b = (tmp_path / "a" / "pop0.tsv").read_bytes(), (tmp_path / "b" / "pop0.tsv").read_bytes()
     assert a == b
-    df = ga.read_tsv(tmp_path / "a" / "pop0.tsv")
+    df = read_tsv(tmp_path / "a" / "pop0.tsv")
     assert list(df.columns) == ga.POP_COLUMNS and list(df["origin"]) == ["init"] * 6
-    fit = df.assign(fitness=[0.1, 0.6, 0.3, 0.6, 0.2, 0.0], top1=0.0, top3=0.0, top5=0.0, val_loss=1.0,
-                    train_loss=1.0, status="ok")  # fmt: skip
-    ga.write_tsv(fit, tmp_path / "fit0.tsv")
+    fit = df.assign(
+        fitness=[0.1, 0.6, 0.3, 0.6, 0.2, 0.0], top1=0.0, top3=0.0, top5=0.0, val_loss=1.0, train_loss=1.0, status="ok"
+    )
+    write_tsv(fit, tmp_path / "fit0.tsv")
     out = tmp_path / "pop1.tsv"
-    subprocess.run(script_cmd("ga.py", "next", "--spec", spec, "--fitness", tmp_path / "fit0.tsv", "--gen", 1,
-                              "--out", out), check=True)  # fmt: skip
-    nxt = ga.read_tsv(out)
+    subprocess.run(
+        script_cmd("ga.py", "next", "--spec", spec, "--fitness", tmp_path / "fit0.tsv", "--gen", 1, "--out", out),
+        check=True,
+    )
+    nxt = read_tsv(out)
     assert list(nxt["parents"][:3]) == ["gen0:1", "gen0:3", "gen0:2"]
     assert list(nxt["run"][:3]) == [df["run"][1], df["run"][3], df["run"][2]]  # elites keep their run: reused
 
@@ -136,28 +146,62 @@ def test_best_over_generations_prefers_earliest_on_ties(tmp_path):
     import pandas as pd
 
     for g, fits in enumerate([[0.2, 0.7], [0.7, 0.5]]):
-        df = pd.DataFrame([{"individual": i, "run": f"r{g}{i}", "lr": "1.00e-03", "wd": "0.00e+00",
-                            "mom": "9.00e-01", "origin": "init", "parents": "", "fitness": f, **cols,
-                            "status": "ok"} for i, f in enumerate(fits)])  # fmt: skip
+        df = pd.DataFrame(
+            [
+                {
+                    "individual": i,
+                    "run": f"r{g}{i}",
+                    "lr": "1.00e-03",
+                    "wd": "0.00e+00",
+                    "mom": "9.00e-01",
+                    "origin": "init",
+                    "parents": "",
+                    "fitness": f,
+                    **cols,
+                    "status": "ok",
+                }
+                for i, f in enumerate(fits)
+            ]
+        )
         (tmp_path / f"gen{g}").mkdir()
-        ga.write_tsv(df, tmp_path / f"gen{g}" / "fitness.tsv")
+        write_tsv(df, tmp_path / f"gen{g}" / "fitness.tsv")
     best = ga.best_of([tmp_path / "gen0" / "fitness.tsv", tmp_path / "gen1" / "fitness.tsv"])
     assert best.iloc[0]["run"] == "r01" and best.iloc[0]["generation"] == 0
     assert not math.isnan(best.iloc[0]["fitness"])
 
 
 def test_collect_warns_when_a_generation_mixes_environments(tmp_path, capsys):
-    pop = ga.population_frame([{"lr": 0.01, "wd": 0.0, "mom": 0.9, "origin": "init"},
-                               {"lr": 0.02, "wd": 0.0, "mom": 0.9, "origin": "init"}], 0)  # fmt: skip
-    ga.write_tsv(pop, tmp_path / "population.tsv")
+    pop = ga.population_frame(
+        [{"lr": 0.01, "wd": 0.0, "mom": 0.9, "origin": "init"}, {"lr": 0.02, "wd": 0.0, "mom": 0.9, "origin": "init"}],
+        0,
+    )
+    write_tsv(pop, tmp_path / "population.tsv")
     for run, device in zip(pop["run"], ["NVIDIA H100 80GB HBM3", "NVIDIA A100-SXM4-40GB"]):
-        prov = {"torch": "2.11.0", "torchvision": "0.26.0", "cuda": "13.0", "cudnn": "91900", "device": device,
-                "deterministic": True, "threads": 4, "commit": "abc", "settings_hash": "x"}  # fmt: skip
-        result = {"fitness": 0.5, "top1": 0.5, "top3": 0.8, "top5": 0.9, "val_loss": 1.0, "train_loss": 1.0,
-                  "status": "ok", "provenance": prov, "run": run}  # fmt: skip
+        prov = {
+            "torch": "2.11.0",
+            "torchvision": "0.26.0",
+            "cuda": "13.0",
+            "cudnn": "91900",
+            "device": device,
+            "deterministic": True,
+            "threads": 4,
+            "commit": "abc",
+            "settings_hash": "x",
+        }
+        result = {
+            "fitness": 0.5,
+            "top1": 0.5,
+            "top3": 0.8,
+            "top5": 0.9,
+            "val_loss": 1.0,
+            "train_loss": 1.0,
+            "status": "ok",
+            "provenance": prov,
+            "run": run,
+        }
         (tmp_path / run).mkdir()
         (tmp_path / run / "result.json").write_text(json.dumps(result))
-    ga.collect(tmp_path / "population.tsv", tmp_path)
+    ga.collect(tmp_path / "population.tsv", sorted(tmp_path.glob("*/result.json")))
     err = capsys.readouterr().err
     assert "mixes 2 environments" in err and "A100" in err and "H100" in err
     envs = ga.environments(sorted(tmp_path.glob("*/result.json")))
@@ -170,11 +214,14 @@ def evolve(generations, unique, n=4, k=2, seed=0):
     pops = [ga.init_population(genes, n, ga.generation_rng(seed, 0), unique)]
     seen = set()
     for g in range(1, generations):
-        scored = [{**p, "individual": i, "fitness": round(1 - abs(math.log10(p["lr"]) + 1.5) / 3, 3)}
-                  for i, p in enumerate(pops[-1])]  # fmt: skip
+        scored = [
+            {**p, "individual": i, "fitness": round(1 - abs(math.log10(p["lr"]) + 1.5) / 3, 3)}
+            for i, p in enumerate(pops[-1])
+        ]
         seen |= {ga.genome_key(p) for p in pops[-1]}
-        pops.append(ga.next_generation(scored, genes, n, k, 1, 0.3, ga.generation_rng(seed, g), g,
-                                       seen if unique else None))  # fmt: skip
+        pops.append(
+            ga.next_generation(scored, genes, n, k, 1, 0.3, ga.generation_rng(seed, g), g, seen if unique else None)
+        )
     return pops
 
 
@@ -200,13 +247,19 @@ def test_plain_ga_can_collapse_and_unique_is_deterministic():
 
 def test_distinct_elites_count_a_genome_once():
     a = {"lr": 0.01, "wd": 0.0, "mom": 0.9}
-    inds = [{**a, "individual": 0, "fitness": 0.9}, {**a, "individual": 1, "fitness": 0.9},
-            {"lr": 0.02, "wd": 0.0, "mom": 0.9, "individual": 2, "fitness": 0.5}]  # fmt: skip
+    inds = [
+        {**a, "individual": 0, "fitness": 0.9},
+        {**a, "individual": 1, "fitness": 0.9},
+        {"lr": 0.02, "wd": 0.0, "mom": 0.9, "individual": 2, "fitness": 0.5},
+    ]
     assert [e["individual"] for e in ga.distinct_elites(inds, 2)] == [0, 2]
     assert [e["individual"] for e in ga.select_elites(inds, 2)] == [0, 1]  # plain: duplicates count twice
     b = {"lr": 0.02, "wd": 0.0, "mom": 0.9}
-    tied = [{**a, "individual": 0, "fitness": 0.5}, {**b, "individual": 1, "fitness": 0.5},
-            {**a, "individual": 2, "fitness": 0.5}]  # fmt: skip
+    tied = [
+        {**a, "individual": 0, "fitness": 0.5},
+        {**b, "individual": 1, "fitness": 0.5},
+        {**a, "individual": 2, "fitness": 0.5},
+    ]
     assert [e["individual"] for e in ga.distinct_elites(tied, 2)] == [0, 1]  # ties: lower index first
 
 

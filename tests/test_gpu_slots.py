@@ -1,17 +1,20 @@
 import os
 import subprocess
-
 import time
 
 import pytest
 
 import gpu_slots
-from conftest import script_cmd
+from helpers import script_cmd
 
 
 def test_concurrent_processes_take_different_gpus(tmp_path):
-    procs = [subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 4, "--dir", tmp_path, "--hold", 2),
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            script_cmd("gpu_slots.py", "--gpus", 4, "--dir", tmp_path, "--hold", 2), stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     slots = sorted(int(p.stdout.readline()) for p in procs)
     assert slots == [0, 1, 2, 3]
     for p in procs:
@@ -19,12 +22,17 @@ def test_concurrent_processes_take_different_gpus(tmp_path):
 
 
 def test_a_fifth_job_waits_until_a_gpu_is_free_and_a_killed_job_frees_its_gpu(tmp_path):
-    holders = [subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 2, "--dir", tmp_path, "--hold", 60),
-                                stdout=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    holders = [
+        subprocess.Popen(
+            script_cmd("gpu_slots.py", "--gpus", 2, "--dir", tmp_path, "--hold", 60), stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     taken = {int(p.stdout.readline()): p for p in holders}
     assert set(taken) == {0, 1}
-    waiter = subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 2, "--dir", tmp_path),
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    waiter = subprocess.Popen(
+        script_cmd("gpu_slots.py", "--gpus", 2, "--dir", tmp_path), stdout=subprocess.PIPE, text=True
+    )
     time.sleep(1.0)
     assert waiter.poll() is None, "must wait while both GPUs are taken"
     taken[1].kill()  # SIGKILL: the kernel releases its lock
@@ -45,14 +53,14 @@ def test_slurm_or_user_cuda_visible_devices_is_respected(monkeypatch, tmp_path):
 
 
 def test_acquire_times_out_with_a_clear_error(tmp_path):
-    holder = subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 1, "--dir", tmp_path, "--hold", 30),
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        script_cmd("gpu_slots.py", "--gpus", 1, "--dir", tmp_path, "--hold", 30), stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "0"
     with pytest.raises(TimeoutError, match="GPU slots"):
         gpu_slots.acquire(1, tmp_path, timeout=0.5, poll=0.1)
     holder.kill()
     holder.wait()
-
 
 
 def test_a_planted_symlink_lock_file_is_refused_and_its_target_untouched(tmp_path):
@@ -88,15 +96,20 @@ def test_default_lock_folder_is_private(monkeypatch, tmp_path):
 
 def test_k_slots_per_gpu_spread_over_gpus_then_fill_them(tmp_path):
     """jobs_per_gpu=2 on 2 GPUs: the first two jobs take different GPUs, four fit, a fifth waits."""
+
     def take():
-        p = subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 2, "--slots", 2, "--dir", tmp_path, "--hold", 30),
-                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+        p = subprocess.Popen(
+            script_cmd("gpu_slots.py", "--gpus", 2, "--slots", 2, "--dir", tmp_path, "--hold", 30),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         return p, int(p.stdout.readline())
 
     holders = [take() for _ in range(4)]
     assert [gpu for _, gpu in holders] == [0, 1, 0, 1]
-    waiter = subprocess.Popen(script_cmd("gpu_slots.py", "--gpus", 2, "--slots", 2, "--dir", tmp_path),
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    waiter = subprocess.Popen(
+        script_cmd("gpu_slots.py", "--gpus", 2, "--slots", 2, "--dir", tmp_path), stdout=subprocess.PIPE, text=True
+    )
     time.sleep(1.0)
     assert waiter.poll() is None, "all four slots are taken"
     holders[3][0].kill()

@@ -6,9 +6,8 @@ import subprocess
 import pytest
 import torch
 
-from conftest import SMOKE, copy_workflow, script_cmd, snakemake
-from test_train import run_train, train_cmd
-from train import Normalizer, make_optimizer, make_step, model_on_device, one_cycle
+from engine import Normalizer, make_optimizer, make_step, model_on_device, one_cycle
+from helpers import SMOKE, copy_workflow, lr_find_cmd, run_train, snakemake, train_cmd
 
 
 def test_adamw_beta1_follows_the_one_cycle_momentum_curve():
@@ -38,16 +37,21 @@ def test_adamw_genome_with_momentum_of_1_or_more_is_invalid_not_trained(prepared
 
 
 def test_adamw_max_momentum_of_1_is_a_usage_error(prepared, tmp_path):
-    p = subprocess.run(train_cmd(prepared, tmp_path / "x", "--optimizer", "adamw", "--max-momentum", 1.0),
-                       capture_output=True, text=True)  # fmt: skip
+    p = subprocess.run(
+        train_cmd(prepared, tmp_path / "x", "--optimizer", "adamw", "--max-momentum", 1.0),
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 2 and "--max-momentum" in p.stderr and "beta1" in p.stderr
 
 
 def test_lr_finder_uses_the_runs_optimizer(prepared, tmp_path):
     out = tmp_path / "lrf"
-    p = subprocess.run(script_cmd("lr_find.py", "--data", prepared, "--out", out, "--arch", "resnet8", "--batch-size", 100,
-                                  "--val-size", 500, "--device", "cpu", "--steps", 20, "--optimizer", "adamw"),
-                       capture_output=True, text=True)  # fmt: skip
+    p = subprocess.run(
+        lr_find_cmd(prepared, out, 20, "--optimizer", "adamw"),
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads((out / "suggestion.json").read_text())["optimizer"] == "adamw"
 

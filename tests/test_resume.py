@@ -3,17 +3,7 @@ was cut off resumes from its last epoch checkpoint, and the results equal an uni
 
 import json
 
-from conftest import copy_workflow, snakemake
-from interrupt import kill_group, start, trained_runs, wait_mid_epoch
-
-TARGET = "results/smoke/ga/gen1/fitness.tsv"  # two generations: enough to cut one in the middle
-
-
-def assert_same_ga(work, smoke, generations=(0, 1)):
-    for g in generations:
-        for name in ("population.tsv", "fitness.tsv"):
-            a = (smoke["out"] / "ga" / f"gen{g}" / name).read_bytes()
-            assert (work / "results" / "smoke" / "ga" / f"gen{g}" / name).read_bytes() == a, f"gen{g}/{name}"
+from helpers import TARGET, assert_same_ga, copy_workflow, kill_group, snakemake, start, trained_runs, wait_mid_epoch
 
 
 def test_sigkill_mid_generation_then_unlock_and_rerun_incomplete(smoke, tmp_path):

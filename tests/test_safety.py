@@ -5,15 +5,21 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT
+from helpers import ROOT
 
 
 def test_slurm_tests_need_the_explicit_variable(tmp_path):
     """Without RESNET_GA_SLURM_TESTS=1 the SLURM test module submits nothing and cancels nothing,
     even where `sinfo` answers (as it does in CI, where the test cluster is up)."""
     env = {k: v for k, v in os.environ.items() if k != "RESNET_GA_SLURM_TESTS"}
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_slurm.py"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_slurm.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode in (0, 5) and "1 skipped" in p.stdout and "passed" not in p.stdout, p.stdout + p.stderr
 
 
@@ -26,14 +32,21 @@ def code_files():
 
 def test_no_code_is_loaded_from_data_and_nothing_is_cancelled_or_killed_by_name():
     risky = re.compile(r"weights_only\s*=\s*False|pickle\.loads?\(|scancel\s[^\n]*(--user|-u\s)|pkill|killall")
-    found = [f"{p.relative_to(ROOT)}:{i}" for p in code_files() for i, line in enumerate(p.read_text().splitlines(), 1)
-             if risky.search(line)]  # fmt: skip
+    found = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in code_files()
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if risky.search(line)
+    ]
     assert not found, found
 
 
 def test_every_path_in_a_shell_directive_is_quoted():
     """Paths and config values are quoted ({x:q}); the two exceptions are flag lists built in common.smk."""
     unquoted = re.compile(r"\{(input|output|log|params\.(?!settings\b|md5_flag\b)\w+)(\.\w+)?\}")
-    found = [f"{p.name}: {m.group(0)}" for p in (ROOT / "workflow" / "rules").glob("*.smk")
-             for m in unquoted.finditer(p.read_text())]  # fmt: skip
+    found = [
+        f"{p.name}: {m.group(0)}"
+        for p in (ROOT / "workflow" / "rules").glob("*.smk")
+        for m in unquoted.finditer(p.read_text())
+    ]
     assert not found, found

@@ -11,9 +11,7 @@ import time
 
 import pytest
 
-from conftest import copy_workflow
-from interrupt import run_states, start, trained_runs, wait_mid_epoch
-from test_resume import TARGET, assert_same_ga
+from helpers import TARGET, assert_same_ga, copy_workflow, run_states, start, trained_runs, wait_mid_epoch
 
 ENABLE = "RESNET_GA_SLURM_TESTS"  # .ci/run sets it; nothing is submitted without it
 CLUSTER = "resnet-ga-test"  # the ClusterName tests/slurm/start-cluster.sh writes
@@ -29,15 +27,32 @@ def cluster_name() -> str | None:
 
 
 if os.environ.get(ENABLE) != "1":
-    pytest.skip(f"SLURM tests run only with {ENABLE}=1 (set by .ci/run), against the test cluster of "
-                "tests/slurm/start-cluster.sh", allow_module_level=True)  # fmt: skip
+    pytest.skip(
+        f"SLURM tests run only with {ENABLE}=1 (set by .ci/run), against the test cluster of "
+        "tests/slurm/start-cluster.sh",
+        allow_module_level=True,
+    )
 if cluster_name() != CLUSTER:  # enabled: a missing or foreign cluster is a failure, never a target
-    raise RuntimeError(f"{ENABLE}=1 but the SLURM cluster here is {cluster_name()!r}, not {CLUSTER!r} "
-                       "(bash tests/slurm/start-cluster.sh starts it)")  # fmt: skip
+    raise RuntimeError(
+        f"{ENABLE}=1 but the SLURM cluster here is {cluster_name()!r}, not {CLUSTER!r} "
+        "(bash tests/slurm/start-cluster.sh starts it)"
+    )
 
-ARGS = [TARGET, "--profile", "slurm", "--set-threads", "train=2", "lr_find=2", "evaluate=2",
-        "--seconds-between-status-checks", "2", "--slurm-init-seconds-before-status-checks", "2",
-        "--configfile", "config/smoke.yaml"]  # fmt: skip
+ARGS = [
+    TARGET,
+    "--profile",
+    "slurm",
+    "--set-threads",
+    "train=2",
+    "lr_find=2",
+    "evaluate=2",
+    "--seconds-between-status-checks",
+    "2",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--configfile",
+    "config/smoke.yaml",
+]
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/(lr=[^/]+)/\d+\.log\)")
 
 
@@ -68,8 +83,12 @@ def wait_until(check, what, timeout=180):
 
 
 def sacct_tres(jobids):
-    p = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,AllocTRES,State", "-j", ",".join(map(str, jobids))],
-                       capture_output=True, text=True, check=True)  # fmt: skip
+    p = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-o", "JobID,AllocTRES,State", "-j", ",".join(map(str, jobids))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return {int(line.split("|")[0]): line.split("|")[1:] for line in p.stdout.splitlines() if line}
 
 
@@ -95,11 +114,15 @@ def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, our
     _, cancelled = wait_mid_epoch(a, runs, need_finished=0)
     job = wait_for_submission(logs[0], cancelled)
     subprocess.run(["scancel", str(job)], check=True)
-    wait_until(lambda: len([j for j, r in submissions(logs[0].read_text()) if r == cancelled]) >= 2,
-               "the cancelled job is resubmitted")  # fmt: skip
+    wait_until(
+        lambda: len([j for j, r in submissions(logs[0].read_text()) if r == cancelled]) >= 2,
+        "the cancelled job is resubmitted",
+    )
     train_log = work / "results/smoke/logs/train" / f"{cancelled}.log"
-    wait_until(lambda: train_log.exists() and "resuming from checkpoint" in train_log.read_text(),
-               "the resubmitted job resumes")  # fmt: skip
+    wait_until(
+        lambda: train_log.exists() and "resuming from checkpoint" in train_log.read_text(),
+        "the resubmitted job resumes",
+    )
     # ... then SIGTERM Snakemake while another run trains: it waits for running jobs, submits nothing new
     wait_mid_epoch(a, runs, exclude=[cancelled], need_finished=1)
     a.send_signal(signal.SIGTERM)
@@ -130,6 +153,8 @@ def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, our
     distinct = {r for log in logs for _, r in submissions(log.read_text())}
     expected = set()
     for g in (0, 1):
-        expected |= {line.split("\t")[1] for line in (work / f"results/smoke/ga/gen{g}/population.tsv").read_text().splitlines()[1:]}
+        expected |= {
+            line.split("\t")[1]
+            for line in (work / f"results/smoke/ga/gen{g}/population.tsv").read_text().splitlines()[1:]
+        }
     assert distinct == expected
-

@@ -10,21 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import script_cmd
-from train import METRIC_COLUMNS, one_cycle, peak_step
-
-TIMING = ["seconds", "images_per_s"]  # wall-clock columns: the only ones that may differ between runs
-
-
-def train_cmd(prepared, out, *extra, arch="resnet8", epochs=2):
-    return script_cmd("train.py", "--data", prepared, "--out", out, "--arch", arch, "--epochs", epochs,
-                      "--batch-size", 100, "--val-size", 500, "--device", "cpu", "--threads", 1, *extra)  # fmt: skip
-
-
-def run_train(*args, **kw):
-    p = subprocess.run(train_cmd(*args, **kw), capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stdout + p.stderr
-    return p
+from engine import METRIC_COLUMNS, one_cycle, peak_step
+from helpers import TIMING, lr_find_cmd, run_train, train_cmd
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -117,7 +104,9 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_pat
 
     p = run_train(prepared, out, *args, epochs=3)
     assert "resuming from checkpoint" in p.stdout and "at epoch 1/3" in p.stdout
-    pd.testing.assert_frame_equal(_metrics_without_timing(out / "metrics.tsv"), _metrics_without_timing(ref / "metrics.tsv"))
+    pd.testing.assert_frame_equal(
+        _metrics_without_timing(out / "metrics.tsv"), _metrics_without_timing(ref / "metrics.tsv")
+    )
     a, b = torch.load(out / "model.pt", weights_only=True), torch.load(ref / "model.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] == 1
@@ -182,8 +171,9 @@ def test_sigterm_stops_cleanly_and_the_rerun_resumes(prepared, tmp_path):
     out.mkdir()
     (out / ".metrics.tsv.stale.tmp").write_text("left by a killed write")
     args = ("--max-train", 1500, "--max-val", 100)
-    proc = subprocess.Popen(train_cmd(prepared, out, *args, epochs=3), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        train_cmd(prepared, out, *args, epochs=3), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 300
     while time.time() < deadline and not (out / "checkpoint.pt").exists():
         time.sleep(0.05)
@@ -203,8 +193,11 @@ def test_unknown_arch_is_a_usage_error(prepared, tmp_path):
 
 def test_lr_finder_writes_curve_and_suggestion(prepared, tmp_path):
     out = tmp_path / "lrf"
-    p = subprocess.run(script_cmd("lr_find.py", "--data", prepared, "--out", out, "--arch", "resnet8", "--batch-size", 100,
-                                  "--val-size", 500, "--device", "cpu", "--steps", 40), capture_output=True, text=True)  # fmt: skip
+    p = subprocess.run(
+        lr_find_cmd(prepared, out, 40),
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 0, p.stderr
     curve = pd.read_csv(out / "lr_find.tsv", sep="\t")
     assert list(curve.columns) == ["step", "lr", "loss", "smoothed_loss"] and len(curve) >= 10
@@ -215,7 +208,7 @@ def test_lr_finder_writes_curve_and_suggestion(prepared, tmp_path):
 
 
 def test_step_schedule_divides_lr_at_milestones_with_optional_warmup():
-    from train import step_schedule
+    from engine import step_schedule
 
     lrs = [step_schedule(s, 0.1, 0.9, [32000, 48000])[0] for s in (0, 31999, 32000, 47999, 48000, 63999)]
     assert lrs == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
@@ -225,12 +218,31 @@ def test_step_schedule_divides_lr_at_milestones_with_optional_warmup():
 
 def test_iterations_step_schedule_and_per_epoch_test_error(prepared, tmp_path):
     out = tmp_path / "paper"
-    run_train(prepared, out, "--schedule", "step", "--lr", 0.1, "--mom", 0.9, "--wd", 1e-4, "--iterations", 45,
-              "--milestones", 30, 40, "--track-test", epochs=99)  # fmt: skip
+    run_train(
+        prepared,
+        out,
+        "--schedule",
+        "step",
+        "--lr",
+        0.1,
+        "--mom",
+        0.9,
+        "--wd",
+        1e-4,
+        "--iterations",
+        45,
+        "--milestones",
+        30,
+        40,
+        "--track-test",
+        epochs=99,
+    )
     m = pd.read_csv(out / "metrics.tsv", sep="\t")
     assert list(m.columns) == METRIC_COLUMNS + ["test_loss", "test_top1"]
     assert list(m["epoch"]) == [1, 2, 3]  # 45 iterations of 20 steps per epoch: the last epoch stops part-way
     sched = pd.read_csv(out / "schedule.tsv", sep="\t")
-    assert len(sched) == 45 and sched["lr"].iloc[29] == pytest.approx(0.1) and sched["lr"].iloc[30] == pytest.approx(0.01)
+    assert (
+        len(sched) == 45 and sched["lr"].iloc[29] == pytest.approx(0.1) and sched["lr"].iloc[30] == pytest.approx(0.01)
+    )
     assert (sched["momentum"] == 0.9).all()
     assert m["test_top1"].between(0, 1).all() and m["train_top1"].between(0, 1).all()

@@ -35,12 +35,9 @@ rule synthetic_data:
 
 rule prepare_data:
     input:
-        raw_data(),
+        get_raw_data(),
     output:
-        arrays=multiext(
-            f"{PREPARED}/", "train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"
-        ),
-        meta=f"{PREPARED}/meta.json",
+        prepared=PREPARED,
     log:
         f"{OUT}/logs/prepare_data/{DATASET}.log",
     localrule: True  # light: runs beside Snakemake, not as a cluster job
@@ -48,7 +45,7 @@ rule prepare_data:
         "../../envs/train.yaml"
     params:
         script=script("data.py"),
-        out=get_folder("meta"),
+        out=get_folder("prepared"),
         dataset=DATASET,
         md5_flag="" if config["data"]["verify_md5"] else "--no-md5",
     shell:

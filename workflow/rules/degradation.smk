@@ -1,27 +1,28 @@
 rule degradation:
     input:
         f"{OUT}/degradation/table.tsv",
-        f"{OUT}/plots/degradation.png",
+        plot_file("degradation"),
 
 
 rule train_degradation:
     input:
-        data=f"{PREPARED}/meta.json",
+        data=PREPARED,
     output:
-        result=f"{OUT}/degradation/runs/{{arch}}_seed{{seed}}/result.json",
-        metrics=f"{OUT}/degradation/runs/{{arch}}_seed{{seed}}/metrics.tsv",
+        result=degradation_file(DEGRADATION_RUN, "result.json"),
+        metrics=degradation_file(DEGRADATION_RUN, "metrics.tsv"),
     log:
-        f"{OUT}/logs/train_degradation/{{arch}}_seed{{seed}}.log",
+        log_file("train_degradation", DEGRADATION_RUN),
     wildcard_constraints:
-        arch=r"(plain|resnet)\d+",
-        seed=r"-?\d+",
+        kind="plain|resnet",
+        depth=r"\d+",
+        seed=r"\d+",
     conda:
         "../../envs/train.yaml"
     params:
         script=script("train.py"),
         data=get_folder("data"),
         out=get_folder("result"),
-        settings=degradation_args,
+        settings=get_degradation_settings,
     shell:
         "python {params.script:q} --data {params.data:q} --out {params.out:q} "
         "{params.settings} > {log:q} 2>&1"
@@ -29,7 +30,7 @@ rule train_degradation:
 
 rule degradation_table:
     input:
-        expand(f"{OUT}/degradation/runs/{{run}}/metrics.tsv", run=DEGRADATION_RUNS),
+        [degradation_file(run, "metrics.tsv") for run in DEGRADATION_RUNS],
     output:
         report(
             f"{OUT}/degradation/table.tsv",
@@ -38,7 +39,7 @@ rule degradation_table:
             labels={"table": "final test error"},
         ),
     log:
-        f"{OUT}/logs/degradation_table/table.log",
+        log_file("degradation_table", "table"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
@@ -50,16 +51,16 @@ rule degradation_table:
 
 rule plot_degradation:
     input:
-        expand(f"{OUT}/degradation/runs/{{run}}/metrics.tsv", run=DEGRADATION_RUNS),
+        [degradation_file(run, "metrics.tsv") for run in DEGRADATION_RUNS],
     output:
         report(
-            f"{OUT}/plots/degradation.png",
+            plot_file("degradation"),
             caption="../report/degradation.rst",
             category="4. Degradation (paper Fig. 6)",
             labels={"figure": "plain vs residual"},
         ),
     log:
-        f"{OUT}/logs/plot_degradation/plot.log",
+        log_file("plot_degradation", "plot"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"

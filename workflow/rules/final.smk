@@ -1,18 +1,18 @@
 checkpoint lr_find:
     input:
-        data=f"{PREPARED}/meta.json",
+        data=PREPARED,
     output:
         tsv=f"{OUT}/lr_find/lr_find.tsv",
         suggestion=f"{OUT}/lr_find/suggestion.json",
     log:
-        f"{OUT}/logs/lr_find/lr_find.log",
+        log_file("lr_find", "lr_find"),
     conda:
         "../../envs/train.yaml"
     params:
         script=script("lr_find.py"),
         data=get_folder("data"),
         out=get_folder("tsv"),
-        settings=run_settings(),
+        settings=get_train_settings(),
         start=config["lr_find"]["start_lr"],
         end=config["lr_find"]["end_lr"],
         steps=config["lr_find"]["steps"],
@@ -33,7 +33,7 @@ checkpoint plan:
     output:
         f"{OUT}/final/plan.tsv",
     log:
-        f"{OUT}/logs/plan/plan.log",
+        log_file("plan", "plan"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
@@ -50,35 +50,35 @@ checkpoint plan:
 
 rule baseline:
     input:
-        baseline_result,
+        get_baseline_result,
 
 
 rule evaluate:
     input:
-        data=f"{PREPARED}/meta.json",
-        result=f"{OUT}/runs/{{run}}/result.json",
-        model=f"{OUT}/runs/{{run}}/model.pt",
+        data=PREPARED,
+        result=run_file("{run}", "result"),
+        model=run_file("{run}", "model"),
     output:
-        metrics=f"{OUT}/runs/{{run}}/test.json",
-        predictions=f"{OUT}/runs/{{run}}/test_predictions.tsv",
+        metrics=run_file("{run}", "test"),
+        predictions=run_file("{run}", "predictions"),
     log:
-        f"{OUT}/logs/evaluate/{{run}}.log",
+        log_file("evaluate", "{run}"),
     conda:
         "../../envs/train.yaml"
     params:
         script=script("evaluate.py"),
         data=get_folder("data"),
-        out=get_folder("metrics"),
     shell:
-        "python {params.script:q} test --data {params.data:q} --run {params.out:q} "
-        "> {log:q} 2>&1"
+        "python {params.script:q} test --data {params.data:q} --result {input.result:q} --model {input.model:q} "
+        "--out {output.metrics:q} --out-predictions {output.predictions:q} > {log:q} 2>&1"
 
 
 rule compare:
     input:
-        tests=final_tests,
-        predictions=best_predictions,
-        results=all_results,
+        tests=get_final_tests,
+        predictions=get_best_predictions,
+        results=get_all_results,
+        plan=f"{OUT}/final/plan.tsv",
     output:
         comparison=report(
             f"{OUT}/final/comparison.tsv",
@@ -89,15 +89,35 @@ rule compare:
         predictions=f"{OUT}/final/predictions.tsv",
         verdict=f"{OUT}/final/verdict.txt",
     log:
-        f"{OUT}/logs/compare/compare.log",
+        log_file("compare", "compare"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
         script=script("evaluate.py"),
-        plan=f"{OUT}/final/plan.tsv",
-        runs=f"{OUT}/runs",
     shell:
-        "python {params.script:q} compare --plan {params.plan:q} --runs {params.runs:q} "
-        "--out {output.comparison:q} --out-predictions {output.predictions:q} "
-        "--results {input.results:q} --out-verdict {output.verdict:q} > {log:q} 2>&1"
+        "python {params.script:q} compare --plan {input.plan:q} --tests {input.tests:q} "
+        "--best-predictions {input.predictions:q} --out {output.comparison:q} "
+        "--out-predictions {output.predictions:q} --results {input.results:q} "
+        "--out-verdict {output.verdict:q} > {log:q} 2>&1"
+
+
+rule environments:
+    input:
+        get_all_results,
+    output:
+        report(
+            f"{OUT}/environments.tsv",
+            caption="../report/environments.rst",
+            category="5. Environments",
+            labels={"table": "what produced the numbers"},
+        ),
+    log:
+        log_file("environments", "environments"),
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
+    conda:
+        "../../envs/ga.yaml"
+    params:
+        script=script("ga.py"),
+    shell:
+        "python {params.script:q} environments --results {input:q} --out {output:q} > {log:q} 2>&1"

@@ -1,8 +1,8 @@
 checkpoint init_population:
     output:
-        f"{OUT}/ga/gen0/population.tsv",
+        generation_file(0, "population"),
     log:
-        f"{OUT}/logs/init_population/gen0.log",
+        log_file("init_population", "gen0"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
@@ -15,55 +15,32 @@ checkpoint init_population:
         "--out {output:q} > {log:q} 2>&1"
 
 
-rule train:
-    input:
-        data=f"{PREPARED}/meta.json",
-    output:
-        result=f"{OUT}/runs/{{run}}/result.json",
-        model=f"{OUT}/runs/{{run}}/model.pt",
-        metrics=f"{OUT}/runs/{{run}}/metrics.tsv",
-        schedule=f"{OUT}/runs/{{run}}/schedule.tsv",
-    log:
-        f"{OUT}/logs/train/{{run}}.log",
-    conda:
-        "../../envs/train.yaml"
-    params:
-        script=script("train.py"),
-        data=get_folder("data"),
-        out=get_folder("result"),
-        settings=run_settings(),
-    shell:
-        "python {params.script:q} --data {params.data:q} --out {params.out:q} "
-        "--genome {wildcards.run:q} {params.settings} > {log:q} 2>&1"
-
-
 rule collect_fitness:
     input:
-        fitness_inputs,
+        population=get_generation_population,
+        results=get_generation_results,
     output:
-        f"{OUT}/ga/gen{{g}}/fitness.tsv",
+        generation_file("{g}", "fitness"),
     log:
-        f"{OUT}/logs/collect_fitness/gen{{g}}.log",
+        log_file("collect_fitness", "gen{g}"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
         script=script("ga.py"),
-        population=f"{OUT}/ga/gen{{g}}/population.tsv",
-        runs=f"{OUT}/runs",
     shell:
-        "python {params.script:q} collect --population {params.population:q} --runs {params.runs:q} "
+        "python {params.script:q} collect --population {input.population:q} --results {input.results:q} "
         "--out {output:q} > {log:q} 2>&1"
 
 
 checkpoint next_generation:
     input:
-        fitness=previous_fitness,
-        history=earlier_fitness,
+        fitness=get_previous_fitness,
+        history=get_earlier_fitness,
     output:
-        f"{OUT}/ga/gen{{g}}/population.tsv",
+        generation_file("{g}", "population"),
     log:
-        f"{OUT}/logs/next_generation/gen{{g}}.log",
+        log_file("next_generation", "gen{g}"),
     wildcard_constraints:
         g=r"[1-9]\d*",
     localrule: True  # light: runs beside Snakemake, not as a cluster job
@@ -80,11 +57,11 @@ checkpoint next_generation:
 
 rule best:
     input:
-        fitness_tables(),
+        get_fitness_tables(),
     output:
         f"{OUT}/ga/best.tsv",
     log:
-        f"{OUT}/logs/best/best.log",
+        log_file("best", "best"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
@@ -92,3 +69,31 @@ rule best:
         script=script("ga.py"),
     shell:
         "python {params.script:q} best --fitness {input:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule summarize:
+    input:
+        get_fitness_tables(),
+    output:
+        individuals=report(
+            f"{OUT}/ga/individuals.tsv",
+            caption="../report/individuals.rst",
+            category="1. GA search",
+            labels={"table": "every individual"},
+        ),
+        summary=report(
+            f"{OUT}/ga/summary.tsv",
+            caption="../report/summary.rst",
+            category="1. GA search",
+            labels={"table": "per generation"},
+        ),
+    log:
+        log_file("summarize", "summarize"),
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
+    conda:
+        "../../envs/ga.yaml"
+    params:
+        script=script("ga.py"),
+    shell:
+        "python {params.script:q} summarize --fitness {input:q} --out-individuals {output.individuals:q} "
+        "--out-summary {output.summary:q} > {log:q} 2>&1"

@@ -1,126 +1,92 @@
-rule summarize:
+rule plot_ga_progress:
     input:
-        fitness_tables(),
-    output:
-        individuals=report(
-            f"{OUT}/ga/individuals.tsv",
-            caption="../report/individuals.rst",
-            category="1. GA search",
-            labels={"table": "every individual"},
-        ),
-        summary=report(
-            f"{OUT}/ga/summary.tsv",
-            caption="../report/summary.rst",
-            category="1. GA search",
-            labels={"table": "per generation"},
-        ),
-    log:
-        f"{OUT}/logs/summarize/summarize.log",
-    localrule: True  # light: runs beside Snakemake, not as a cluster job
-    conda:
-        "../../envs/ga.yaml"
-    params:
-        script=script("ga.py"),
-    shell:
-        "python {params.script:q} summarize --fitness {input:q} --out-individuals {output.individuals:q} "
-        "--out-summary {output.summary:q} > {log:q} 2>&1"
-
-
-rule environments:
-    input:
-        all_results,
+        fitness=get_fitness_tables(),
     output:
         report(
-            f"{OUT}/environments.tsv",
-            caption="../report/environments.rst",
-            category="5. Environments",
-            labels={"table": "what produced the numbers"},
-        ),
-    log:
-        f"{OUT}/logs/environments/environments.log",
-    localrule: True  # light: runs beside Snakemake, not as a cluster job
-    conda:
-        "../../envs/ga.yaml"
-    params:
-        script=script("ga.py"),
-    shell:
-        "python {params.script:q} environments --results {input:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule plot_progress:
-    input:
-        fitness_tables(),
-    output:
-        report(
-            f"{OUT}/plots/ga_progress.png",
+            plot_file("ga_progress"),
             caption="../report/ga_progress.rst",
             category="1. GA search",
             labels={"figure": "fitness per generation"},
         ),
     log:
-        f"{OUT}/logs/plot_progress/plot.log",
+        log_file("plot_ga_progress", "plot"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
         script=script("plots.py"),
     shell:
-        "python {params.script:q} progress --fitness {input:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} ga-progress --fitness {input.fitness:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_search_space:
     input:
-        fitness_tables(),
+        fitness=get_fitness_tables(),
     output:
         report(
-            f"{OUT}/plots/search_space.png",
+            plot_file("search_space"),
             caption="../report/search_space.rst",
             category="1. GA search",
             labels={"figure": "search space"},
         ),
     log:
-        f"{OUT}/logs/plot_search_space/plot.log",
+        log_file("plot_search_space", "plot"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
         script=script("plots.py"),
     shell:
-        "python {params.script:q} search-space --fitness {input:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} search-space --fitness {input.fitness:q} --out {output:q} > {log:q} 2>&1"
 
 
-rule plot_curves:
+rule plot_training_curves:
     input:
-        fitness=fitness_tables(),
+        fitness=get_fitness_tables(),
         plan=f"{OUT}/final/plan.tsv",
-        runs=curve_inputs,
+        metrics=get_curve_metrics,
     output:
-        curves=report(
-            f"{OUT}/plots/training_curves.png",
+        report(
+            plot_file("training_curves"),
             caption="../report/training_curves.rst",
             category="2. Training",
             labels={"figure": "curves with and without GA"},
         ),
-        schedules=report(
-            f"{OUT}/plots/schedules.png",
+    log:
+        log_file("plot_training_curves", "plot"),
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        script=script("plots.py"),
+        top_k=config["plots"]["top_k"],
+    shell:
+        "python {params.script:q} training-curves "
+        "--fitness {input.fitness:q} --plan {input.plan:q} --metrics {input.metrics:q} --top-k {params.top_k:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_schedules:
+    input:
+        fitness=get_fitness_tables(),
+        plan=f"{OUT}/final/plan.tsv",
+        schedules=get_curve_schedules,
+    output:
+        report(
+            plot_file("schedules"),
             caption="../report/schedules.rst",
             category="2. Training",
             labels={"figure": "lr and momentum schedules"},
         ),
     log:
-        f"{OUT}/logs/plot_curves/plot.log",
+        log_file("plot_schedules", "plot"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
         script=script("plots.py"),
-        runs=f"{OUT}/runs",
-        top_k=config["plots"]["top_k"],
     shell:
-        "(python {params.script:q} curves --fitness {input.fitness:q} --plan {input.plan:q} --runs {params.runs:q} "
-        "--top-k {params.top_k:q} --out {output.curves:q} && "
-        "python {params.script:q} schedules --fitness {input.fitness:q} --plan {input.plan:q} "
-        "--runs {params.runs:q} --out {output.schedules:q}) > {log:q} 2>&1"
+        "python {params.script:q} schedules "
+        "--fitness {input.fitness:q} --plan {input.plan:q} --schedules {input.schedules:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_lr_find:
@@ -129,53 +95,66 @@ rule plot_lr_find:
         suggestion=f"{OUT}/lr_find/suggestion.json",
     output:
         report(
-            f"{OUT}/plots/lr_find.png",
+            plot_file("lr_find"),
             caption="../report/lr_find.rst",
             category="2. Training",
             labels={"figure": "LR finder"},
         ),
     log:
-        f"{OUT}/logs/plot_lr_find/plot.log",
+        log_file("plot_lr_find", "plot"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
         script=script("plots.py"),
     shell:
-        "python {params.script:q} lr-find --tsv {input.tsv:q} --suggestion {input.suggestion:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} lr-find "
+        "--tsv {input.tsv:q} --suggestion {input.suggestion:q} --out {output:q} > {log:q} 2>&1"
 
 
-rule plot_final:
+rule plot_final_comparison:
     input:
-        comparison=f"{OUT}/final/comparison.tsv",
         plan=f"{OUT}/final/plan.tsv",
-        predictions=f"{OUT}/final/predictions.tsv",
-        meta=f"{PREPARED}/meta.json",
+        tests=get_final_tests,
+        comparison=f"{OUT}/final/comparison.tsv",
     output:
-        final=report(
-            f"{OUT}/plots/final_comparison.png",
+        report(
+            plot_file("final_comparison"),
             caption="../report/final_comparison.rst",
             category="3. Final comparison (test set)",
             labels={"figure": "GA best vs baseline"},
         ),
-        confusion=report(
-            f"{OUT}/plots/confusion_matrix.png",
+    log:
+        log_file("plot_final_comparison", "plot"),
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        script=script("plots.py"),
+        caption=get_final_caption,  # read by the report's caption
+    shell:
+        "python {params.script:q} final-comparison "
+        "--plan {input.plan:q} --tests {input.tests:q} --comparison {input.comparison:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_confusion_matrix:
+    input:
+        predictions=f"{OUT}/final/predictions.tsv",
+        meta=PREPARED_META,
+    output:
+        report(
+            plot_file("confusion_matrix"),
             caption="../report/confusion_matrix.rst",
             category="3. Final comparison (test set)",
             labels={"figure": "confusion matrix"},
         ),
     log:
-        f"{OUT}/logs/plot_final/plot.log",
+        log_file("plot_confusion_matrix", "plot"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/plot.yaml"
     params:
         script=script("plots.py"),
-        runs=f"{OUT}/runs",
-        summary=final_caption,
     shell:
-        "(python {params.script:q} final --plan {input.plan:q} --runs {params.runs:q} "
-        "--comparison {input.comparison:q} --out {output.final:q} && "
-        "python {params.script:q} confusion --predictions {input.predictions:q} --meta {input.meta:q} "
-        "--out {output.confusion:q}) > {log:q} 2>&1"
+        "python {params.script:q} confusion-matrix "
+        "--predictions {input.predictions:q} --meta {input.meta:q} --out {output:q} > {log:q} 2>&1"

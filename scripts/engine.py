@@ -1,0 +1,396 @@
+"""The training library: everything a training run is made of, one named function per trick
+(airbench-style). scripts/train.py is the command line over it; lr_find.py and bench.py use the
+same data on the device, batch iterator, optimizer and step.
+
+- data: the training split lives on the device as uint8 (no DataLoader, no per-image Python);
+  each epoch's shuffle, crops and flips come from a CPU generator seeded by (seed, epoch), so a
+  resumed run draws exactly what an uninterrupted one would (`epoch_batches`);
+- schedules: per-step one-cycle (Smith 2018; lr up to the genome's peak and down, momentum
+  inverse) or the paper's step schedule;
+- optimizer: SGD with momentum and L2 weight decay, or AdamW whose beta1 follows the momentum
+  curve; fused kernels on CUDA, foreach on the CPU; BatchNorm and biases not decayed;
+- the step: augment on the device, normalize, channels_last, bf16 autocast on CUDA, optional
+  torch.compile; loss and hits stay on the device (no per-step host sync);
+- checkpoints: atomic, loaded with weights_only=True, set aside (never deleted) when unusable;
+- the process: determinism, threads, device choice (gpu_slots), SIGTERM handling, provenance.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+import os
+import platform
+import random
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from data import augment_batch, augment_params, epoch_generator, load_prepared, split_indices
+from gpu_slots import choose_cuda_device, lock_dir
+from layout import RUN_FILES
+from models import build_model
+from util import DataError, atomic_write_bytes, git_commit, package_version, run_cli, settings_hash
+
+METRIC_COLUMNS = [
+    "epoch",
+    "lr",
+    "momentum",
+    "train_loss",
+    "val_loss",
+    "top1",
+    "top3",
+    "top5",
+    "seconds",
+    "images_per_s",
+    "train_top1",
+]
+TEST_COLUMNS = ["test_loss", "test_top1"]  # with --track-test (the degradation experiment's test error)
+CHECKPOINT_KEYS = {"model", "optimizer", "epoch", "rows", "rng", "fingerprint"}
+TRAIN_FILES = ("checkpoint", "metrics", "schedule", "model", "result")  # layout.RUN_FILES roles train.py writes
+ADAMW_BETA2, ADAMW_EPS = 0.99, 1e-5  # fastai's Adam defaults (the report's fit_one_cycle)
+
+
+# ----------------------------------------------------------------------------- schedules
+def _cos(a: float, b: float, t: float) -> float:
+    """Cosine interpolation from a (t=0) to b (t=1)."""
+    return b + (a - b) * (1 + math.cos(math.pi * t)) / 2
+
+
+def one_cycle(
+    step: int,
+    total: int,
+    lr: float,
+    mom: float,
+    max_momentum: float = 0.95,
+    pct_start: float = 0.25,
+    div_factor: float = 25.0,
+    final_div: float = 1e4,
+):
+    """(lr, momentum) at `step` of `total`: lr peaks at step round(total * pct_start)."""
+    peak = peak_step(total, pct_start)
+    if step <= peak:
+        t = step / peak if peak else 1.0
+        return _cos(lr / div_factor, lr, t), _cos(max_momentum, mom, t)
+    t = (step - peak) / max(1, total - 1 - peak)
+    return _cos(lr, lr / (div_factor * final_div), t), _cos(mom, max_momentum, t)
+
+
+def peak_step(total: int, pct_start: float) -> int:
+    return min(total - 1, max(0, round(total * pct_start)))
+
+
+def step_schedule(step: int, lr: float, mom: float, milestones=(), warmup_iters: int = 0):
+    """The paper's CIFAR schedule: lr divided by 10 at each milestone (in iterations), constant
+    momentum; for ResNet-110, lr/10 for the first `warmup_iters` iterations."""
+    if step < warmup_iters:
+        return lr / 10, mom
+    return lr * 0.1 ** sum(step >= m for m in milestones), mom
+
+
+# ----------------------------------------------------------------------------- the process
+def set_determinism(on: bool) -> None:
+    """Deterministic kernels on CUDA (cuDNN, cuBLAS with a fixed workspace, scatter/index ops): two
+    runs of a genome give the same numbers. Call before any CUDA work. An op without a deterministic
+    kernel then raises, and cli() turns that into one line (no silent fallback)."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    torch.use_deterministic_algorithms(on)
+    torch.backends.cudnn.deterministic = on
+
+
+def set_threads(n: int) -> None:
+    """CPU float reductions depend on the thread count: it comes from the config, not from the
+    scheduler's --cores, so the numbers do not change with the machine's size."""
+    if n:
+        torch.set_num_threads(n)
+
+
+def set_compile_cache(folder: str) -> None:
+    """Inductor's FX-graph and AOTAutograd caches and Triton's kernels in one folder that every job of
+    a workflow shares (on a cluster: on the shared file system), so compilation is paid once."""
+    if folder:
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(Path(folder) / "inductor"))
+        os.environ.setdefault("TRITON_CACHE_DIR", str(Path(folder) / "triton"))
+
+
+def seed_everything(seed: int) -> None:
+    """Python's, numpy's and torch's global generators (the weights' initialisation)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str, jobs_per_gpu: int = 1) -> torch.device:
+    """cpu, or one CUDA device: the one SLURM gave us, or a free one of several (gpu_slots)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda requested but no CUDA device is available")
+    try:
+        slot = choose_cuda_device(torch.cuda.device_count(), jobs_per_gpu)
+    except (PermissionError, TimeoutError) as e:
+        raise SystemExit(f"error: {e}") from None
+    if slot is not None:
+        torch.cuda.set_device(slot)
+        print(f"using GPU {slot} of {torch.cuda.device_count()} (lock in {lock_dir()})", flush=True)
+    return torch.device("cuda", torch.cuda.current_device())
+
+
+def provenance(device, deterministic: bool, settings: dict) -> dict:
+    """What produced a number: library versions, device, determinism, threads, commit, settings."""
+    cuda = device.type == "cuda"
+    return {
+        "torch": torch.__version__,
+        "torchvision": package_version("torchvision"),
+        "cuda": torch.version.cuda or "none",
+        "cudnn": str(torch.backends.cudnn.version() or "none"),
+        "device": torch.cuda.get_device_name(device) if cuda else f"cpu ({platform.machine()})",
+        "deterministic": bool(deterministic),
+        "threads": torch.get_num_threads(),
+        "commit": git_commit(),
+        "settings_hash": settings_hash(settings),
+    }
+
+
+class RunError(Exception):
+    """A run that cannot go on now (e.g. its checkpoint is unreadable); the message names the file."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (a SLURM time limit, preemption, or Snakemake stopping): leave cleanly."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def cli(fn, args) -> int:
+    """Run fn(args) for a command line: bad data becomes one line on stderr and exit status 1;
+    SIGTERM ends it between two steps with a line in the log (143, as a plain SIGTERM would)."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return run_cli(fn, args, (DataError, RunError))
+    except Terminated:
+        print(
+            "stopped by SIGTERM (time limit, preemption or Snakemake); the last epoch checkpoint resumes it",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 128 + signal.SIGTERM
+
+
+# ----------------------------------------------------------------------------- data on the device
+def to_device(a, device):
+    return torch.from_numpy(np.require(a, requirements=["C", "W"])).to(device)  # copies read-only mmaps
+
+
+def load_split(args, device):
+    """The seeded train/validation split, capped, copied to the device once as uint8."""
+    data = load_prepared(args.data)
+    tr_idx, va_idx = split_indices(len(data["train_y"]), args.val_size, args.split_seed)
+    if args.max_train:
+        tr_idx = tr_idx[: args.max_train]
+    if args.max_val:
+        va_idx = va_idx[: args.max_val]
+    Xtr, Ytr = to_device(data["train_x"][tr_idx], device), to_device(data["train_y"][tr_idx], device)
+    Xva, Yva = to_device(data["train_x"][va_idx], device), to_device(data["train_y"][va_idx], device)
+    return Xtr, Ytr, Xva, Yva, data["meta"]
+
+
+def load_test(args, device):
+    """The test set on the device (only with --track-test: never used for fitness)."""
+    data = load_prepared(args.data)
+    return to_device(data["test_x"], device), to_device(data["test_y"], device)
+
+
+class Normalizer:
+    """uint8 NCHW -> normalized float in channels_last, as one fused multiply-add."""
+
+    def __init__(self, mean, std, device):
+        self.scale = (1.0 / (255.0 * torch.tensor(std))).view(1, 3, 1, 1).to(device)
+        self.shift = (-torch.tensor(mean) / torch.tensor(std)).view(1, 3, 1, 1).to(device)
+
+    def __call__(self, x):
+        return torch.addcmul(self.shift, x.float(), self.scale).contiguous(memory_format=torch.channels_last)
+
+
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, device, steps: int | None = None):
+    """Epoch `epoch`'s batches as (indices, crop offsets, flips) on the device: a shuffle and
+    augmentation drawn from (seed, epoch) alone. The ragged last batch is dropped (fixed shapes)."""
+    gen = epoch_generator(seed, epoch)
+    perm = torch.randperm(n, generator=gen)
+    offsets, flips = augment_params(n, gen)
+    perm, offsets, flips = perm.to(device), offsets.to(device), flips.to(device)
+    for i in range(n // batch_size if steps is None else steps):
+        idx = perm[i * batch_size : (i + 1) * batch_size]
+        yield idx, offsets[idx], flips[idx]
+
+
+def batch_stream(n: int, batch_size: int, seed: int, device):
+    """Batches without end, epoch after epoch (the LR finder and the benchmark)."""
+    for epoch in itertools.count():
+        yield from epoch_batches(n, batch_size, seed, epoch, device)
+
+
+# ----------------------------------------------------------------------------- model, optimizer, step
+def model_on_device(arch: str, num_classes: int, shortcut: str, device):
+    """channels_last (NHWC) everywhere: faster convolutions on CUDA and on the CPU (oneDNN)."""
+    return build_model(arch, num_classes, shortcut).to(device, memory_format=torch.channels_last)
+
+
+def param_groups(model, wd: float):
+    """Weight decay on conv/linear weights only; BatchNorm and biases are not decayed (as fastai,
+    which the report used, does by default)."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_optimizer(model, name: str, lr: float, wd: float, momentum: float, device_type: str):
+    """SGD (momentum, L2 weight decay) or AdamW (decoupled weight decay, beta1 = momentum); fused
+    kernels on CUDA, foreach on the CPU. BatchNorm and biases are not decayed (param_groups)."""
+    impl = {"fused": True} if device_type == "cuda" else {"foreach": True}
+    if name == "adamw":
+        return torch.optim.AdamW(param_groups(model, wd), lr=lr, betas=(momentum, ADAMW_BETA2), eps=ADAMW_EPS, **impl)
+    return torch.optim.SGD(param_groups(model, wd), lr=lr, momentum=momentum, **impl)
+
+
+def set_hparams(opt, lr: float, mom: float) -> None:
+    """This step's lr and momentum (SGD's momentum, or AdamW's beta1)."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+        if "betas" in g:
+            g["betas"] = (mom, g["betas"][1])
+        else:
+            g["momentum"] = mom
+
+
+def make_step(model, opt, norm, amp: bool, compile: bool | str = False):
+    """The training step on a uint8 batch: augment on the device, normalize, forward (bf16 autocast
+    on CUDA), backward, SGD step with this step's lr and momentum. Returns the loss and the number
+    of correct top-1 predictions, as device tensors (no sync). `compile`: True or a torch.compile mode."""
+    forward = torch.compile(model, mode=compile if isinstance(compile, str) else None) if compile else model
+    device_type = next(model.parameters()).device.type
+
+    def step(x_u8, y, offsets, flips, lr: float, mom: float):
+        set_hparams(opt, lr, mom)
+        xb = norm(augment_batch(x_u8, offsets, flips))
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
+            logits = forward(xb)
+        loss = F.cross_entropy(logits.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.detach(), (logits.argmax(1) == y).sum()
+
+    return step
+
+
+@torch.no_grad()
+def evaluate(model, X, Y, norm, batch_size: int, amp: bool, want_preds: bool = False):
+    """Mean loss and top-1/3/5 accuracy (fractions) over (X, Y); optionally the top-5 labels."""
+    model.eval()
+    n = len(Y)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=X.device)
+    correct = torch.zeros(3, dtype=torch.float64, device=X.device)
+    preds = []
+    k = min(5, model.fc.out_features)
+    for i in range(0, n, batch_size):
+        xb, yb = norm(X[i : i + batch_size]), Y[i : i + batch_size]
+        with torch.autocast(X.device.type, dtype=torch.bfloat16, enabled=amp):
+            logits = model(xb)
+        logits = logits.float()
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum").double()
+        top = logits.topk(k, dim=1).indices
+        hit = top == yb[:, None]
+        for j, kk in enumerate((1, 3, 5)):
+            correct[j] += hit[:, :kk].any(dim=1).sum()
+        if want_preds:
+            preds.append(top.cpu())
+    model.train()
+    loss, c = (loss_sum / n).item(), (correct / n).tolist()
+    out = {"loss": loss, "top1": c[0], "top3": c[1], "top5": c[2]}
+    if want_preds:
+        out["preds"] = torch.cat(preds).numpy()
+    return out
+
+
+# ----------------------------------------------------------------------------- checkpoints and files
+def atomic_torch_save(obj, path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def format_row(row: dict, columns=METRIC_COLUMNS) -> str:
+    out = []
+    for c in columns:
+        v = row[c]
+        out.append(str(v) if isinstance(v, int) else f"{v:.6g}" if c in ("seconds", "images_per_s") else repr(float(v)))
+    return "\t".join(out) + "\n"
+
+
+def remove_stale_temps(out: Path) -> None:
+    """Temp files of atomic writes that a kill cut short (.<name>.<random>.tmp): never results."""
+    for role in TRAIN_FILES:
+        name = RUN_FILES[role]
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def set_aside(path: Path) -> Path:
+    """Move a checkpoint that cannot be resumed to checkpoint.pt.bad-N: kept for the user, never deleted."""
+    n = 1
+    while path.with_name(f"{path.name}.bad-{n}").exists():
+        n += 1
+    bad = path.with_name(f"{path.name}.bad-{n}")
+    os.replace(path, bad)
+    return bad
+
+
+def rng_state() -> dict:
+    """Every global RNG state as tensors and plain values: loadable with weights_only=True."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(rng: dict) -> None:
+    torch.set_rng_state(rng["torch"])
+    kind, keys, pos, has_gauss, gauss = rng["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    random.setstate(rng["python"])
+
+
+def load_checkpoint(path: Path, fingerprint: dict, log):
+    """The checkpoint's contents, or None if there is none to resume. An OSError (NFS ESTALE, EIO)
+    leaves it in place and fails the job, so that a retry resumes; a corrupt checkpoint, or one made
+    under other settings, is moved aside. Loaded with weights_only=True: a checkpoint runs no code."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise RunError(f"{path}: cannot read the checkpoint now ({e}); left in place, rerun to resume") from None
+    except Exception as e:  # a truncated zip, a payload that is not plain tensors, garbage
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        log(f"checkpoint {path} is unusable ({reason}); moved to {set_aside(path).name}, starting from scratch")
+        return None
+    if not isinstance(ckpt, dict) or not CHECKPOINT_KEYS <= set(ckpt):
+        log(f"checkpoint {path} is not a complete training checkpoint; moved to {set_aside(path).name}")
+        return None
+    if ckpt["fingerprint"] != fingerprint:
+        log(f"checkpoint {path} was written with other settings; moved to {set_aside(path).name}")
+        return None
+    return ckpt

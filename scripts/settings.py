@@ -1,0 +1,137 @@
+"""The training settings, defined once: train.py's and lr_find.py's command-line flags, their
+ranges, the checkpoint fingerprint and the command lines the workflow's rules pass all derive
+from SETTINGS. Torch-free: the Snakefile imports it while parsing.
+
+Adding a setting: one row here (with `config=` the workflow key that sets it), its schema entry
+(workflow/schemas/config.schema.yaml) and its row in config/README.md.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from typing import NamedTuple
+
+from archs import ARCHS
+
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds: 0 .. 2^32-1
+
+
+class Setting(NamedTuple):
+    name: str  # the flag is --name with dashes
+    default: object  # its type is the flag's type; a bool is a switch, a list takes several values
+    help: str
+    config: str = ""  # the config key that sets it for every run of the workflow ("": set per rule)
+    fingerprint: bool = True  # it changes the numbers: a checkpoint made under another value is not resumed
+    low: float | None = None  # allowed range (None: unbounded)
+    high: float | None = None
+    open: bool = False  # the bounds themselves are excluded
+    choices: tuple = ()
+    optional_value: bool = False  # `--name` alone means True, `--name VALUE` gives a value
+
+
+S = Setting
+SETTINGS = (
+    # the network
+    S("arch", "resnet50", "architecture (archs.py)", "train.arch", choices=tuple(ARCHS)),
+    S("shortcut", "A", "CIFAR resnetN shortcut option", "train.shortcut", choices=("A", "B")),
+    # the genome (the GA's three genes) and the seed
+    S("lr", 3e-3, "peak learning rate of the one-cycle schedule", low=0, open=True),
+    S("wd", 5e-4, "weight decay", low=0),
+    S("mom", 0.85, "momentum (AdamW: beta1) at the lr peak", low=0),
+    S("seed", 0, "seed of the weights, the shuffle and the augmentation", low=0, high=MAX_SEED),
+    # the optimizer and its schedule
+    S("optimizer", "sgd", "SGD or AdamW (beta1 = momentum)", "train.optimizer", choices=("sgd", "adamw")),
+    S("epochs", 15, "epochs to train", "train.epochs", low=1),
+    S("batch_size", 512, "training batch size", "train.batch_size", low=1),
+    S("max_momentum", 0.95, "momentum at start and end", "train.max_momentum", low=0),
+    S("pct_start", 0.25, "fraction of steps warming up", "train.pct_start", low=0, high=1, open=True),
+    S("div_factor", 25.0, "initial lr = lr / div_factor", "train.div_factor", low=0, open=True),
+    S("final_div", 1e4, "final lr = initial lr / final_div", "train.final_div", low=0, open=True),
+    S("schedule", "onecycle", "onecycle (the GA's) or step (the paper's CIFAR recipe)", choices=("onecycle", "step")),
+    S("milestones", [], "step schedule: iterations at which lr is divided by 10"),
+    S("iterations", 0, "train this many steps instead of --epochs", low=0),
+    S("warmup_iters", 0, "step schedule: lr/10 for this many steps", low=0),
+    # the data
+    S("val_size", 5000, "validation images carved from train", "data.val_size", low=1),
+    S("split_seed", 0, "seed of the train/validation split", "data.split_seed", low=0, high=MAX_SEED),
+    S("max_train", 0, "cap on training images (0: all)", "train.max_train", low=0),
+    S("max_val", 0, "cap on validation images (0: all)", "train.max_val", low=0),
+    S("track_test", False, "also record test loss/top-1 every epoch (the degradation experiment)"),
+    # how it runs
+    S("device", "auto", "where to train", "train.device", fingerprint=False, choices=("auto", "cpu", "cuda")),
+    S("threads", 0, "torch CPU threads (0: torch's default); CPU numbers depend on it", "train.threads", low=0),
+    S("deterministic", False, "deterministic CUDA kernels (an op without one is an error)", "train.deterministic"),
+    S("compile", False, "torch.compile the model (CUDA), optionally with a mode", "train.compile", optional_value=True),
+    S("eval_batch_size", 0, "evaluation batch size (0: 2x batch size)", fingerprint=False, low=0),
+    S("jobs_per_gpu", 1, "training jobs sharing one GPU (lock slots)", "jobs_per_gpu", fingerprint=False, low=1),
+    S("cache_dir", "", "torch.compile caches (Inductor, Triton) shared by every job", fingerprint=False),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+FINGERPRINT_KEYS = [s.name for s in SETTINGS if s.fingerprint]
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(ap, table=SETTINGS) -> None:
+    """Every setting of `table` as a flag of an argparse parser."""
+    for s in table:
+        kw = {"default": s.default, "help": s.help}
+        if s.choices:
+            kw.update(choices=s.choices, help=f"{s.help}; one of: {', '.join(s.choices)}")
+        if s.optional_value:
+            kw.update(nargs="?", const=True, metavar="MODE")
+        elif isinstance(s.default, bool):
+            kw["action"] = "store_true"
+        elif isinstance(s.default, list):
+            kw.update(nargs="*", type=int)
+        else:
+            kw["type"] = type(s.default)
+        ap.add_argument(flag(s.name), **kw)
+
+
+def range_error(s: Setting, value) -> str | None:
+    """Why `value` is outside the setting's range, or None."""
+    if s.low is None or isinstance(value, (bool, list)):
+        return None
+    inside = s.low < value if s.open else s.low <= value
+    if s.high is not None:
+        inside = inside and (value < s.high if s.open else value <= s.high)
+    if inside and not (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    op, hi = ("<", ">") if s.open else ("<=", ">=")
+    allowed = f"{hi} {s.low}" + (f" and {op} {s.high}" if s.high is not None else "")
+    return f"{flag(s.name)} must be {allowed}, got {value}"
+
+
+def fingerprint(values: dict) -> dict:
+    """The settings that change a run's numbers (a checkpoint resumes only under the same)."""
+    return {k: values[k] for k in FINGERPRINT_KEYS}
+
+
+def from_config(config: dict) -> dict:
+    """Every setting the workflow's config sets, by name."""
+    out = {}
+    for s in SETTINGS:
+        if s.config:
+            node = config
+            for part in s.config.split("."):
+                node = node[part]
+            out[s.name] = node
+    return out
+
+
+def command_line(values: dict) -> str:
+    """Flags for `values` (name -> value), shell-quoted; a false switch or an empty value is left out."""
+    parts = []
+    for name, v in values.items():
+        if v is False or v == "" or v == []:
+            continue
+        parts.append(flag(BY_NAME[name].name))
+        if isinstance(v, list):
+            parts += [shlex.quote(str(x)) for x in v]
+        elif v is not True:
+            parts.append(shlex.quote(str(v)))
+    return " ".join(parts)

@@ -1,0 +1,127 @@
+"""What several test files share: paths, running the scripts and Snakemake, and interrupting a
+workflow run for real (Snakemake in its own process group, watched through the run folders)."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+BIN = Path(sys.executable).parent  # snakemake and snakefmt live beside the interpreter
+SMOKE = ["--cores", "2", "--configfile", "config/smoke.yaml"]
+TARGET = "results/smoke/ga/gen1/fitness.tsv"  # two generations: enough to cut one in the middle
+TIMING = ["seconds", "images_per_s"]  # wall-clock columns: the only ones that may differ between runs
+STEP_DELAY = "0.1"  # seconds added to every training step: epochs last seconds, not milliseconds
+STARTED: list = []  # every Snakemake started here, so that a failing test leaves none running
+
+
+def script_cmd(name, *args):
+    return [sys.executable, str(SCRIPTS / name), *map(str, args)]
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A fresh copy of the workflow (as a clean clone has it) to run Snakemake in."""
+    for d in ("workflow", "scripts", "config", "envs", "slurm"):
+        shutil.copytree(ROOT / d, dest / d, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def snakemake_env(**extra):
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra}  # rules call `python`
+
+
+def snakemake(cwd, *args, check=True, timeout=900, env=None):
+    cmd = [str(BIN / "snakemake"), *map(str, args)]
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env or snakemake_env())
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-5000:]}")
+    return p
+
+
+def small_args(prepared, out, arch="resnet8"):
+    """The flags of a small CPU run on the generated data: train.py and lr_find.py take them."""
+    return ["--data", prepared, "--out", out, "--arch", arch, "--batch-size", 100, "--val-size", 500, "--device", "cpu"]
+
+
+def train_cmd(prepared, out, *extra, arch="resnet8", epochs=2):
+    return script_cmd("train.py", *small_args(prepared, out, arch), "--epochs", epochs, "--threads", 1, *extra)
+
+
+def lr_find_cmd(prepared, out, steps, *extra):
+    return script_cmd("lr_find.py", *small_args(prepared, out), "--steps", steps, *extra)
+
+
+def run_train(*args, **kw):
+    p = subprocess.run(train_cmd(*args, **kw), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p
+
+
+def assert_same_ga(work, smoke, generations=(0, 1)):
+    for g in generations:
+        for name in ("population.tsv", "fitness.tsv"):
+            a = (smoke["out"] / "ga" / f"gen{g}" / name).read_bytes()
+            assert (work / "results" / "smoke" / "ga" / f"gen{g}" / name).read_bytes() == a, f"gen{g}/{name}"
+
+
+def start(cwd: Path, args, log: Path) -> subprocess.Popen:
+    out = open(log, "w")
+    proc = subprocess.Popen(
+        [str(BIN / "snakemake"), *map(str, args)],
+        cwd=cwd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=snakemake_env(RESNET_GA_TEST_STEP_DELAY=STEP_DELAY),
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    STARTED.append(proc)
+    return proc
+
+
+def kill_leftovers() -> None:
+    for proc in STARTED:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    STARTED.clear()
+
+
+def run_states(runs_dir: Path):
+    """(finished runs, runs in the middle of training: a checkpoint after epoch 1, no result yet)."""
+    finished, mid = set(), set()
+    for d in runs_dir.glob("lr=*"):
+        if (d / "result.json").exists():
+            finished.add(d.name)
+        elif (d / "checkpoint.pt").exists():
+            mid.add(d.name)
+    return finished, mid
+
+
+def wait_mid_epoch(proc, runs_dir: Path, exclude=(), need_finished=1, timeout=600):
+    """Wait until a run not in `exclude` is mid-training and `need_finished` runs have finished."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"snakemake ended (rc {proc.returncode}) before it could be interrupted")
+        finished, mid = run_states(runs_dir)
+        mid -= set(exclude)
+        if mid and len(finished) >= need_finished:
+            return finished, sorted(mid)[0]
+        time.sleep(0.05)
+    raise AssertionError("no training job reached the middle of an epoch in time")
+
+
+def trained_runs(text: str):
+    """Run ids of the train jobs that a Snakemake invocation started (from its job log)."""
+    return re.findall(r"rule train:\n(?:.*\n)*?\s+output: \S+/runs/(lr=[^/]+)/result\.json", text)
+
+
+def kill_group(proc, sig=signal.SIGKILL):
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=120)

@@ -1,0 +1,75 @@
+"""config_check.check_config, key by key: the schema and the checks it cannot express, each a
+one-line ConfigError naming the key (test_bad_inputs.py runs a few of them through Snakemake)."""
+
+import copy
+
+import pytest
+import yaml
+
+from config_check import ConfigError, check_config, merge
+from helpers import ROOT
+
+M = 2**32
+BAD_CONFIGS = {
+    "negative train seed": ("train: {seed: -1}", "train.seed"),
+    "ga seed too large": (f"ga: {{seed: {M}}}", "ga.seed"),
+    "negative split seed": ("data: {split_seed: -3}", "data.split_seed"),
+    "degradation seed too large": (f"degradation: {{seeds: [0, {M}]}}", "degradation.seeds.1"),
+    "final seeds past 2^32-1": (f"train: {{seed: {M - 1}}}", "train.seed"),
+    "negative wd bound": ("ga: {genes: {wd: {low: -0.1, high: 0.1}}}", "ga.genes.wd.low"),
+    "negative momentum bound": ("ga: {genes: {mom: {low: -1.0, high: 1.5}}}", "ga.genes.mom.low"),
+    "infinite lr bound": ("ga: {genes: {lr: {low: 1.0e-3, high: .inf, log: true}}}", "ga.genes.lr.high"),
+    "nan div factor": ("train: {div_factor: .nan}", "train.div_factor"),
+    "log bound <= 0": ("ga: {genes: {lr: {low: 0.0, high: 1.0e-2, log: true}}}", "ga.genes.lr.low"),
+    "population < 2": ("ga: {population: 1}", "ga.population"),
+    "generations < 1": ("ga: {generations: 0}", "ga.generations"),
+    "unknown dataset": ("data: {dataset: mnist}", "data.dataset"),
+    "reversed bounds": ("ga: {genes: {lr: {low: 1.0e-2, high: 1.0e-6, log: true}}}", "ga.genes.lr"),
+    "too many digits in a bound": ("ga: {genes: {wd: {low: 0.0, high: 0.12345}}}", "ga.genes.wd.high"),
+    "outdir is the root": ('outdir: "/"', "outdir"),
+    "outdir is empty": ('outdir: ""', "outdir"),
+    "outdir is dots": ('outdir: "./."', "outdir"),
+    "milestone past the iterations": ("degradation: {iterations: 60, milestones: [30, 60]}", "degradation.milestones"),
+    "negative max_train": ("train: {max_train: -5}", "train.max_train"),
+    "elites >= population": ("ga: {population: 4, elites: 4}", "ga.elites"),
+    "unknown arch": ("train: {arch: resnet51}", "train.arch"),
+    "degradation depth not a CIFAR net": ("degradation: {depths: [20, 50]}", "degradation.depths"),
+    "misspelt key": ("train: {epoch: 3}", "train"),
+    "batch larger than the data": ("train: {batch_size: 5000}", "train.batch_size"),
+    "lr_find range reversed": ("lr_find: {start_lr: 1.0, end_lr: 0.1}", "lr_find.start_lr"),
+    "val_size takes all images": ("data: {val_size: 2500}", "data.val_size"),
+    "AdamW with max_momentum 1": ("train: {optimizer: adamw, max_momentum: 1.0}", "train.max_momentum"),
+    "AdamW with a baseline momentum above 1": ("train: {optimizer: adamw}\nbaseline: {mom: 1.2}", "baseline.mom"),
+    "unknown optimizer": ("train: {optimizer: lamb}", "train.optimizer"),
+    "missing data_dir": ("data: {dataset: cifar10, data_dir: /nonexistent/cifar}", "data.data_dir"),
+    "data_dir with generated data": ("data: {data_dir: .}", "data.data_dir"),
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_config():
+    configs = [yaml.safe_load((ROOT / "config" / name).read_text()) for name in ("config.yaml", "smoke.yaml")]
+    return merge(*configs)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
+def test_bad_config_key_is_one_error_naming_it(smoke_config, name):
+    text, key = BAD_CONFIGS[name]
+    config = merge(copy.deepcopy(smoke_config), yaml.safe_load(text))
+    with pytest.raises(ConfigError) as e:
+        check_config(config)
+    assert str(e.value).startswith(f"config key {key}") and "\n" not in str(e.value), str(e.value)
+
+
+def test_the_shipped_configs_pass_and_defaults_are_filled_in(smoke_config):
+    default = check_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+    assert default["train"]["arch"] == "resnet50" and default["ga"]["population"] == 10
+    smoke = check_config(copy.deepcopy(smoke_config))
+    assert smoke["ga"]["unique"] is True and smoke["train"]["deterministic"] is True
+    assert check_config({"outdir": "results/x/"})["outdir"] == "results/x"  # defaults for every section
+
+
+def test_command_line_strings_become_the_numbers_the_schema_wants(smoke_config):
+    config = merge(copy.deepcopy(smoke_config), {"ga": {"generations": "5", "unique": "false"}})
+    checked = check_config(config)
+    assert checked["ga"]["generations"] == 5 and checked["ga"]["unique"] is False

@@ -1,0 +1,72 @@
+"""settings.py: the one table the flags, the checkpoint fingerprint and the rules' command lines
+derive from; archs.py: the registry the flags and the config check take names from."""
+
+import copy
+import shlex
+
+import pytest
+import yaml
+
+import settings
+import train
+from archs import ARCHS
+from config_check import SCHEMA, check_config, merge
+from helpers import ROOT
+
+
+@pytest.fixture(scope="module")
+def smoke_config():
+    configs = [yaml.safe_load((ROOT / "config" / name).read_text()) for name in ("config.yaml", "smoke.yaml")]
+    return check_config(merge(*configs))
+
+
+def test_the_rules_command_line_parses_back_to_the_config_values(smoke_config):
+    config = copy.deepcopy(smoke_config)
+    config["train"].update(compile="max-autotune", deterministic=True)
+    values = settings.from_config(config)
+    args = train.parse_args(["--data", "d", "--out", "o", *shlex.split(settings.command_line(values))])
+    assert {name: getattr(args, name) for name in values} == values
+    off = settings.command_line({**values, "deterministic": False, "compile": False})
+    assert "--deterministic" not in off and "--compile" not in off
+
+
+def test_lists_and_switches_and_quoting():
+    line = settings.command_line({"milestones": [30, 45], "track_test": True, "cache_dir": "a b; rm -rf x"})
+    assert shlex.split(line) == ["--milestones", "30", "45", "--track-test", "--cache-dir", "a b; rm -rf x"]
+
+
+def test_every_config_key_of_a_setting_is_in_the_schema():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    for s in settings.SETTINGS:
+        if s.config:
+            node = schema
+            for part in s.config.split("."):
+                assert part in node["properties"], f"{s.name}: {s.config} is not in the schema"
+                node = node["properties"][part]
+
+
+def test_the_fingerprint_holds_what_changes_the_numbers_and_nothing_else():
+    keys = set(settings.FINGERPRINT_KEYS)
+    assert {"arch", "lr", "wd", "mom", "seed", "epochs", "threads", "deterministic", "optimizer"} <= keys
+    assert not keys & {"device", "jobs_per_gpu", "cache_dir", "eval_batch_size"}
+
+
+@pytest.mark.parametrize(
+    "name, value, allowed",
+    [("pct_start", 1.0, "> 0 and < 1"), ("lr", 0.0, "> 0"), ("seed", 2**32, ">= 0 and <= 4294967295")],
+)
+def test_range_errors_name_the_flag(name, value, allowed):
+    assert (
+        settings.range_error(settings.BY_NAME[name], value)
+        == f"--{name.replace('_', '-')} must be {allowed}, got {value}"
+    )
+    assert settings.range_error(settings.BY_NAME[name], settings.BY_NAME[name].default) is None
+
+
+def test_architectures_come_from_the_registry():
+    ap = train.build_parser()
+    assert ap.parse_args(["--data", "d", "--out", "o", "--arch", "plain110"]).arch == "plain110"
+    assert set(ARCHS) == {f"{k}{6 * n + 2}" for k in ("resnet", "plain") for n in (1, 3, 5, 7, 9, 18)} | {
+        f"resnet{d}" for d in (18, 34, 50, 101, 152)
+    }
+    assert ARCHS["resnet50"].layers == (3, 4, 6, 3) and ARCHS["resnet110"].layers == (18, 18, 18)  # Tables 1 and 6

@@ -1,0 +1,21 @@
+rule train:
+    """One training run, named by its genome and seed: a GA individual, the baseline or a final seed."""
+    input:
+        data=PREPARED,
+    output:
+        result=run_file("{run}", "result"),
+        model=run_file("{run}", "model"),
+        metrics=run_file("{run}", "metrics"),
+        schedule=run_file("{run}", "schedule"),
+    log:
+        log_file("train", "{run}"),
+    conda:
+        "../../envs/train.yaml"
+    params:
+        script=script("train.py"),
+        data=get_folder("data"),
+        out=get_folder("result"),
+        settings=get_train_settings(),
+    shell:
+        "python {params.script:q} --data {params.data:q} --out {params.out:q} "
+        "--genome {wildcards.run:q} {params.settings} > {log:q} 2>&1"
