@@ -94,6 +94,15 @@ def check_seeds(config: dict) -> None:
         raise ConfigError(f"config key train.seed: train.seed + final.seeds ({top}) exceeds {MAX_SEED}")
 
 
+def train_images(data: dict) -> int:
+    """How many training images the dataset has (before the validation split)."""
+    if data["dataset"] == "synthetic":
+        return data["synthetic"]["train"]
+    if data["dataset"] == "folder":
+        return sum(1 for p in Path(data["data_dir"], "train").glob("*/*") if p.is_file())
+    return 50000
+
+
 def check_data(config: dict) -> None:
     data, train = config["data"], config["train"]
     data_dir = data["data_dir"]
@@ -101,7 +110,9 @@ def check_data(config: dict) -> None:
         raise ConfigError(f"config key data.data_dir: folder {data_dir!r} does not exist")
     if data_dir and data["dataset"] == "synthetic":
         raise ConfigError("config key data.data_dir: must be empty for dataset synthetic (the workflow generates it)")
-    n_train = data["synthetic"]["train"] if data["dataset"] == "synthetic" else 50000
+    if not data_dir and data["dataset"] == "folder":
+        raise ConfigError("config key data.data_dir: dataset folder reads your images from it (train/, test/)")
+    n_train = train_images(data)
     val = data["val_size"]
     if val >= n_train:
         raise ConfigError(f"config key data.val_size: {val} leaves no training images out of {n_train}")
@@ -140,6 +151,11 @@ def check_ranges(config: dict) -> None:
     lo, hi = config["lr_find"]["start_lr"], config["lr_find"]["end_lr"]
     if not lo < hi:
         raise ConfigError(f"config key lr_find.start_lr: {lo} must be below lr_find.end_lr ({hi})")
+    stop = config["ga"]["early_stop"]
+    if stop and stop["epoch"] >= config["train"]["epochs"]:
+        raise ConfigError(
+            f"config key ga.early_stop.epoch: {stop['epoch']} must be below train.epochs ({config['train']['epochs']})"
+        )
     d = config["degradation"]
     late = [m for m in d["milestones"] if m >= d["iterations"]]
     if late:

@@ -3,7 +3,9 @@
 Subcommands (each also importable):
   download   fetch CIFAR-10/100 with torchvision's utilities (official URL, md5-checked)
   synthetic  write a learnable generated dataset in exactly the CIFAR-10 on-disk layout
-  prepare    read a CIFAR directory and write the compact uint8 .npy files training maps
+  prepare    read a CIFAR directory, or a folder of images (train/<class>/*, test/<class>/*:
+             torchvision's ImageFolder layout, any size, resized), and write the compact uint8
+             .npy files training maps
 
 The prepared directory holds train_x.npy / test_x.npy (uint8, N x 3 x 32 x 32, the pickles' own
 channel-major order), train_y.npy / test_y.npy (int64) and meta.json (class names, per-channel
@@ -55,6 +57,7 @@ DATASETS = {
 }
 # "synthetic" is generated data in the CIFAR-10 layout; it has no official md5s.
 LAYOUT = {"cifar10": "cifar10", "cifar100": "cifar100", "synthetic": "cifar10"}
+DATASET_NAMES = (*LAYOUT, "folder")  # folder: the user's images in ImageFolder layout
 
 
 # ----------------------------------------------------------------------------- download
@@ -166,6 +169,55 @@ def read_cifar(data_dir: str | Path, dataset: str = "cifar10", verify_md5: bool 
     return tx, ty, vx, vy, classes
 
 
+def read_folder(data_dir: str | Path, image_size: int = 32):
+    """Images in torchvision's ImageFolder layout: train/<class>/* and test/<class>/* (png, jpg, ...).
+    Returns (train_x, train_y, test_x, test_y, classes): RGB, resized to image_size x image_size,
+    classes the folder names, sorted (ImageFolder's order), the same in both splits."""
+    root = Path(data_dir)
+    splits = {}
+    for split in ("train", "test"):
+        if not (root / split).is_dir():
+            raise DataError(f"{root / split}: missing (dataset folder reads train/<class>/ and test/<class>/)")
+        splits[split] = _image_folder(root / split)
+    train, test = splits["train"], splits["test"]
+    missing = sorted(set(train.classes) - set(test.classes))
+    extra = sorted(set(test.classes) - set(train.classes))
+    if missing or extra:
+        which = f"no folder for class(es) {', '.join(missing)}" if missing else f"class(es) {', '.join(extra)}"
+        raise DataError(
+            f"{root / 'test'}: {which}{'' if missing else ' not in train/'}; both splits need the same classes"
+        )
+    tx, ty = _read_images(train.samples, image_size)
+    vx, vy = _read_images(test.samples, image_size)
+    return tx, ty, vx, vy, list(train.classes)
+
+
+def _image_folder(folder: Path):
+    """torchvision's ImageFolder index of a split (paths and labels; images are read below)."""
+    from torchvision.datasets import ImageFolder
+
+    try:
+        return ImageFolder(str(folder), loader=str)
+    except (FileNotFoundError, OSError) as e:  # no class folders, or a class without images
+        raise DataError(f"{folder}: {str(e).splitlines()[0]}") from None
+
+
+def _read_images(samples, size: int):
+    """(N, 3, size, size) uint8 images and int64 labels; an unreadable file is an error naming it."""
+    from PIL import Image
+
+    x = np.empty((len(samples), 3, size, size), dtype=np.uint8)
+    y = np.array([label for _, label in samples], dtype=np.int64)
+    for i, (path, _) in enumerate(samples):
+        try:
+            with Image.open(path) as im:
+                rgb = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            raise DataError(f"{path}: unreadable image ({type(e).__name__}: {e})") from None
+        x[i] = np.asarray(rgb).transpose(2, 0, 1)
+    return x, y
+
+
 # ----------------------------------------------------------------------------- writing
 def _npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
@@ -173,15 +225,19 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def prepare(data_dir: str | Path, out_dir: str | Path, dataset: str = "cifar10", verify_md5=None) -> Path:
-    """Convert a CIFAR folder into the compact files every training job memory-maps."""
-    tx, ty, vx, vy, classes = read_cifar(data_dir, dataset, verify_md5)
+def prepare(data_dir, out_dir, dataset: str = "cifar10", verify_md5=None, image_size: int = 32) -> Path:
+    """Convert a CIFAR folder or an image folder into the compact files every training job memory-maps."""
+    if dataset == "folder":
+        tx, ty, vx, vy, classes = read_folder(data_dir, image_size)
+    else:
+        tx, ty, vx, vy, classes = read_cifar(data_dir, dataset, verify_md5)
     out_dir = Path(out_dir)
     xf = tx.astype(np.float64) / 255.0
     meta = {
         "dataset": dataset,
         "classes": classes,
         "num_classes": len(classes),
+        "image_size": int(tx.shape[-1]),
         "train_size": int(len(tx)),
         "test_size": int(len(vx)),
         "mean": [float(m) for m in xf.mean(axis=(0, 2, 3))],
@@ -343,8 +399,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("prepare", help="convert a CIFAR folder into memory-mappable .npy files")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--dataset", choices=sorted(LAYOUT), default="cifar10")
-    p.add_argument("--no-md5", action="store_true", help="skip the official md5 checks")
+    p.add_argument("--dataset", choices=sorted(DATASET_NAMES), default="cifar10")
+    p.add_argument("--no-md5", action="store_true", help="skip the official md5 checks (CIFAR layout)")
+    p.add_argument("--image-size", type=int, default=32, help="dataset folder: images are resized to this")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "download":
@@ -353,7 +410,7 @@ def main(argv=None) -> int:
             print(write_synthetic(args.root, args.train, args.test, args.seed, args.noise))
         else:
             verify = False if args.no_md5 else None
-            out = prepare(args.data_dir, args.out, args.dataset, verify)
+            out = prepare(args.data_dir, args.out, args.dataset, verify, args.image_size)
             meta = json.loads((out / "meta.json").read_text())
             print(f"{out}: {meta['train_size']} train, {meta['test_size']} test, {meta['num_classes']} classes")
     except DataError as e:

@@ -63,7 +63,7 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     out.update(val_top1=res["top1"], val_loss=res["val_loss"], train_loss=res["train_loss"])
     out.update(test_top1=float("nan"), test_top3=float("nan"), test_top5=float("nan"), test_loss=float("nan"))
     preds = []
-    if res["status"] == "ok":
+    if res["status"] in ("ok", "stopped"):  # trained weights (a stopped run's are fewer epochs')
         model = model_on_device(settings["arch"], data["meta"]["num_classes"], settings["shortcut"], dev)
         try:
             model.load_state_dict(load_weights(Path(model_pt), dev))
@@ -108,20 +108,38 @@ def compare(plan: str, tests: list[str]):
     return agg.reset_index()
 
 
+def gap_sentence(a, b, name_a: str, name_b: str) -> str:
+    """`name_a` against `name_b` (rows of the comparison): the top-1 gap and whether it exceeds the
+    seed-to-seed spread (the larger of the two standard deviations)."""
+    gap = 100 * (a["test_top1_mean"] - b["test_top1_mean"])
+    spread = max(100 * a["test_top1_std"], 100 * b["test_top1_std"])
+    larger = "larger" if abs(gap) > spread else "not larger"
+    return f"{name_a} vs {name_b}: gap {gap:+.2f} points, {larger} than the seed-to-seed spread"
+
+
 def final_summary(comparison_tsv) -> str:
-    """One sentence: the top-1 gap and the seed-to-seed spread (used in the figure and its caption)."""
+    """The test top-1 of every method and the gaps against the GA (the final figure and its caption)."""
     import pandas as pd
 
     c = pd.read_csv(comparison_tsv, sep="\t").set_index("method")
-    g, b = c.loc["ga"], c.loc["baseline"]
-    gap = 100 * (g["test_top1_mean"] - b["test_top1_mean"])
-    return (
-        f"Test top-1: GA best {100 * g['test_top1_mean']:.2f} ± {100 * g['test_top1_std']:.2f} %, "
-        f"baseline {100 * b['test_top1_mean']:.2f} ± {100 * b['test_top1_std']:.2f} % "
-        f"(mean ± std over {int(g['seeds'])} seeds); gap {gap:+.2f} points, "
-        f"{'larger' if abs(gap) > max(100 * g['test_top1_std'], 100 * b['test_top1_std']) else 'not larger'} "
-        f"than the seed-to-seed spread."
+    names = {"ga": "GA best", "baseline": "baseline", "random": "random search"}
+    scores = ", ".join(
+        f"{names[m]} {100 * c.loc[m, 'test_top1_mean']:.2f} ± {100 * c.loc[m, 'test_top1_std']:.2f} %"
+        for m in names
+        if m in c.index
     )
+    gaps = [gap_sentence(c.loc["ga"], c.loc[m], "GA", names[m]) for m in ("baseline", "random") if m in c.index]
+    return f"Test top-1: {scores} (mean ± std over {int(c.loc['ga', 'seeds'])} seeds); {'; '.join(gaps)}."
+
+
+def random_summary(comparison_tsv) -> str:
+    """Whether the GA's gain over random search at the same budget exceeds the seed-to-seed spread."""
+    import pandas as pd
+
+    c = pd.read_csv(comparison_tsv, sep="\t").set_index("method")
+    if "random" not in c.index:
+        return "(the final comparison ran without the random search: set random_search: true)"
+    return gap_sentence(c.loc["ga"], c.loc["random"], "GA", "random search (same number of trainings)") + "."
 
 
 def verdict(comparison_tsv, result_files) -> str:
@@ -132,7 +150,7 @@ def verdict(comparison_tsv, result_files) -> str:
     devices = sorted({r.get("provenance", {}).get("device", r.get("device", "?")) for r in results})
     optimizers = sorted({r["settings"].get("optimizer", "sgd") for r in results})
     return (
-        f"{final_summary(comparison_tsv)} It took {len(results)} trainings (the search, the baseline and "
+        f"{final_summary(comparison_tsv)} It took {len(results)} trainings (the search, any control, the baseline and "
         f"the final seeds) and {hours:.2f} device-hours on {', '.join(devices)}, optimizer "
         f"{', '.join(optimizers)}."
     )

@@ -10,12 +10,14 @@ Operators, DEAP-style small pure functions of (individuals, rng) with rng a nump
   crossover         single-point: genes before `point` from parent 1, the rest from parent 2
   mutate            each gene redrawn within its bounds with probability `threshold`
   next_generation   elites first (copied exactly), then children of two distinct elites
+  random_search     the control: the GA's generation 0, then uniform draws, as many as the GA trains
 Generation g draws from np.random.default_rng([seed, g]) alone, so populations do not depend on
 job order, reruns, or how many random numbers earlier generations consumed.
 
 CLI (used by the workflow; runnable by hand):
   python scripts/ga.py init --spec '<ga json>' --out gen0/population.tsv
   python scripts/ga.py next --spec '<ga json>' --fitness gen0/fitness.tsv --gen 1 --out gen1/population.tsv
+  python scripts/ga.py random --spec '<ga json>' --population gen0/population.tsv --out random_search/population.tsv
   python scripts/ga.py collect --population gen0/population.tsv --results runs/*/result.json --out gen0/fitness.tsv
   python scripts/ga.py best --fitness gen*/fitness.tsv --out best.tsv
   python scripts/ga.py summarize --fitness gen*/fitness.tsv --out-individuals individuals.tsv --out-summary summary.tsv
@@ -38,6 +40,7 @@ from util import ArgumentParser, read_json, read_tsv, run_cli, write_tsv
 
 GENES = ("lr", "wd", "mom")
 SIG_DIGITS = 3
+RANDOM_STREAM = 1  # the random search draws from default_rng([seed, 0, RANDOM_STREAM]), a stream no generation uses
 MAX_TRIES = 100  # re-mutations of a child that repeats a genome before the duplicate is kept
 DEFAULT_GENES = {  # the report's search space
     "lr": {"low": 1e-6, "high": 1e-2, "log": True},
@@ -45,7 +48,7 @@ DEFAULT_GENES = {  # the report's search space
     "mom": {"low": 0.1, "high": 1.5, "log": False},
 }
 POP_COLUMNS = ["individual", "run", "lr", "wd", "mom", "origin", "parents"]
-RESULT_COLUMNS = ["fitness", "top1", "top3", "top5", "val_loss", "train_loss", "status"]
+RESULT_COLUMNS = ["fitness", "top1", "top3", "top5", "val_loss", "train_loss", "status", "epochs", "epochs_completed"]
 GENE_TEXT = rf"\d\.\d{{{SIG_DIGITS - 1}}}e[+-]\d{{2,3}}"  # what fmt() writes
 # The canonical run id, and nothing else: it names a folder and reaches shell commands.
 RUN_PATTERN = "_".join(f"{g}={GENE_TEXT}" for g in GENES) + r"_seed=\d+"
@@ -121,6 +124,24 @@ def init_population(genes: dict, n: int, rng: np.random.Generator, unique: bool 
             genome = make_new(genome, {genome_key(p) for p in pop}, genes, 1.0, rng)
         pop.append(genome)
     return pop
+
+
+def random_search(first: list[dict], genes: dict, n: int, rng: np.random.Generator) -> list[dict]:
+    """n distinct genomes: `first` (the GA's generation 0, itself a uniform sample: the control reuses
+    its trainings), then uniform draws within the bounds, each redrawn until it is new."""
+    pop = [canonical_genome(g) for g in first][:n]
+    taken = {genome_key(p) for p in pop}
+    while len(pop) < n:
+        genome = make_new({g: draw_gene(genes[g], rng) for g in GENES}, taken, genes, 1.0, rng)
+        taken.add(genome_key(genome))
+        pop.append(genome)
+    return pop
+
+
+def ga_budget(spec: dict) -> int:
+    """The trainings a GA pays for with unique genomes: generation 0, then population - elites new
+    genomes per later generation (30 for the report's 10, 5, 5)."""
+    return spec["population"] + (spec["population"] - spec["elites"]) * (spec["generations"] - 1)
 
 
 def select_elites(individuals: list[dict], k: int) -> list[dict]:
@@ -227,7 +248,8 @@ def population_frame(pop: list[dict], train_seed: int):
     return _pd().DataFrame(rows, columns=POP_COLUMNS)
 
 
-STATUSES = ("ok", "diverged", "invalid")  # invalid: a genome the optimizer cannot take (AdamW, mom >= 1)
+# invalid: a genome the optimizer cannot take (AdamW, mom >= 1); stopped: early stopping (ga.early_stop)
+STATUSES = ("ok", "diverged", "invalid", "stopped")
 
 
 def check_fitness(df, population: int, path) -> None:
@@ -304,18 +326,24 @@ def all_individuals(fitness_tables):
 
 
 def summarize(fitness_tables):
-    """Per generation: size, distinct and new genomes, diverged runs, best / median / mean fitness, best so far."""
+    """Per generation: size, distinct and new genomes, diverged and stopped runs, the epochs its new
+    runs trained and saved by early stopping, best / median / mean fitness, best so far."""
     ind = all_individuals(fitness_tables)
     seen, rows = set(), []
     for g, df in ind.groupby("generation", sort=True):
         runs = set(df["run"])
+        new = df[~df["run"].isin(seen)].drop_duplicates("run")
+        stopped = new[new["status"] == "stopped"]
         rows.append(
             {
                 "generation": g,
                 "individuals": len(df),
                 "distinct_runs": len(runs),
                 "new_runs": len(runs - seen),
-                "diverged": int((df["status"] != "ok").sum()),
+                "diverged": int(df["status"].isin(("diverged", "invalid")).sum()),
+                "stopped": len(stopped),
+                "epochs_trained": int(new["epochs_completed"].sum()),
+                "epochs_saved": int((stopped["epochs"] - stopped["epochs_completed"]).sum()),
                 "best": df["fitness"].max(),
                 "median": df["fitness"].median(),
                 "mean": df["fitness"].mean(),
@@ -327,19 +355,24 @@ def summarize(fitness_tables):
     return out
 
 
-def best_of(fitness_tables) -> object:
-    """One row: the fittest individual over all generations (ties: earliest generation, lowest index)."""
-    allf = all_individuals(fitness_tables)
-    allf = allf.sort_values(["fitness", "generation", "individual"], ascending=[False, True, True], kind="stable")
-    best = allf.head(1).copy()
+def best_row(df):
+    """One row: the fittest individual (ties: earliest generation if there is one, lowest index)."""
+    keys = [k for k in ("fitness", "generation", "individual") if k in df.columns]
+    ranked = df.sort_values(keys, ascending=[False] + [True] * (len(keys) - 1), kind="stable")
+    best = ranked.head(1).copy()
     for g in GENES:
         best[g] = [fmt(v) for v in best[g]]
     return best
 
 
-def plan(best_tsv, baseline: dict, suggestion: dict, train_seed: int, final_seeds: int):
+def best_of(fitness_tables):
+    """The fittest individual over all generations."""
+    return best_row(all_individuals(fitness_tables))
+
+
+def plan(best_tsv, baseline: dict, suggestion: dict, train_seed: int, final_seeds: int, random_best=None):
     """The runs after the search: the baseline at the search seed (its curves sit beside the GA's),
-    then GA best and baseline at fresh seeds train_seed+1 .. train_seed+final_seeds."""
+    then GA best, baseline (and the random search's best) at fresh seeds train_seed+1 .. +final_seeds."""
     best = read_tsv(best_tsv).iloc[0]
     genomes = {
         "ga": canonical_genome({g: best[g] for g in GENES}),
@@ -354,7 +387,9 @@ def plan(best_tsv, baseline: dict, suggestion: dict, train_seed: int, final_seed
     rows = [
         {"method": "baseline", "stage": "search", "seed": train_seed, "run": run_id(genomes["baseline"], train_seed)}
     ]
-    for m in ("ga", "baseline"):
+    if random_best:
+        genomes["random"] = canonical_genome({g: read_tsv(random_best).iloc[0][g] for g in GENES})
+    for m in genomes:
         for s in range(train_seed + 1, train_seed + final_seeds + 1):
             rows.append({"method": m, "stage": "final", "seed": s, "run": run_id(genomes[m], s)})
     return _pd().DataFrame(rows, columns=["method", "stage", "seed", "run"])
@@ -381,6 +416,7 @@ def spec_from_json(text: str) -> dict:
         "threshold": float(spec.get("mutation", {}).get("threshold", 0.3)),
         "seed": int(spec.get("seed", 0)),
         "unique": bool(spec.get("unique", True)),
+        "generations": int(spec.get("generations", 5)),
     }
 
 
@@ -408,12 +444,22 @@ def next_step(args) -> None:
     write_tsv(population_frame(pop, args.train_seed), args.out)
 
 
+def random_step(args) -> None:
+    """The random-search control's population: as many distinct genomes as the GA trains."""
+    spec = spec_from_json(args.spec)
+    first = read_tsv(args.population).to_dict("records")
+    rng = np.random.default_rng([spec["seed"], 0, RANDOM_STREAM])
+    pop = random_search(first, spec["genes"], ga_budget(spec), rng)
+    origins = ["init"] * min(len(first), len(pop)) + ["random"] * (len(pop) - len(first))
+    write_tsv(population_frame([{**g, "origin": o} for g, o in zip(pop, origins)], args.train_seed), args.out)
+
+
 def collect_step(args) -> None:
     write_tsv(collect(args.population, args.results), args.out)
 
 
 def best_step(args) -> None:
-    write_tsv(best_of(args.fitness), args.out)
+    write_tsv(best_row(read_tsv(args.fitness[0])) if args.random else best_of(args.fitness), args.out)
 
 
 def environments_step(args) -> None:
@@ -427,7 +473,9 @@ def summarize_step(args) -> None:
 
 def plan_step(args) -> None:
     suggestion = read_json(args.suggestion)
-    write_tsv(plan(args.best, json.loads(args.baseline), suggestion, args.train_seed, args.final_seeds), args.out)
+    random_best = args.random_best[0] if args.random_best else None
+    table = plan(args.best, json.loads(args.baseline), suggestion, args.train_seed, args.final_seeds, random_best)
+    write_tsv(table, args.out)
 
 
 def build_parser() -> ArgumentParser:
@@ -448,12 +496,18 @@ def build_parser() -> ArgumentParser:
     n.add_argument("--fitness", required=True, help="previous generation's fitness.tsv")
     n.add_argument("--history", nargs="*", default=[], help="earlier generations' fitness.tsv (ga.unique)")
     n.add_argument("--gen", type=int, required=True, help="generation to create (>= 1)")
+    r = command("random", random_step, "the random-search control's genomes (generation 0 first)")
+    r.add_argument("--spec", required=True, help="the config's ga: section as JSON")
+    r.add_argument("--train-seed", type=int, default=0, help="training seed named in run ids")
+    r.add_argument("--population", required=True, help="the GA's generation 0 population.tsv")
+    r.add_argument("--out", required=True)
     c = command("collect", collect_step, "a generation's fitness table from its runs' results")
     c.add_argument("--population", required=True)
     c.add_argument("--results", nargs="+", required=True, help="the population's runs' result.json")
     c.add_argument("--out", required=True)
     b = command("best", best_step, "the fittest individual over all generations")
     b.add_argument("--fitness", nargs="+", required=True)
+    b.add_argument("--random", action="store_true", help="one random-search table (no generations)")
     b.add_argument("--out", required=True)
     e = command("environments", environments_step, "the environments that produced the runs' numbers")
     e.add_argument("--results", nargs="+", required=True, help="result.json files")
@@ -468,6 +522,7 @@ def build_parser() -> ArgumentParser:
     f.add_argument("--baseline", required=True, help="the config's baseline: section as JSON")
     f.add_argument("--train-seed", type=int, default=0)
     f.add_argument("--final-seeds", type=int, default=3)
+    f.add_argument("--random-best", nargs="*", default=[], help="the random search's best.tsv (if it ran)")
     f.add_argument("--out", required=True)
     return ap
 

@@ -4,6 +4,8 @@ reads only the files named on its command line.
 
     python scripts/plots.py ga-progress      --fitness gen*/fitness.tsv --out ga_progress.png
     python scripts/plots.py search-space     --fitness gen*/fitness.tsv --out search_space.png
+    python scripts/plots.py ga-vs-random     --fitness gen*/fitness.tsv --random random_search/fitness.tsv \\
+        --out ga_vs_random.png
     python scripts/plots.py training-curves --fitness gen*/fitness.tsv --plan final/plan.tsv \\
         --metrics runs/*/metrics.tsv --top-k 4 --out training_curves.png
     python scripts/plots.py schedules --fitness ... --plan ... --schedules runs/*/schedule.tsv --out schedules.png
@@ -15,8 +17,8 @@ reads only the files named on its command line.
     python scripts/plots.py degradation      --metrics degradation/runs/*/metrics.tsv --out degradation.png
     python scripts/plots.py degradation-table --metrics degradation/runs/*/metrics.tsv --out table.tsv
 
-Diverged runs (status `diverged`, fitness 0) are drawn as crosses in the GA plots and left out
-of the curve figures; the tables list them.
+Diverged runs (status `diverged`, fitness 0) are drawn as crosses in the GA plots, runs stopped
+early (status `stopped`) as triangles; both are left out of the curve figures; the tables list them.
 """
 
 from __future__ import annotations
@@ -163,9 +165,13 @@ def plot_ga_progress(fitness, out) -> None:
         ax=ax,
         native_scale=True,
     )
-    div = ind[ind["status"] != "ok"]
+    div = ind[ind["status"].isin(("diverged", "invalid"))]
     if len(div):
         ax.scatter(div["generation"], div["fitness (%)"], marker="x", color="C3", s=50, label="diverged (fitness 0)")
+    stopped = ind[ind["status"] == "stopped"]
+    if len(stopped):
+        label = "stopped early (fitness at the stop)"
+        ax.scatter(stopped["generation"], stopped["fitness (%)"], marker="v", color="C4", s=50, label=label)
     per_gen = ind.groupby("generation")["fitness (%)"]
     gens = sorted(ind["generation"].unique())
     ax.plot(gens, per_gen.max().cummax().loc[gens], color="black", linewidth=2, marker="s", label="best so far")
@@ -220,12 +226,36 @@ def plot_search_space(fitness, out) -> None:
     save(fig, out)
 
 
+METHODS = {"ga": "GA best", "baseline": "baseline", "random": "random search"}  # plan -> figure names
+
+
+def first_seen_fitness(df) -> list[float]:
+    """The fitness of each distinct run in the order it was trained (first appearance)."""
+    return df.drop_duplicates("run")["fitness"].astype(float).tolist()
+
+
+def plot_ga_vs_random(fitness, random, out) -> None:
+    """Best validation fitness so far against trainings spent: the GA and random search."""
+    arms = {"GA": first_seen_fitness(all_individuals(fitness)), "random search": first_seen_fitness(read_tsv(random))}
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for (name, values), colour in zip(arms.items(), ("C0", "C1")):
+        x = np.arange(1, len(values) + 1)
+        ax.step(x, 100 * np.maximum.accumulate(values), where="post", color=colour, linewidth=2.2, label=name)
+        ax.scatter(x, 100 * np.asarray(values), color=colour, s=14, alpha=0.5)
+    ax.set(xlabel="trainings spent (distinct genomes)", ylabel="best validation top-1 so far (%)")
+    ax.set_title("GA vs random search at the same budget (dots: each training)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    save(fig, out)
+
+
 def final_table(plan, tests) -> pd.DataFrame:
     """Test top-1/3/5 (%) per method and final seed, from the final runs' test.json (each names its run)."""
     by_run = {t["run"]: t for t in map(read_json, tests)}
     rows = []
     for _, p in read_tsv(plan).query("stage == 'final'").iterrows():
-        method = "GA best" if p["method"] == "ga" else "baseline"
+        method = METHODS[p["method"]]
         for k in ("top1", "top3", "top5"):
             acc = 100 * by_run[p["run"]][f"test_{k}"]
             rows.append({"method": method, "seed": p["seed"], "metric": f"top-{k[3:]}", "accuracy (%)": acc})
@@ -235,7 +265,8 @@ def final_table(plan, tests) -> pd.DataFrame:
 def plot_final_comparison(plan, tests, comparison, out) -> None:
     df = final_table(plan, tests)
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    common = {"data": df, "x": "metric", "y": "accuracy (%)", "hue": "method", "hue_order": ["GA best", "baseline"]}
+    order = [m for m in METHODS.values() if m in set(df["method"])]
+    common = {"data": df, "x": "metric", "y": "accuracy (%)", "hue": "method", "hue_order": order}
     sns.barplot(**common, errorbar="sd", capsize=0.15, alpha=0.8, ax=ax)
     sns.stripplot(**common, dodge=True, palette="dark:black", size=5, ax=ax, legend=False)
     lo = np.nanmin(df["accuracy (%)"]) if df["accuracy (%)"].notna().any() else 0
@@ -341,6 +372,7 @@ def write_degradation_table(metrics, out) -> None:
 COMMANDS = {
     "ga-progress": (plot_ga_progress, {"fitness": list}),
     "search-space": (plot_search_space, {"fitness": list}),
+    "ga-vs-random": (plot_ga_vs_random, {"fitness": list, "random": str}),
     "training-curves": (plot_training_curves, {"fitness": list, "plan": str, "metrics": list}),
     "schedules": (plot_schedules, {"fitness": list, "plan": str, "schedules": list}),
     "lr-find": (plot_lr_find, {"tsv": str, "suggestion": str}),

@@ -57,6 +57,8 @@ SETTINGS = (
     S("split_seed", 0, "seed of the train/validation split", "data.split_seed", low=0, high=MAX_SEED),
     S("max_train", 0, "cap on training images (0: all)", "train.max_train", low=0),
     S("max_val", 0, "cap on validation images (0: all)", "train.max_val", low=0),
+    S("stop_epoch", 0, "early stopping: the epoch of the decision (0: never)", fingerprint=False, low=0),
+    S("stop_margin", 0.0, "early stopping: stop below the worst elite minus this", fingerprint=False, low=-1, high=1),
     S("track_test", False, "also record test loss/top-1 every epoch (the degradation experiment)"),
     # how it runs
     S("device", "auto", "where to train", "train.device", fingerprint=False, choices=("auto", "cpu", "cuda")),

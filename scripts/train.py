@@ -8,7 +8,10 @@ evaluation, checkpoints). `run` reads top to bottom: set up the process, load th
 the model, resume, then one epoch after another; after every epoch one flushed row in
 metrics.tsv, one progress line and an atomic checkpoint, so restarting the same command resumes
 after the last complete epoch. A non-finite loss stops the run (status `diverged`, fitness 0);
-an AdamW genome with momentum >= 1 is not trained (status `invalid`, fitness 0).
+an AdamW genome with momentum >= 1 is not trained (status `invalid`, fitness 0). With --stop-epoch E
+and --stop-against (the elites' metrics.tsv), a GA child whose validation top-1 after epoch E is
+below the worst elite's at E (minus --stop-margin) stops there: status `stopped`, its last
+validation scores as fitness (ASHA-style early stopping; a decision made from files only).
 
 Outputs in --out: metrics.tsv, schedule.tsv, model.pt, result.json (written last).
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 import settings
 from engine import (
@@ -57,10 +61,11 @@ from engine import (
 )
 from ga import parse_run_id
 from layout import RUN_FILES
-from util import ArgumentParser, atomic_write_text, write_json
+from util import ArgumentParser, atomic_write_text, read_tsv, write_json
 
 # Tests of interruptions set this to widen each step (seconds); it never changes the numbers.
 STEP_DELAY = float(os.environ.get("RESNET_GA_TEST_STEP_DELAY", "0"))
+TTY = sys.stderr.isatty()
 # Divergence is checked on the device every this many steps: one host sync per check, not per step.
 DIVERGENCE_CHECK_STEPS = 25
 
@@ -164,16 +169,19 @@ def train_epoch(job: Job, epoch: int, train_step, sched):
     correct = torch.zeros((), dtype=torch.long, device=job.device)
     n_steps = min(job.steps_per_epoch, job.total_steps - epoch * job.steps_per_epoch)
     batches = epoch_batches(len(Ytr), job.args.batch_size, job.args.seed, epoch, job.device, n_steps)
-    for i, (idx, offsets, flips) in enumerate(batches):
-        step = epoch * job.steps_per_epoch + i
-        lr, mom = sched(step)
-        loss, hits = train_step(Xtr[idx], Ytr[idx], offsets, flips, lr, mom)
-        loss_sum += loss  # once a loss is NaN/inf, so is the sum: one check covers many steps
-        correct += hits
-        if (i + 1) % DIVERGENCE_CHECK_STEPS == 0 and not torch.isfinite(loss_sum):
-            return loss_sum, correct, n_steps, step, lr, mom, True  # nothing useful follows
-        if STEP_DELAY:
-            time.sleep(STEP_DELAY)
+    # a bar over the epoch's steps in a terminal; job logs keep one line per epoch
+    bar = tqdm(batches, total=n_steps, desc=f"epoch {epoch + 1}/{job.args.epochs}", leave=False, disable=not TTY)
+    with bar:
+        for i, (idx, offsets, flips) in enumerate(bar):
+            step = epoch * job.steps_per_epoch + i
+            lr, mom = sched(step)
+            loss, hits = train_step(Xtr[idx], Ytr[idx], offsets, flips, lr, mom)
+            loss_sum += loss  # once a loss is NaN/inf, so is the sum: one check covers many steps
+            correct += hits
+            if (i + 1) % DIVERGENCE_CHECK_STEPS == 0 and not torch.isfinite(loss_sum):
+                return loss_sum, correct, n_steps, step, lr, mom, True  # nothing useful follows
+            if STEP_DELAY:
+                time.sleep(STEP_DELAY)
     return loss_sum, correct, n_steps, step, lr, mom, False
 
 
@@ -216,9 +224,28 @@ def save_epoch(job: Job, model, opt, rows: list, fingerprint: dict) -> None:
     )
 
 
+def stop_threshold(args) -> float | None:
+    """The worst elite's validation top-1 at --stop-epoch, minus --stop-margin; None: never stop."""
+    if not (args.stop_epoch and args.stop_against):
+        return None
+    scores = []
+    for path in args.stop_against:
+        rows = read_tsv(path)
+        at = rows[rows["epoch"] == args.stop_epoch]
+        if at.empty:  # an elite that stopped or diverged before that epoch does not set the bar
+            continue
+        scores.append(float(at["top1"].iloc[0]))
+    return min(scores) - args.stop_margin if scores else None
+
+
+def stops_here(rows: list, args, threshold) -> bool:
+    """Early stopping: after --stop-epoch, below the elites' bar (from files only: deterministic)."""
+    return threshold is not None and len(rows) == args.stop_epoch < args.epochs and rows[-1]["top1"] < threshold
+
+
 def finish(job: Job, model, status: str, rows: list, resumed_from, fingerprint: dict, t_start: float) -> dict:
     """model.pt, then result.json (last: its presence means the run is complete); the checkpoint goes."""
-    a, last, ok = job.args, rows[-1] if rows else {}, status == "ok"
+    a, last, ok = job.args, rows[-1] if rows else {}, status in ("ok", "stopped")
     result = {"run": job.out.name, "status": status, "fitness": last["top1"] if ok else 0.0}
     result.update({k: (last[k] if ok else float("nan")) for k in ("top1", "top3", "top5", "val_loss", "train_loss")})
     result.update(lr=a.lr, wd=a.wd, mom=a.mom, seed=a.seed, arch=a.arch, dataset=job.meta["dataset"])
@@ -258,8 +285,13 @@ def run(args) -> dict:
         status = "invalid"
         log(f"momentum {args.mom:g} >= 1 is not a valid AdamW beta1: not trained, fitness 0 (status invalid)")
     model.train()
-    for epoch in range(len(rows), args.epochs if status == "ok" else len(rows)):
-        row = epoch_row(job, model, norm, epoch, train_step, sched)
+    threshold = stop_threshold(args)
+    while status == "ok" and len(rows) < args.epochs:
+        if stops_here(rows, args, threshold):  # checked before an epoch: a resumed run decides alike
+            status = "stopped"
+            log(f"stopped after epoch {len(rows)}: val top-1 {rows[-1]['top1']:.4f} < {threshold:.4f} (elites' bar)")
+            break
+        row = epoch_row(job, model, norm, len(rows), train_step, sched)
         if row is None:
             status = "diverged"
             break
@@ -274,6 +306,7 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--out", required=True, help="run folder: metrics, checkpoint, weights, result")
     ap.add_argument("--genome", help="a run id lr=.._wd=.._mom=.._seed=..; sets --lr --wd --mom --seed")
     settings.add_arguments(ap)
+    ap.add_argument("--stop-against", nargs="*", default=[], help="early stopping: the elites' metrics.tsv")
     return ap
 
 

@@ -125,3 +125,22 @@ def trained_runs(text: str):
 def kill_group(proc, sig=signal.SIGKILL):
     os.killpg(proc.pid, sig)
     proc.wait(timeout=120)
+
+
+def write_image_folder(root: Path, classes=("cat", "dog", "zebra"), n_train=100, n_test=20, size=40) -> Path:
+    """A user's image folder (torchvision's ImageFolder layout): train/<class>/*.png and
+    test/<class>/*.png, learnable generated images of size x size pixels."""
+    import numpy as np
+    from PIL import Image
+
+    from data import make_synthetic
+
+    k = len(classes)
+    tx, ty, vx, vy = make_synthetic(n_train * k, n_test * k, seed=1, num_classes=k)
+    for split, x, y in (("train", tx, ty), ("test", vx, vy)):
+        for i, (row, label) in enumerate(zip(x, y)):
+            folder = root / split / classes[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            image = Image.fromarray(np.ascontiguousarray(row.reshape(3, 32, 32).transpose(1, 2, 0)))
+            image.resize((size, size), Image.Resampling.BILINEAR).save(folder / f"{i:05d}.png")
+    return root

@@ -42,6 +42,11 @@ BAD_CONFIGS = {
     "AdamW with a baseline momentum above 1": ("train: {optimizer: adamw}\nbaseline: {mom: 1.2}", "baseline.mom"),
     "unknown optimizer": ("train: {optimizer: lamb}", "train.optimizer"),
     "missing data_dir": ("data: {dataset: cifar10, data_dir: /nonexistent/cifar}", "data.data_dir"),
+    "early stop at the last epoch": ("ga: {early_stop: {epoch: 2}}", "ga.early_stop.epoch"),
+    "early stop margin above 1": ("ga: {early_stop: {epoch: 1, margin: 2}}", "ga.early_stop.margin"),
+    "early stop without an epoch": ("ga: {early_stop: {margin: 0.1}}", "ga.early_stop"),
+    "folder without data_dir": ("data: {dataset: folder}", "data.data_dir"),
+    "image size too small": ("data: {image_size: 4}", "data.image_size"),
     "data_dir with generated data": ("data: {data_dir: .}", "data.data_dir"),
 }
 

@@ -268,3 +268,60 @@ def test_an_exhausted_space_keeps_a_duplicate_with_a_note(capsys):
     child = {"lr": 1e-2, "wd": 0.0, "mom": 0.9}
     out = ga.make_new(child, {ga.genome_key(child)}, genes, 1.0, np.random.default_rng(0), tries=5)
     assert out == child and "no new genome after 5 mutations" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- random-search control
+def test_random_search_reuses_generation_0_then_draws_new_genomes_within_bounds():
+    spec = ga.spec_from_json(json.dumps({"population": 6, "elites": 2, "generations": 4}))
+    assert ga.ga_budget(spec) == 6 + 4 * 3 and ga.ga_budget(ga.spec_from_json('{"population": 10}')) == 30
+    first = ga.init_population(spec["genes"], 6, ga.generation_rng(0, 0), unique=True)
+    draws = ga.random_search(first, spec["genes"], ga.ga_budget(spec), np.random.default_rng([0, 0, 1]))
+    again = ga.random_search(first, spec["genes"], ga.ga_budget(spec), np.random.default_rng([0, 0, 1]))
+    assert draws == again and draws[:6] == [ga.canonical_genome(g) for g in first]
+    assert len({ga.genome_key(g) for g in draws}) == len(draws) == 18
+    for genome in draws:
+        assert all(GENES[g]["low"] <= genome[g] <= GENES[g]["high"] for g in ga.GENES)
+
+
+def test_random_step_writes_the_control_population(tmp_path):
+    spec = json.dumps({"population": 4, "elites": 2, "generations": 3})
+    pop0 = tmp_path / "gen0" / "population.tsv"
+    subprocess.run(script_cmd("ga.py", "init", "--spec", spec, "--out", pop0), check=True)
+    out = tmp_path / "random_search" / "population.tsv"
+    subprocess.run(script_cmd("ga.py", "random", "--spec", spec, "--population", pop0, "--out", out), check=True)
+    rs, g0 = read_tsv(out), read_tsv(pop0)
+    assert len(rs) == 8 and list(rs["run"][:4]) == list(g0["run"]) and rs["run"].is_unique
+    assert list(rs["origin"]) == ["init"] * 4 + ["random"] * 4
+
+
+def test_summary_counts_stopped_runs_and_the_epochs_they_saved(tmp_path):
+    import pandas as pd
+
+    def row(i, run, status, completed, origin="child"):
+        genes = {"lr": "1.00e-03", "wd": "0.00e+00", "mom": "9.00e-01"}
+        scores = {"fitness": 0.5, "top1": 0.5, "top3": 0.5, "top5": 0.5, "val_loss": 1.0, "train_loss": 1.0}
+        return {
+            "individual": i,
+            "run": run,
+            **genes,
+            "origin": origin,
+            "parents": "",
+            **scores,
+            "status": status,
+            "epochs": 6,
+            "epochs_completed": completed,
+        }
+
+    tables = []
+    for g, rows in enumerate(
+        [
+            [row(0, "a", "ok", 6, "init"), row(1, "b", "ok", 6, "init")],
+            [row(0, "a", "ok", 6, "elite"), row(1, "c", "stopped", 2)],
+        ]
+    ):
+        (tmp_path / f"gen{g}").mkdir()
+        write_tsv(pd.DataFrame(rows), tmp_path / f"gen{g}" / "fitness.tsv")
+        tables.append(tmp_path / f"gen{g}" / "fitness.tsv")
+    s = ga.summarize(tables)
+    assert list(s["stopped"]) == [0, 1] and list(s["epochs_trained"]) == [12, 2]
+    assert list(s["epochs_saved"]) == [0, 4] and list(s["diverged"]) == [0, 0]

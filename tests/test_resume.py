@@ -2,8 +2,20 @@
 was cut off resumes from its last epoch checkpoint, and the results equal an uninterrupted run's."""
 
 import json
+import re
+import subprocess
 
-from helpers import TARGET, assert_same_ga, copy_workflow, kill_group, snakemake, start, trained_runs, wait_mid_epoch
+from helpers import (
+    TARGET,
+    assert_same_ga,
+    copy_workflow,
+    kill_group,
+    script_cmd,
+    snakemake,
+    start,
+    trained_runs,
+    wait_mid_epoch,
+)
 
 
 def test_sigkill_mid_generation_then_unlock_and_rerun_incomplete(smoke, tmp_path):
@@ -12,6 +24,11 @@ def test_sigkill_mid_generation_then_unlock_and_rerun_incomplete(smoke, tmp_path
     proc = start(work, [TARGET, "--cores", "2", "--configfile", "config/smoke.yaml"], tmp_path / "first.log")
     finished, cut = wait_mid_epoch(proc, runs, need_finished=2)
     kill_group(proc)  # snakemake and its training job die at once, as on a crashed node
+    text = subprocess.run(
+        script_cmd("status.py", "--configfile", "config/smoke.yaml"), cwd=work, capture_output=True, text=True
+    ).stdout
+    assert re.search(rf"in progress  {re.escape(cut)}  epoch 1/2, val top-1 [\d.]+%", text), text
+    assert re.search(r"ETA \d+h\d\dm\d\ds \(\d+ runs and \d+ epochs left", text), text
 
     locked = snakemake(work, TARGET, "--cores", "2", "--configfile", "config/smoke.yaml", check=False)
     assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr

@@ -111,3 +111,23 @@ def test_degradation_table_averages_seeds_at_the_last_epoch_beside_the_paper(tmp
     assert table.loc[20, "plain_test_error"] == pytest.approx(12.0)
     assert table.loc[20, "resnet_test_error"] == pytest.approx(8.0)
     assert table.loc[20, "paper_resnet_test_error"] == 8.75 and table.loc[20, "seeds"] == 2
+
+
+def test_ga_vs_random_counts_each_distinct_genome_once_in_training_order(tmp_path):
+    gen0 = fitness_table(
+        tmp_path / "gen0" / "fitness.tsv",
+        [
+            (0, run("1.00e-02"), 0.01, 0.001, 0.9, "init", "", 0.5, "ok"),
+            (1, run("2.00e-02"), 0.02, 0.001, 0.9, "init", "", 0.3, "ok"),
+        ],
+    )
+    gen1 = fitness_table(
+        tmp_path / "gen1" / "fitness.tsv",
+        [
+            (0, run("1.00e-02"), 0.01, 0.001, 0.9, "elite", "gen0:0", 0.5, "ok"),
+            (1, run("4.00e-02"), 0.04, 0.001, 0.9, "child", "", 0.9, "ok"),
+        ],
+    )
+    assert plots.first_seen_fitness(plots.all_individuals([gen0, gen1])) == [0.5, 0.3, 0.9]
+    plots.plot_ga_vs_random([gen0, gen1], gen0, tmp_path / "ga_vs_random.png")
+    assert (tmp_path / "ga_vs_random.png").stat().st_size > 10_000

@@ -246,3 +246,48 @@ def test_iterations_step_schedule_and_per_epoch_test_error(prepared, tmp_path):
     )
     assert (sched["momentum"] == 0.9).all()
     assert m["test_top1"].between(0, 1).all() and m["train_top1"].between(0, 1).all()
+
+
+def test_a_terminal_gets_a_progress_bar_and_a_job_log_one_line_per_epoch(prepared, tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    cmd = train_cmd(prepared, tmp_path / "tty", "--max-train", 1000, epochs=1)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=slave, timeout=300)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the pty is drained
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    bar = b"".join(chunks).decode(errors="replace")
+    assert p.returncode == 0 and "epoch 1/1" in bar and "10/10" in bar, bar  # tqdm: 10 steps of 100
+    log = run_train(prepared, tmp_path / "log", "--max-train", 1000, epochs=1).stderr
+    assert "10/10" not in log and "it/s" not in log
+
+
+def elite_metrics(path, top1_at_1):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"epoch": [1, 2, 3], "top1": [top1_at_1, 0.99, 0.99]}).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_a_child_below_the_elites_bar_stops_at_the_decision_epoch(prepared, tmp_path):
+    high = [elite_metrics(tmp_path / f"e{i}" / "metrics.tsv", 0.95 + i / 100) for i in range(2)]
+    stop = ["--stop-epoch", 1, "--stop-margin", 0.0, "--stop-against", *high, "--max-train", 1000]
+    out = tmp_path / "stopped"
+    p = run_train(prepared, out, *stop, epochs=3)
+    res = json.loads((out / "result.json").read_text())
+    rows = pd.read_csv(out / "metrics.tsv", sep="\t")
+    assert res["status"] == "stopped" and res["epochs_completed"] == 1 and len(rows) == 1 and res["epochs"] == 3
+    assert res["fitness"] == res["top1"] == rows["top1"].iloc[-1] < 0.95  # the worst elite sets the bar
+    assert "stopped after epoch 1" in p.stdout and not (out / "checkpoint.pt").exists()
+    low = [elite_metrics(tmp_path / "low" / "metrics.tsv", 0.0)]
+    out2 = tmp_path / "goes_on"
+    run_train(prepared, out2, *stop[:4], "--stop-against", *low, "--max-train", 1000, epochs=3)
+    assert json.loads((out2 / "result.json").read_text())["epochs_completed"] == 3

@@ -22,7 +22,7 @@ def test_smoke_run_completes_with_every_output(smoke):
         assert list(fit.columns) == ga.POP_COLUMNS + ga.RESULT_COLUMNS and len(fit) == 4
         assert fit["fitness"].between(0, 1).all()
     comp = pd.read_csv(out / "final" / "comparison.tsv", sep="\t")
-    assert list(comp["method"]) == ["ga", "baseline"] and (comp["seeds"] == 2).all()
+    assert list(comp["method"]) == ["ga", "baseline", "random"] and (comp["seeds"] == 2).all()
     for m in ("test_top1", "test_top3", "test_top5", "test_loss", "val_top1"):
         assert {f"{m}_mean", f"{m}_std"} <= set(comp.columns)
     preds = pd.read_csv(out / "final" / "predictions.tsv", sep="\t")
@@ -41,7 +41,8 @@ def test_train_jobs_equal_distinct_genomes_plus_baseline_and_final_seeds(smoke):
     for g in range(3):
         search |= set(read_tsv(out / "ga" / f"gen{g}" / "population.tsv")["run"])
     plan = read_tsv(out / "final" / "plan.tsv")
-    expected = search | set(plan["run"])
+    random = set(read_tsv(out / "random_search" / "population.tsv")["run"])
+    expected = search | random | set(plan["run"])
     trained = trained_runs(smoke["log"])
     assert len(trained) == len(set(trained)), "a run was trained twice"
     assert set(trained) == expected
@@ -49,7 +50,7 @@ def test_train_jobs_equal_distinct_genomes_plus_baseline_and_final_seeds(smoke):
     pop1 = read_tsv(out / "ga" / "gen1" / "population.tsv")
     elites = pop1[pop1["origin"] == "elite"]["run"]
     assert len(elites) == 2 and set(elites) <= set(read_tsv(out / "ga" / "gen0" / "population.tsv")["run"])
-    assert len(plan) == 1 + 2 * 2 and set(plan["seed"][plan["stage"] == "final"]) == {1, 2}
+    assert len(plan) == 1 + 3 * 2 and set(plan["seed"][plan["stage"] == "final"]) == {1, 2}
 
 
 def test_rerun_after_completion_has_nothing_to_do(smoke):
@@ -105,8 +106,15 @@ FIGURES = [
     "lr_find",
     "final_comparison",
     "confusion_matrix",
+    "ga_vs_random",  # smoke.yaml: random_search: true
 ]
-TABLES = ["ga/individuals.tsv", "ga/summary.tsv", "final/comparison.tsv", "environments.tsv"]
+TABLES = [
+    "ga/individuals.tsv",
+    "ga/summary.tsv",
+    "final/comparison.tsv",
+    "environments.tsv",
+    "random_search/fitness.tsv",
+]
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -226,3 +234,46 @@ def test_no_smoke_generation_holds_a_genome_twice_or_redraws_an_evaluated_one(sm
         assert not children & evaluated, f"gen{g} re-draws an evaluated genome"
         evaluated |= set(pop["run"])
     assert len(evaluated) == 4 + 2 * 2  # population + (population - elites) * (generations - 1)
+
+
+def test_random_search_control_has_the_ga_budget_and_a_row_in_the_comparison(smoke):
+    out = smoke["out"]
+    rs = read_tsv(out / "random_search" / "fitness.tsv")
+    gen0 = read_tsv(out / "ga" / "gen0" / "population.tsv")
+    assert len(rs) == 4 + 2 * 2 and rs["run"].is_unique  # as many distinct genomes as the GA trained
+    assert list(rs["run"][:4]) == list(gen0["run"])  # generation 0 reused: its trainings are shared
+    best = read_tsv(out / "random_search" / "best.tsv")
+    assert best["fitness"].iloc[0] == rs["fitness"].max()
+    plan = read_tsv(out / "final" / "plan.tsv")
+    random_final = plan[plan["method"] == "random"]
+    assert len(random_final) == 2 and all(
+        r.startswith(best["run"].iloc[0][: -len("_seed=0")]) for r in random_final["run"]
+    )
+    caption = (out / "final" / "verdict.txt").read_text()
+    assert re.search(
+        r"GA vs random search: gap [+-]\d+\.\d+ points, (not )?larger than the seed-to-seed spread", caption
+    )
+    p = snakemake(smoke["dir"], "random_search", *SMOKE, "-n")
+    assert "Nothing to be done" in p.stdout + p.stderr
+
+
+def test_early_stopping_stops_a_child_deterministically_and_a_rerun_reuses_it(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        work = copy_workflow(tmp_path / name)
+        (work / "es.yaml").write_text("ga: {early_stop: {epoch: 1, margin: 0.0}}\nrandom_search: false\n")
+        snakemake(work, "results/smoke/ga/summary.tsv", *SMOKE, "es.yaml")
+        runs.append(work / "results" / "smoke")
+    a, b = runs
+    for rel in [f"ga/gen{g}/{f}.tsv" for g in range(3) for f in ("population", "fitness")] + ["ga/summary.tsv"]:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    summary = read_tsv(a / "ga" / "summary.tsv")
+    assert summary["stopped"].sum() >= 1 and summary["stopped"].iloc[0] == 0  # generation 0 never stops
+    assert summary["epochs_saved"].sum() == summary["stopped"].sum()  # 2 epochs, stopped after 1
+    stopped = [json.loads(p.read_text()) for p in (a / "runs").glob("*/result.json")]
+    stopped = [r for r in stopped if r["status"] == "stopped"]
+    assert stopped and all(r["epochs_completed"] == 1 and r["fitness"] == r["top1"] > 0 for r in stopped)
+    log = (a / "logs" / "train" / f"{stopped[0]['run']}.log").read_text()
+    assert "stopped after epoch 1" in log and "elites' bar" in log
+    p = snakemake(a.parent.parent, "results/smoke/ga/summary.tsv", *SMOKE, "es.yaml", "-n")
+    assert "Nothing to be done" in p.stdout + p.stderr

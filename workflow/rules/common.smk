@@ -160,12 +160,76 @@ def get_earlier_fitness(wildcards):
     return [generation_file(h, "fitness") for h in range(int(wildcards.g) - 1)]
 
 
+def get_first_appearance(run):
+    """(generation, its population) where `run` first appears among the populations written so far."""
+    for g in range(GENERATIONS):
+        path = Path(generation_file(g, "population"))
+        if not path.exists():
+            return None
+        population = read_tsv(path)
+        if run in set(population["run"]):
+            return g, population
+    return None
+
+
+def get_early_stop_elites(wildcards):
+    """The elites' metrics.tsv a GA child is measured against (ga.early_stop). None for generation 0,
+    the baseline, the final seeds and the random search's draws (so no job order changes a result).
+    """
+    if not config["ga"]["early_stop"]:
+        return []
+    found = get_first_appearance(wildcards.run)
+    if found is None or found[0] == 0:
+        return []
+    if RANDOM_SEARCH and wildcards.run in ga.population_runs(get_random_population()):
+        return []
+    g, population = found
+    return [
+        run_file(r, "metrics")
+        for r in population[population["origin"] == "elite"]["run"]
+    ]
+
+
+def get_early_stop_settings():
+    stop = config["ga"]["early_stop"]
+    if not stop:
+        return ""
+    return settings.command_line(
+        {"stop_epoch": stop["epoch"], "stop_margin": stop.get("margin", 0.0)}
+    )
+
+
 def get_search_runs():
     """Every distinct run of the search, in first-seen order."""
     runs = [
         r for g in range(GENERATIONS) for r in ga.population_runs(get_population(g))
     ]
     return list(dict.fromkeys(runs))
+
+
+# ----------------------------------------------------------------------------- the random-search control
+RANDOM_SEARCH = config["random_search"]
+RANDOM_DIR = f"{OUT}/random_search"
+
+
+def get_random_population():
+    return checkpoints.random_population.get().output[0]
+
+
+def get_random_results(wildcards):
+    return [run_file(r, "result") for r in ga.population_runs(get_random_population())]
+
+
+def get_random_targets():
+    """What random_search: true adds to the default target."""
+    return (
+        [f"{RANDOM_DIR}/best.tsv", plot_file("ga_vs_random")] if RANDOM_SEARCH else []
+    )
+
+
+def get_random_best(wildcards):
+    """The random search's best.tsv, where the config adds the control to the final comparison."""
+    return [f"{RANDOM_DIR}/best.tsv"] if RANDOM_SEARCH else []
 
 
 # ----------------------------------------------------------------------------- after the search
@@ -205,8 +269,10 @@ def get_curve_schedules(wildcards):
 
 
 def get_all_results(wildcards):
-    """result.json of every run behind the report's numbers: the search, baseline and final runs."""
-    runs = dict.fromkeys(get_search_runs() + list(get_plan()["run"]))
+    """result.json of every run behind the report's numbers: the search (and the random search),
+    the baseline and the final runs."""
+    random = ga.population_runs(get_random_population()) if RANDOM_SEARCH else []
+    runs = dict.fromkeys(get_search_runs() + random + list(get_plan()["run"]))
     return [run_file(r, "result") for r in runs]
 
 
@@ -217,6 +283,23 @@ def get_final_caption(wildcards, input):
     from evaluate import final_summary
 
     return final_summary(input.comparison)
+
+
+def get_random_caption(wildcards, input):
+    """The test-set verdict on GA vs random search, for the figure's caption (read when the report is made)."""
+    comparison = Path(f"{OUT}/final/comparison.tsv")
+    if not comparison.exists():
+        return "(known once the final comparison has run)"
+    from evaluate import random_summary
+
+    return random_summary(comparison)
+
+
+def get_class_names(wildcards, input):
+    """The dataset's class names, for the confusion matrix's caption (read when the report is made)."""
+    if not Path(input.meta).exists():
+        return "(known once the data is prepared)"
+    return ", ".join(json.loads(Path(input.meta).read_text())["classes"])
 
 
 # The report's front page (report/workflow.rst) can read only the config: the verdict written by

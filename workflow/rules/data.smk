@@ -48,6 +48,7 @@ rule prepare_data:
         out=get_folder("prepared"),
         dataset=DATASET,
         md5_flag="" if config["data"]["verify_md5"] else "--no-md5",
+        image_size=config["data"]["image_size"],
     shell:
         "python {params.script:q} prepare --data-dir {input:q} --out {params.out:q} "
-        "--dataset {params.dataset:q} {params.md5_flag} > {log:q} 2>&1"
+        "--dataset {params.dataset:q} {params.md5_flag} --image-size {params.image_size:q} > {log:q} 2>&1"

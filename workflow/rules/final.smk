@@ -30,6 +30,7 @@ checkpoint plan:
     input:
         best=f"{OUT}/ga/best.tsv",
         suggestion=f"{OUT}/lr_find/suggestion.json",
+        random=get_random_best,
     output:
         f"{OUT}/final/plan.tsv",
     log:
@@ -45,7 +46,7 @@ checkpoint plan:
     shell:
         "python {params.script:q} plan --best {input.best:q} --suggestion {input.suggestion:q} "
         "--baseline {params.baseline:q} --train-seed {params.seed:q} --final-seeds {params.seeds:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "--random-best {input.random:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule baseline:

@@ -155,6 +155,31 @@ rule plot_confusion_matrix:
         "../../envs/plot.yaml"
     params:
         script=script("plots.py"),
+        classes=get_class_names,  # read by the report's caption
     shell:
         "python {params.script:q} confusion-matrix "
         "--predictions {input.predictions:q} --meta {input.meta:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule plot_ga_vs_random:
+    input:
+        fitness=get_fitness_tables(),
+        random=f"{RANDOM_DIR}/fitness.tsv",
+    output:
+        report(
+            plot_file("ga_vs_random"),
+            caption="../report/ga_vs_random.rst",
+            category="1. GA search",
+            labels={"figure": "GA vs random search"},
+        ),
+    log:
+        log_file("plot_ga_vs_random", "plot"),
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        script=script("plots.py"),
+        caption=get_random_caption,  # read by the report's caption
+    shell:
+        "python {params.script:q} ga-vs-random --fitness {input.fitness:q} --random {input.random:q} "
+        "--out {output:q} > {log:q} 2>&1"

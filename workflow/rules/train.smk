@@ -2,6 +2,7 @@ rule train:
     """One training run, named by its genome and seed: a GA individual, the baseline or a final seed."""
     input:
         data=PREPARED,
+        elites=get_early_stop_elites,
     output:
         result=run_file("{run}", "result"),
         model=run_file("{run}", "model"),
@@ -16,6 +17,7 @@ rule train:
         data=get_folder("data"),
         out=get_folder("result"),
         settings=get_train_settings(),
+        stop=get_early_stop_settings(),
     shell:
-        "python {params.script:q} --data {params.data:q} --out {params.out:q} "
-        "--genome {wildcards.run:q} {params.settings} > {log:q} 2>&1"
+        "python {params.script:q} --data {params.data:q} --out {params.out:q} --genome {wildcards.run:q} "
+        "{params.settings} {params.stop} --stop-against {input.elites:q} > {log:q} 2>&1"
