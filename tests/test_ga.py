@@ -196,6 +196,8 @@ def test_collect_warns_when_a_generation_mixes_environments(tmp_path, capsys):
             "val_loss": 1.0,
             "train_loss": 1.0,
             "status": "ok",
+            "epochs": 2,
+            "epochs_completed": 2,
             "provenance": prov,
             "run": run,
         }

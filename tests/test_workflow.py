@@ -261,11 +261,14 @@ def test_early_stopping_stops_a_child_deterministically_and_a_rerun_reuses_it(tm
     runs = []
     for name in ("a", "b"):
         work = copy_workflow(tmp_path / name)
-        (work / "es.yaml").write_text("ga: {early_stop: {epoch: 1, margin: 0.0}}\nrandom_search: false\n")
+        # two generations; a negative margin: a child must beat the worst elite by 0.2 to go on
+        (work / "es.yaml").write_text(
+            "ga: {generations: 2, early_stop: {epoch: 1, margin: -0.2}}\nrandom_search: false\n"
+        )
         snakemake(work, "results/smoke/ga/summary.tsv", *SMOKE, "es.yaml")
         runs.append(work / "results" / "smoke")
     a, b = runs
-    for rel in [f"ga/gen{g}/{f}.tsv" for g in range(3) for f in ("population", "fitness")] + ["ga/summary.tsv"]:
+    for rel in [f"ga/gen{g}/{f}.tsv" for g in range(2) for f in ("population", "fitness")] + ["ga/summary.tsv"]:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
     summary = read_tsv(a / "ga" / "summary.tsv")
     assert summary["stopped"].sum() >= 1 and summary["stopped"].iloc[0] == 0  # generation 0 never stops
