@@ -12,7 +12,7 @@ batch size on the same generated images (default: a real epoch, 50,000, on CUDA)
   default SGD implementation;
 - strong reference: the same data path plus every standard trick of the compute: bf16 autocast on
   CUDA, channels_last, fused SGD (foreach on the CPU);
-- ours: the step of scripts/train.py: uint8 data resident on the device, whole-batch augmentation
+- ours: the step train jobs run (scripts/engine.py): uint8 data resident on the device, whole-batch augmentation
   there, channels_last, bf16 autocast + fused SGD on CUDA (fp32 on the CPU), optional torch.compile.
 The pipelines run `--repeats` times in turn (reference, strong, ours, reference, ...), `--steps`
 timed steps each after warm-up; every row reports min / median / max images/s, and the ratios use
@@ -131,7 +131,7 @@ def loader_pipeline(args, device, data, meta, strong: bool):
 
 
 def ours_pipeline(args, device, data, meta):
-    """train.py's step; returns (run_chunk, fixed costs of a train job before its first step)."""
+    """The train jobs' step and batch iterator (engine.py): (run_chunk, fixed costs before the first step)."""
     cuda = device.type == "cuda"
     t0 = time.perf_counter()
     X = torch.from_numpy(np.ascontiguousarray(data["train_x"])).to(device)
