@@ -193,14 +193,22 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
+def load_config(paths) -> dict:
+    """The config files merged in order (later ones override, as Snakemake's --configfile), checked."""
+    config = {}
+    for path in paths:
+        try:
+            config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"{path}: unreadable config ({str(e).splitlines()[0]})") from None
+    return check_config(config)
+
+
 def main(argv=None) -> int:
     paths = (argv if argv is not None else sys.argv[1:]) or ["config/config.yaml"]
-    config = {}
     try:
-        for p in paths:
-            config = merge(config, yaml.safe_load(Path(p).read_text()) or {})
-        check_config(config)
-    except (ConfigError, OSError, yaml.YAMLError) as e:
+        load_config(paths)
+    except ConfigError as e:
         print(f"error: {e}".splitlines()[0], file=sys.stderr)
         return 1
     print("config ok")

@@ -16,25 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 import ga
 import layout
-from config_check import ConfigError, check_config, merge
+from config_check import ConfigError, load_config
 from util import ArgumentParser, read_json, read_tsv
 
 STATES = ("done", "running", "failed", "pending")
-
-
-def load_config(configfiles) -> dict:
-    """config/config.yaml with the --configfile files over it, as Snakemake merges them."""
-    config = {}
-    for path in ["config/config.yaml", *configfiles]:
-        try:
-            config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"{path}: unreadable config ({str(e).splitlines()[0]})") from None
-    return check_config(config)
 
 
 def metric_rows(out: str, run: str) -> list[dict]:
@@ -110,8 +97,9 @@ def runs_left(config: dict, gens: list[dict]) -> tuple[int, int]:
     return whole, partial
 
 
-def eta_seconds(config: dict, gens: list[dict]):
-    """Seconds left, from the measured epoch times and per-run overhead; None before any epoch."""
+def eta_seconds(config: dict, gens: list[dict], whole: int, partial: int):
+    """Seconds left for `whole` runs and `partial` epochs, from the measured epoch times and per-run
+    overhead; None before any epoch."""
     done = [r for g in gens for r in g["runs"] if r["rows"]]
     epoch_s = [row["seconds"] for r in done for row in r["rows"]]
     if not epoch_s:
@@ -119,7 +107,6 @@ def eta_seconds(config: dict, gens: list[dict]):
     per_epoch = statistics.median(epoch_s)
     overheads = [r["result"]["seconds"] - sum(x["seconds"] for x in r["rows"]) for r in done if r["state"] == "done"]
     overhead = statistics.median(overheads) if overheads else 0.0
-    whole, partial = runs_left(config, gens)
     return whole * (config["train"]["epochs"] * per_epoch + overhead) + partial * per_epoch
 
 
@@ -141,8 +128,8 @@ def report(config: dict) -> str:
         best = max(finished, key=lambda r: r["result"]["fitness"])
         lines.append(f"best so far: {best['run']}  fitness (val top-1) {100 * best['result']['fitness']:.2f}%")
     started = Path(layout.generation_file(out, 0, "population")).stat().st_mtime
-    eta = eta_seconds(config, gens)
     whole, partial = runs_left(config, gens)
+    eta = eta_seconds(config, gens, whole, partial)
     left = f"ETA {hms(eta)}" if eta is not None else "ETA unknown (no epoch finished yet)"
     done = Path(f"{out}/final/comparison.tsv").exists()
     tail = "finished" if done else f"{left} ({whole} runs and {partial} epochs left, one job at a time)"
@@ -156,7 +143,7 @@ def main(argv=None) -> int:
     ap.add_argument("--watch", type=float, default=0, metavar="SECONDS", help="redraw every SECONDS")
     args = ap.parse_args(argv)
     try:
-        config = load_config(args.configfile)
+        config = load_config(["config/config.yaml", *args.configfile])  # as the Snakefile's configfile
         while True:
             text = report(config)
             print(("\033[H\033[J" if args.watch else "") + text, flush=True)
