@@ -6,11 +6,13 @@ SLURM login node, on the shared file system).
     python scripts/status.py --configfile config/smoke.yaml        # the same config options as snakemake
     python scripts/status.py --watch 30                            # redraw every 30 s (Ctrl-C stops)
 
-The ETA assumes one training job at a time (one GPU); with several in parallel divide it.
+The ETA counts the GA's runs, the random search's (if on) and the final runs, one training job at a
+time (one GPU); with several in parallel divide it.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import time
@@ -83,17 +85,37 @@ def describe_generation(gen: dict, epochs: int) -> list[str]:
     return lines
 
 
+def later_runs(config: dict, known: set) -> tuple[list[dict], int]:
+    """The random search's and the final plan's runs not among `known`: their states where their
+    tables exist, else how many there will be."""
+    out, ga_cfg, found, expected = config["outdir"], config["ga"], [], 0
+    methods = 3 if config["random_search"] else 2  # GA best, baseline (and random search) per final seed
+    tables = {"random": Path(f"{out}/random_search/population.tsv"), "plan": Path(f"{out}/final/plan.tsv")}
+    if config["random_search"] and not tables["random"].exists():
+        spec = ga.spec_from_json(json.dumps(ga_cfg))
+        expected += ga.ga_budget(spec) - spec["population"]  # generation 0 is shared with the GA
+    if not tables["plan"].exists():
+        expected += 1 + methods * config["final"]["seeds"]  # the baseline's search run, then the final seeds
+    for name, path in tables.items():
+        if path.exists() and (name == "plan" or config["random_search"]):
+            for run in dict.fromkeys(read_tsv(path)["run"]):
+                if run not in known:
+                    known.add(run)
+                    found.append(run_state(out, run))
+    return found, expected
+
+
 def runs_left(config: dict, gens: list[dict]) -> tuple[int, int]:
-    """(whole runs still to train, epochs still to train by the runs in progress)."""
+    """(whole runs still to train, epochs still to train by the runs in progress), over the GA, the
+    random search (if on) and the final runs."""
     epochs, ga_cfg = config["train"]["epochs"], config["ga"]
-    states = [r for g in gens for r in g["runs"]]
-    whole = sum(r["state"] in ("pending", "failed") for r in states)
+    states = list({r["run"]: r for g in gens for r in g["runs"]}.values())
+    found, expected = later_runs(config, {r["run"] for r in states})
+    states += found
+    whole = expected + sum(r["state"] in ("pending", "failed") for r in states)
     partial = sum(epochs - r["epochs_done"] for r in states if r["state"] == "running")
-    future = ga_cfg["generations"] - len(gens)
     elites = ga_cfg.get("elites") or ga_cfg["population"] // 2
-    whole += future * (ga_cfg["population"] - elites)  # children only: elites are trained already
-    if not Path(f"{config['outdir']}/final/plan.tsv").exists():
-        whole += 1 + 2 * config["final"]["seeds"]  # the baseline, then GA best and baseline per seed
+    whole += (ga_cfg["generations"] - len(gens)) * (ga_cfg["population"] - elites)  # children of later generations
     return whole, partial
 
 
