@@ -95,20 +95,19 @@ def get_degradation_settings(wildcards):
         k: shared[k]
         for k in ("val_size", "split_seed", "device", "threads", "deterministic")
     }
-    arch = f"{wildcards.kind}{wildcards.depth}"
-    values.update(
-        arch=arch, seed=wildcards.seed, schedule="step", lr=d["lr"], mom=d["momentum"]
-    )
-    values.update(
-        wd=d["wd"],
-        batch_size=d["batch_size"],
-        iterations=d["iterations"],
-        milestones=d["milestones"],
-    )
-    values.update(
-        warmup_iters=d["warmup_iterations_110"] if wildcards.depth == "110" else 0
-    )
-    values.update(track_test=True)
+    values |= {
+        "arch": f"{wildcards.kind}{wildcards.depth}",
+        "seed": wildcards.seed,
+        "schedule": "step",
+        "lr": d["lr"],
+        "mom": d["momentum"],
+        "wd": d["wd"],
+        "batch_size": d["batch_size"],
+        "iterations": d["iterations"],
+        "milestones": d["milestones"],
+        "warmup_iters": d["warmup_iterations_110"] if wildcards.depth == "110" else 0,
+        "track_test": True,
+    }
     return settings.command_line(values)
 
 
