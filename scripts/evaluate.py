@@ -18,7 +18,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from util import ArgumentParser, DataError, atomic_write_bytes, read_json, read_tsv, run_cli, write_json, write_tsv
+from util import (
+    ArgumentParser,
+    DataError,
+    atomic_write_bytes,
+    read_by_run,
+    read_json,
+    read_tsv,
+    run_cli,
+    write_json,
+    write_tsv,
+)
 
 METRICS = ["test_top1", "test_top3", "test_top5", "test_loss", "val_top1", "val_loss", "train_loss"]
 
@@ -92,10 +102,7 @@ def compare(plan: str, tests: list[str]):
     are the final runs' test.json files (each names its run)."""
     import pandas as pd
 
-    by_run = {}
-    for path in tests:
-        t = read_json(path)
-        by_run[t["run"]] = t
+    by_run = read_by_run(tests)
     final = read_tsv(plan).query("stage == 'final'")
     missing = [r for r in final["run"] if r not in by_run]
     if missing:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from layout import generation_of
-from util import ArgumentParser, read_json, read_tsv, run_cli, write_tsv
+from util import ArgumentParser, read_by_run, read_json, read_tsv, run_cli, write_tsv
 
 GENES = ("lr", "wd", "mom")
 SIG_DIGITS = 3
@@ -115,10 +115,11 @@ def generation_rng(seed: int, generation: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), int(generation)])
 
 
-def init_population(genes: dict, n: int, rng: np.random.Generator, unique: bool = False) -> list[dict]:
-    """n genomes drawn within the bounds; `unique` redraws one that repeats an earlier draw."""
-    pop = []
-    for _ in range(n):
+def init_population(genes: dict, n: int, rng: np.random.Generator, unique: bool = False, first=()) -> list[dict]:
+    """n genomes: `first` (if given), then draws within the bounds; `unique` redraws one that repeats
+    an earlier genome."""
+    pop = [canonical_genome(g) for g in first][:n]
+    while len(pop) < n:
         genome = {g: draw_gene(genes[g], rng) for g in GENES}
         if unique:
             genome = make_new(genome, {genome_key(p) for p in pop}, genes, 1.0, rng)
@@ -129,13 +130,7 @@ def init_population(genes: dict, n: int, rng: np.random.Generator, unique: bool 
 def random_search(first: list[dict], genes: dict, n: int, rng: np.random.Generator) -> list[dict]:
     """n distinct genomes: `first` (the GA's generation 0, itself a uniform sample: the control reuses
     its trainings), then uniform draws within the bounds, each redrawn until it is new."""
-    pop = [canonical_genome(g) for g in first][:n]
-    taken = {genome_key(p) for p in pop}
-    while len(pop) < n:
-        genome = make_new({g: draw_gene(genes[g], rng) for g in GENES}, taken, genes, 1.0, rng)
-        taken.add(genome_key(genome))
-        pop.append(genome)
-    return pop
+    return init_population(genes, n, rng, unique=True, first=first)
 
 
 def ga_budget(spec: dict) -> int:
@@ -277,10 +272,7 @@ def population_runs(path: str | Path) -> list[str]:
 def collect(population: str | Path, result_files):
     """Join a population with its runs' result.json (each names its run) into the fitness table."""
     df = read_tsv(population)
-    by_run = {}
-    for path in result_files:
-        res = read_json(path)
-        by_run[res["run"]] = res
+    by_run = read_by_run(result_files)
     missing = [r for r in dict.fromkeys(df["run"]) if r not in by_run]
     if missing:
         raise ValueError(f"{population}: no result.json given for run(s) {', '.join(missing)}")

@@ -36,7 +36,7 @@ from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 from evaluate import final_summary
 from ga import all_individuals, parse_run_id
 from layout import parse_degradation_run, run_of
-from util import ArgumentParser, atomic_write_bytes, read_json, read_tsv, run_cli, write_tsv
+from util import ArgumentParser, atomic_write_bytes, read_by_run, read_json, read_tsv, run_cli, write_tsv
 
 plt.switch_backend("agg")  # no display on compute nodes
 sns.set_theme(style="whitegrid", context="notebook")
@@ -252,7 +252,7 @@ def plot_ga_vs_random(fitness, random, out) -> None:
 
 def final_table(plan, tests) -> pd.DataFrame:
     """Test top-1/3/5 (%) per method and final seed, from the final runs' test.json (each names its run)."""
-    by_run = {t["run"]: t for t in map(read_json, tests)}
+    by_run = read_by_run(tests)
     rows = []
     for _, p in read_tsv(plan).query("stage == 'final'").iterrows():
         method = METHODS[p["method"]]
