@@ -1,10 +1,18 @@
-"""Summarise a finished timing run of the workflow (benchmarks/ga_timing.sh): wall clock against the
-train jobs' own process times, the fixed cost of one train job, and the projected wall clock of the
-default GA (one job at a time on one GPU)."""
+"""Summarise a finished timing run of the workflow (benchmarks/ga_timing.sh): where its wall clock
+went, per job kind, and the projected wall clock of the default GA (one job at a time on one GPU).
+
+The breakdown reads the timing hook's log (benchmarks/timing_hook: one line per Python process, with
+its true start and end) and, for train jobs, result.json and metrics.tsv:
+  per job kind   jobs, total and median seconds from process start to exit
+  train jobs     process start -> imports done -> setup done -> epochs -> exit (teardown), and the
+                 fixed cost outside the epochs against a bare `import torch` measured in the same run
+  Snakemake      the time no job process was running (its own DAG work and gaps between jobs)
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -14,6 +22,85 @@ from util import ArgumentParser
 
 DEFAULT_TRAIN_JOBS = 10 + 5 * 4 + 1 + 2 * 3  # GA 10 x 5 (5 new per generation), baseline, final 2 x 3
 DEFAULT_EPOCHS = 15
+KINDS = {"train.py": "train", "lr_find.py": "lr_find", "plots.py": "figure", "data.py": "data"}
+
+
+def job_kind(argv: list[str]) -> str | None:
+    """The kind of a process of the workflow run, from its command line; None for Snakemake itself."""
+    name = Path(argv[0]).name if argv else ""
+    if name in KINDS:
+        return KINDS[name]
+    if name == "evaluate.py":
+        return "evaluate" if argv[1:2] == ["test"] else "light"
+    if name.endswith(".py"):
+        return "light"  # ga.py and the table steps
+    return None
+
+
+def read_hook_log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def union_seconds(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, -float("inf")
+    for a, b in sorted(intervals):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
+def train_parts(record: dict) -> dict | None:
+    """A train job's phases from its own files: imports, setup, epochs, teardown (seconds)."""
+    out = Path(record["argv"][record["argv"].index("--out") + 1])
+    if not (out / "result.json").exists():
+        return None
+    res = json.loads((out / "result.json").read_text())
+    lines = (out / "metrics.tsv").read_text().splitlines()
+    col = lines[0].split("\t").index("seconds")
+    epochs = sum(float(line.split("\t")[col]) for line in lines[1:])
+    total = record["end"] - record["start"]
+    timing = res.get("timing")
+    if timing:  # recorded by train.py itself (since issue 24)
+        return {"total": total, **timing, "epochs": epochs}
+    log = Path(str(out).replace("/runs/", "/logs/train/") + ".log")
+    ready = re.search(r"ready in ([\d.]+)s", log.read_text()) if log.exists() else None
+    imports = res["process_seconds"] - res["seconds"]
+    setup = float(ready.group(1)) if ready else float("nan")
+    return {"total": total, "imports": imports, "setup": setup, "epochs": epochs}
+
+
+def breakdown(records: list[dict]) -> dict:
+    """Per job kind: jobs and seconds; train jobs split into phases; Snakemake's own share."""
+    jobs = [r for r in records if job_kind(r["argv"])]
+    snakemake = max((r for r in records if job_kind(r["argv"]) is None), key=lambda r: r["end"] - r["start"])
+    wall = snakemake["end"] - snakemake["start"]
+    kinds = {}
+    for r in jobs:
+        kinds.setdefault(job_kind(r["argv"]), []).append(r["end"] - r["start"])
+    per_kind = {k: {"jobs": len(v), "total_s": sum(v), "median_s": statistics.median(v)} for k, v in kinds.items()}
+    parts = [p for p in (train_parts(r) for r in jobs if job_kind(r["argv"]) == "train") if p]
+    train = {k: statistics.median(p[k] for p in parts) for k in parts[0]} if parts else {}
+    if parts:
+        train["outside_epochs"] = statistics.median(p["total"] - p["epochs"] for p in parts)
+    busy = union_seconds([(r["start"], r["end"]) for r in jobs])
+    return {"wall_s": wall, "per_kind": per_kind, "train_median_s": train, "snakemake_only_s": wall - busy}
+
+
+def print_breakdown(b: dict, import_torch_s: float | None) -> None:
+    print(f"wall clock {b['wall_s']:.1f} s; no job running (Snakemake's own work and gaps): {b['snakemake_only_s']:.1f} s")
+    print(f"{'job kind':<10} {'jobs':>5} {'total s':>9} {'median s':>9}")
+    for kind, v in sorted(b["per_kind"].items(), key=lambda kv: -kv[1]["total_s"]):
+        print(f"{kind:<10} {v['jobs']:>5} {v['total_s']:>9.1f} {v['median_s']:>9.2f}")
+    t = b["train_median_s"]
+    if t:
+        phases = ", ".join(f"{k} {t[k]:.2f}" for k in ("imports", "setup", "epochs", "teardown") if k in t)
+        print(f"train job (median s): process {t['total']:.2f} = {phases}; outside the epochs {t['outside_epochs']:.2f}")
+    if t and import_torch_s:
+        print(
+            f"bare `import torch` (same run): {import_torch_s:.2f} s; train fixed cost - import torch = "
+            f"{t['outside_epochs'] - import_torch_s:.2f} s (goal <= 1 s)"
+        )
 
 
 def epoch_seconds(run: Path) -> list[float]:
@@ -22,55 +109,44 @@ def epoch_seconds(run: Path) -> list[float]:
     return [float(line.split("\t")[col]) for line in lines[1:]]
 
 
-def summarize(outdir: Path, wall: float) -> dict:
-    runs = [p.parent for p in sorted((outdir / "runs").glob("*/result.json"))]
+def projection(outdir: Path, wall: float) -> dict:
+    """The default GA's wall clock projected from this run's train jobs (one job at a time)."""
+    runs = [p.parent for p in sorted(outdir.glob("**/runs/*/result.json"))]
     results = [json.loads((r / "result.json").read_text()) for r in runs]
     epochs = [epoch_seconds(r) for r in runs]
     process = [res["process_seconds"] for res in results]
     fixed = [p - sum(e) for p, e in zip(process, epochs)]
     first = [e[0] for e in epochs if e]
     later = [s for e in epochs for s in e[1:]]
-    other = wall - sum(process)
-    per_job = statistics.mean(fixed) + other / len(runs)
-    one_run = statistics.mean(first) + (DEFAULT_EPOCHS - 1) * (
-        statistics.mean(later) if later else statistics.mean(first)
-    )
+    per_job = statistics.mean(fixed) + (wall - sum(process)) / len(runs)
+    one_run = statistics.mean(first) + (DEFAULT_EPOCHS - 1) * statistics.mean(later or first)
     return {
         "train_jobs": len(runs),
-        "wall_s": wall,
-        "train_process_s": sum(process),
         "job_fixed_s": statistics.mean(fixed),
         "first_epoch_s": statistics.mean(first),
         "later_epoch_s": statistics.mean(later) if later else None,
-        "other_s": other,
         "overhead_per_job_s": per_job,
         "projected_default_ga_s": DEFAULT_TRAIN_JOBS * (per_job + one_run),
-        "device": results[0]["provenance"]["device"] if "provenance" in results[0] else results[0]["device"],
+        "device": results[0]["provenance"]["device"],
     }
 
 
 def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--outdir", required=True, help="the timing run's outdir")
-    ap.add_argument("--start", type=float, required=True, help="epoch seconds when Snakemake started")
-    ap.add_argument("--end", type=float, required=True, help="epoch seconds when it ended")
+    ap.add_argument("--hook-log", required=True, help="the timing hook's log (RESNET_GA_TIMING_LOG)")
+    ap.add_argument("--import-torch", type=float, help="seconds of a bare `import torch`, measured in this run")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    s = summarize(Path(args.outdir), args.end - args.start)
+    b = breakdown(read_hook_log(Path(args.hook_log)))
+    print_breakdown(b, args.import_torch)
+    p = projection(Path(args.outdir), b["wall_s"])
     print(
-        f"{s['train_jobs']} train jobs on {s['device']}: wall clock {s['wall_s']:.0f} s, their processes "
-        f"{s['train_process_s']:.0f} s; per train job: fixed cost (import, CUDA, data, model) "
-        f"{s['job_fixed_s']:.1f} s, "
-        f"first epoch {s['first_epoch_s']:.1f} s, later epochs {s['later_epoch_s'] or float('nan'):.1f} s; "
-        f"everything else (data, LR finder, evaluation, GA steps, Snakemake) {s['other_s']:.0f} s "
-        f"= {s['overhead_per_job_s']:.1f} s of overhead per train job in all"
-    )
-    print(
-        f"projected default GA ({DEFAULT_TRAIN_JOBS} train jobs of {DEFAULT_EPOCHS} epochs, one at a time): "
-        f"{s['projected_default_ga_s'] / 60:.1f} min"
+        f"projected default GA ({DEFAULT_TRAIN_JOBS} train jobs of {DEFAULT_EPOCHS} epochs, one at a time, "
+        f"{p['device']}): {p['projected_default_ga_s'] / 60:.1f} min"
     )
     if args.json:
-        Path(args.json).write_text(json.dumps(s, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({**b, **p, "import_torch_s": args.import_torch}, indent=1) + "\n")
     return 0
 
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The GA workflow end to end on one GPU: its wall clock against the train jobs' own times, the
-# per-job fixed cost, and the projected wall clock of the default GA (10 x 5, 15 epochs, LR finder,
-# baseline, 2 x 3 final runs). Generated data of CIFAR-10's size (50k train / 10k test images).
+# The GA workflow end to end from a fresh copy: where its wall clock goes per job kind (train jobs
+# split into imports, setup, epochs and teardown; Snakemake's own share), against a bare
+# `import torch` measured in the same run, and the projected wall clock of the default GA.
 #   bash benchmarks/ga_timing.sh          GPU: ResNet-50, population 4, 2 generations, 2 epochs
-#   bash benchmarks/ga_timing.sh --dry    CPU: the smoke config, 1 generation (what CI runs)
+#   bash benchmarks/ga_timing.sh --dry    CPU: the smoke config as a newcomer runs it (what CI runs)
 # Writes $OUT/ga_timing.json (default OUT=/tmp/ga-timing) and prints the summary.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,9 +13,9 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 for d in workflow scripts config envs; do cp -r "$ROOT/$d" "$W/"; done
 if [ "${1:-}" = --dry ]; then
-  printf 'outdir: results/timing\nga: {generations: 1}\nfinal: {seeds: 1}\n' > "$W/timing.yaml"
-  CONFIGS=(config/smoke.yaml timing.yaml)
-  CORES=2
+  CONFIGS=(config/smoke.yaml)
+  OUTDIR=results/smoke
+  ARGS=(--cores 2)
 else
   cat > "$W/timing.yaml" <<'YAML'
 outdir: results/timing
@@ -26,12 +26,16 @@ lr_find: {steps: 50}
 final: {seeds: 1}
 YAML
   CONFIGS=(config/config.yaml timing.yaml)
-  CORES=8
+  OUTDIR=results/timing
+  ARGS=(--cores 8 --resources gpu=1)
 fi
 cd "$W"
-t0=$(date +%s.%N)
-snakemake --cores "$CORES" --resources gpu=1 --configfile "${CONFIGS[@]}" > "$OUT/snakemake.log" 2>&1 || {
+torch_s=$(for _ in 1 2 3; do /usr/bin/env time -f %e python3 -c "import torch" 2>&1 >/dev/null | tail -1; done |
+  sort -n | sed -n 2p)  # the median of three
+export PYTHONPATH="$ROOT/benchmarks/timing_hook${PYTHONPATH:+:$PYTHONPATH}" RESNET_GA_TIMING_LOG="$OUT/hook.jsonl"
+rm -f "$RESNET_GA_TIMING_LOG"
+snakemake "${ARGS[@]}" --configfile "${CONFIGS[@]}" > "$OUT/snakemake.log" 2>&1 || {
   tail -30 "$OUT/snakemake.log"; exit 1; }
-t1=$(date +%s.%N)
-python3 "$ROOT/benchmarks/ga_timing.py" --outdir "$W/results/timing" --start "$t0" --end "$t1" \
-  --json "$OUT/ga_timing.json"
+unset RESNET_GA_TIMING_LOG
+python3 "$ROOT/benchmarks/ga_timing.py" --outdir "$W/$OUTDIR" --hook-log "$OUT/hook.jsonl" \
+  --import-torch "$torch_s" --json "$OUT/ga_timing.json"

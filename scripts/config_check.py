@@ -18,7 +18,8 @@ from pathlib import Path
 import yaml
 
 from archs import ARCHS
-from ga import spec_from_json
+from data import split_error
+from search import largest, smallest, spec_from_config
 from settings import MAX_SEED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
@@ -33,29 +34,42 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def _types(node: dict) -> set:
-    t = node.get("type", [])
-    out = set([t] if isinstance(t, str) else t)
-    for alt in node.get("oneOf", []):
-        out |= _types(alt)
-    return out
+def _resolve(schema: dict, root: dict) -> dict:
+    return root["$defs"][schema["$ref"].split("/")[-1]] if "$ref" in schema else schema
+
+
+def _accepts(node: dict, root: dict, value) -> bool:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator({**node, "$defs": root.get("$defs", {})}).is_valid(value)
+
+
+def _child(node: dict, key, root: dict) -> dict:
+    node = _resolve(node, root)
+    if isinstance(key, int):
+        return node.get("items", {})
+    props = node.get("properties", {})
+    if key in props:
+        return props[key]
+    extra = node.get("additionalProperties", {})
+    return extra if isinstance(extra, dict) else {}
 
 
 def coerce_strings(config, schema: dict, root: dict | None = None):
-    """Strings where the schema wants a number/boolean (as `--config` passes them) -> YAML values."""
+    """`--config` passes nested values as text ('0.01', 'null', 'true', '{low: 1}'): a string the
+    schema refuses where it accepts the string's YAML value becomes that value."""
     root = root or schema
-    if "$ref" in schema:
-        schema = root["$defs"][schema["$ref"].split("/")[-1]]
     if isinstance(config, dict):
-        props = schema.get("properties", {})
-        return {k: coerce_strings(v, props.get(k, {}), root) for k, v in config.items()}
+        return {k: coerce_strings(v, _child(schema, k, root), root) for k, v in config.items()}
     if isinstance(config, list):
-        return [coerce_strings(v, schema.get("items", {}), root) for v in config]
-    wanted = tuple(_YAML_TYPES[t] for t in _types(schema) if t in _YAML_TYPES)
-    if isinstance(config, str) and wanted and "string" not in _types(schema):
-        value = yaml.safe_load(config)
-        if isinstance(value, wanted):
-            return value
+        return [coerce_strings(v, _child(schema, i, root), root) for i, v in enumerate(config)]
+    if isinstance(config, str) and schema and not _accepts(schema, root, config):
+        try:
+            value = yaml.safe_load(config)
+        except yaml.YAMLError:
+            return config
+        if _accepts(schema, root, value):
+            return coerce_strings(value, schema, root) if isinstance(value, (dict, list)) else value
     return config
 
 
@@ -81,10 +95,12 @@ def check_schema(config: dict, schema: dict) -> None:
 
 
 def normal_outdir(outdir: str) -> str:
-    """outdir without trailing slashes or dots; never empty, '.' or the root of the file system."""
+    """outdir without trailing slashes or dots; never empty, '.', the root of the file system or a file."""
     out = os.path.normpath(outdir) if outdir else ""
     if out in ("", ".", os.sep, "//"):
         raise ConfigError(f"config key outdir: {outdir!r} is not a folder of its own (use e.g. 'results')")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ConfigError(f"config key outdir: {out!r} is a file, not a folder")
     return out
 
 
@@ -94,16 +110,23 @@ def check_seeds(config: dict) -> None:
         raise ConfigError(f"config key train.seed: train.seed + final.seeds ({top}) exceeds {MAX_SEED}")
 
 
-def train_images(data: dict) -> int:
-    """How many training images the dataset has (before the validation split)."""
+def train_images(config: dict) -> int | None:
+    """How many training images the data holds (before the validation split), where known before it
+    is prepared (generated data) or from the prepared folder's meta.json; None otherwise (the prepare
+    step checks it then, before any training job)."""
+    data = config["data"]
     if data["dataset"] == "synthetic":
         return data["synthetic"]["train"]
-    if data["dataset"] == "folder":
-        return sum(1 for p in Path(data["data_dir"], "train").glob("*/*") if p.is_file())
-    return 50000
+    meta = Path(config["outdir"], "data", "prepared", data["dataset"], "meta.json")
+    if meta.exists():
+        try:
+            return int(json.loads(meta.read_text())["train_size"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a bad meta.json is the prepare step's error, named there
+    return None
 
 
-def check_data(config: dict) -> None:
+def check_data(config: dict, spec: dict) -> None:
     data, train = config["data"], config["train"]
     data_dir = data["data_dir"]
     if data_dir and not Path(data_dir).is_dir():
@@ -112,13 +135,32 @@ def check_data(config: dict) -> None:
         raise ConfigError("config key data.data_dir: must be empty for dataset synthetic (the workflow generates it)")
     if not data_dir and data["dataset"] == "folder":
         raise ConfigError("config key data.data_dir: dataset folder reads your images from it (train/, test/)")
-    n_train = train_images(data)
-    val = data["val_size"]
-    if val >= n_train:
-        raise ConfigError(f"config key data.val_size: {val} leaves no training images out of {n_train}")
-    usable = min(n_train - val, train["max_train"] or n_train)
-    if train["batch_size"] > usable:
-        raise ConfigError(f"config key train.batch_size: {train['batch_size']} exceeds the {usable} training images")
+    if data["dataset"] != "folder" and data["image_size"] != 32:
+        raise ConfigError(
+            f"config key data.image_size: {data['image_size']} applies to dataset folder only "
+            f"({data['dataset']} images are 32x32)"
+        )
+    n_train = train_images(config)
+    batch = max([train["batch_size"], *largest(spec, "batch_size")])
+    error = split_error(n_train, data["val_size"], train["max_train"], batch) if n_train else None
+    if error:
+        raise ConfigError(f"config key {error[0]}: {error[1]}")
+
+
+def check_genes(config: dict, spec: dict) -> None:
+    """The space's genes against the registry of architectures and the schedule's settings."""
+    for gene in spec["space"].genes:
+        if gene.name == "arch":
+            bad = [a for a in gene.choices if a not in ARCHS]
+            if bad:
+                raise ConfigError(f"config key ga.genes.arch.choices: unknown architecture(s) {', '.join(bad)}")
+    stop = config["ga"]["early_stop"]
+    epochs = [config["train"]["epochs"], *smallest(spec, "epochs")]
+    if stop and stop["epoch"] >= min(epochs):
+        raise ConfigError(
+            f"config key ga.early_stop.epoch: {stop['epoch']} must be below the fewest epochs a run trains "
+            f"({min(epochs)})"
+        )
 
 
 def check_optimizer(config: dict) -> None:
@@ -151,11 +193,6 @@ def check_ranges(config: dict) -> None:
     lo, hi = config["lr_find"]["start_lr"], config["lr_find"]["end_lr"]
     if not lo < hi:
         raise ConfigError(f"config key lr_find.start_lr: {lo} must be below lr_find.end_lr ({hi})")
-    stop = config["ga"]["early_stop"]
-    if stop and stop["epoch"] >= config["train"]["epochs"]:
-        raise ConfigError(
-            f"config key ga.early_stop.epoch: {stop['epoch']} must be below train.epochs ({config['train']['epochs']})"
-        )
     d = config["degradation"]
     late = [m for m in d["milestones"] if m >= d["iterations"]]
     if late:
@@ -167,6 +204,8 @@ def check_ranges(config: dict) -> None:
 def check_config(config: dict) -> dict:
     """Validate the config in place (schema defaults filled in); return it. Raises ConfigError."""
     schema = yaml.safe_load(SCHEMA.read_text())
+    if "random_search" in config:
+        raise ConfigError("config key random_search: replaced by search.methods (e.g. search: {methods: [ga, random]})")
     config.update(coerce_strings(config, schema))
     check_finite(config)
     check_schema(config, schema)
@@ -175,12 +214,13 @@ def check_config(config: dict) -> dict:
     validate(config, str(SCHEMA))
     config["outdir"] = normal_outdir(config["outdir"])
     try:
-        spec_from_json(json.dumps(config["ga"]))
+        spec = spec_from_config(config)
     except ValueError as e:
         raise ConfigError(f"config key {e}") from None
     check_seeds(config)
     check_archs(config)
-    check_data(config)
+    check_genes(config, spec)
+    check_data(config, spec)
     check_ranges(config)
     check_optimizer(config)
     return config

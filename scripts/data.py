@@ -14,17 +14,23 @@ mean/std of the training images). np.load(mmap_mode="r") opens them in milliseco
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
-import json
+import math
+import os
 import pickle
 import sys
+from fractions import Fraction
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+import formats
+import images
 from layout import PREPARED_FILES
-from util import ArgumentParser, DataError, atomic_write_bytes
+from util import ArgumentParser, DataError, atomic_write_bytes, run_cli
 
 # Official files; the same values torchvision's CIFAR10/CIFAR100 classes carry.
 DATASETS = {
@@ -130,7 +136,8 @@ def _load_pickle(path: Path, md5: str | None) -> dict:
 
 
 def _read_batches(folder: Path, files, labels_key: str, verify_md5: bool, num_classes: int):
-    xs, ys = [], []
+    """The batches of one split, one (images (N, 3, 32, 32), labels) pair per file."""
+    out = []
     for name, md5 in files:
         path = folder / name
         d = _load_pickle(path, md5 if verify_md5 else None)
@@ -143,15 +150,14 @@ def _read_batches(folder: Path, files, labels_key: str, verify_md5: bool, num_cl
                 f"{path}: expected uint8 data of shape (N, 3072) with N labels, "
                 f"got {x.dtype} {x.shape} with {len(y)} labels"
             )
-        if len(y) and (y.min() < 0 or y.max() >= num_classes):
+        if len(y) and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= num_classes):
             raise DataError(f"{path}: labels outside 0..{num_classes - 1}")
-        xs.append(x.reshape(-1, 3, 32, 32))
-        ys.append(y.astype(np.int64))
-    return np.concatenate(xs), np.concatenate(ys)
+        out.append((x.reshape(-1, 3, 32, 32), y.astype(np.int64)))
+    return out
 
 
 def read_cifar(data_dir: str | Path, dataset: str = "cifar10", verify_md5: bool | None = None):
-    """Read the official python-pickle layout. Returns (train_x, train_y, test_x, test_y, classes).
+    """Read the official python-pickle layout: (classes, {split: [(images, labels), ...]}).
 
     verify_md5 defaults to True for the real datasets and False for generated data.
     """
@@ -164,106 +170,144 @@ def read_cifar(data_dir: str | Path, dataset: str = "cifar10", verify_md5: bool 
     classes = list(meta.get(spec["names_key"], []))
     if not classes:
         raise DataError(f"{folder / meta_name}: no {spec['names_key']!r}")
-    tx, ty = _read_batches(folder, spec["train"], spec["labels_key"], verify_md5, len(classes))
-    vx, vy = _read_batches(folder, spec["test"], spec["labels_key"], verify_md5, len(classes))
-    return tx, ty, vx, vy, classes
-
-
-def read_folder(data_dir: str | Path, image_size: int = 32):
-    """Images in torchvision's ImageFolder layout: train/<class>/* and test/<class>/* (png, jpg, ...).
-    Returns (train_x, train_y, test_x, test_y, classes): RGB, resized to image_size x image_size,
-    classes the folder names, sorted (ImageFolder's order), the same in both splits."""
-    root = Path(data_dir)
-    splits = {}
-    for split in ("train", "test"):
-        if not (root / split).is_dir():
-            raise DataError(f"{root / split}: missing (dataset folder reads train/<class>/ and test/<class>/)")
-        splits[split] = _image_folder(root / split)
-    train, test = splits["train"], splits["test"]
-    missing = sorted(set(train.classes) - set(test.classes))
-    extra = sorted(set(test.classes) - set(train.classes))
-    if missing or extra:
-        which = f"no folder for class(es) {', '.join(missing)}" if missing else f"class(es) {', '.join(extra)}"
-        raise DataError(
-            f"{root / 'test'}: {which}{'' if missing else ' not in train/'}; both splits need the same classes"
-        )
-    tx, ty = _read_images(train.samples, image_size)
-    vx, vy = _read_images(test.samples, image_size)
-    return tx, ty, vx, vy, list(train.classes)
-
-
-def _image_folder(folder: Path):
-    """torchvision's ImageFolder index of a split (paths and labels; images are read below)."""
-    from torchvision.datasets import ImageFolder
-
-    try:
-        return ImageFolder(str(folder), loader=str)
-    except (FileNotFoundError, OSError) as e:  # no class folders, or a class without images
-        raise DataError(f"{folder}: {str(e).splitlines()[0]}") from None
-
-
-def _read_images(samples, size: int):
-    """(N, 3, size, size) uint8 images and int64 labels; an unreadable file is an error naming it."""
-    from PIL import Image
-
-    x = np.empty((len(samples), 3, size, size), dtype=np.uint8)
-    y = np.array([label for _, label in samples], dtype=np.int64)
-    for i, (path, _) in enumerate(samples):
-        try:
-            with Image.open(path) as im:
-                rgb = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-        except (OSError, ValueError, Image.DecompressionBombError) as e:
-            raise DataError(f"{path}: unreadable image ({type(e).__name__}: {e})") from None
-        x[i] = np.asarray(rgb).transpose(2, 0, 1)
-    return x, y
+    splits = {
+        split: _read_batches(folder, spec[split], spec["labels_key"], verify_md5, len(classes))
+        for split in ("train", "test")
+    }
+    return classes, splits
 
 
 # ----------------------------------------------------------------------------- writing
-def _npy_bytes(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    return buf.getvalue()
+class ArrayFile:
+    """One prepared .npy array, written through a memory map under a temporary name and renamed into
+    place once complete (a reader never sees half an array; no copy of it is held in memory)."""
+
+    def __init__(self, path: Path, dtype, shape):
+        self.path, self.tmp = path, path.with_name(f".{path.name}.prepare.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype, shape=shape)
+
+    def commit(self) -> None:
+        self.array.flush()
+        del self.array
+        with open(self.tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
 
 
-def prepare(data_dir, out_dir, dataset: str = "cifar10", verify_md5=None, image_size: int = 32) -> Path:
-    """Convert a CIFAR folder or an image folder into the compact files every training job memory-maps."""
-    if dataset == "folder":
-        tx, ty, vx, vy, classes = read_folder(data_dir, image_size)
-    else:
-        tx, ty, vx, vy, classes = read_cifar(data_dir, dataset, verify_md5)
+def channel_stats(x, chunk: int = 4096) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images, scaled to [0, 1], exactly: integer sums over
+    chunks (no float64 copy of the whole set), one rounding at the end."""
+    n = x.shape[0] * x.shape[2] * x.shape[3]
+    s = np.zeros(x.shape[1], dtype=np.int64)
+    sq = np.zeros(x.shape[1], dtype=np.int64)
+    for i in range(0, len(x), chunk):
+        c = np.asarray(x[i : i + chunk], dtype=np.int64)
+        s += c.sum(axis=(0, 2, 3))
+        sq += (c * c).sum(axis=(0, 2, 3))
+    mean = [float(Fraction(int(a), n * 255)) for a in s]
+    var = [Fraction(int(b) * n - int(a) * int(a), n * n * 255 * 255) for a, b in zip(s, sq)]
+    return mean, [math.sqrt(v) for v in var]
+
+
+def data_id(dataset: str, verified: bool, files) -> str:
+    """The prepared data's identity (identity.py): the dataset's name for an md5-checked official
+    archive (its content is fixed), else the name and a hash of the arrays' bytes."""
+    if verified and dataset in DATASETS:
+        return dataset
+    h = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+    return f"{dataset}-{h.hexdigest()[:12]}"
+
+
+def _write_split(out_dir: Path, split: str, n: int, size: int, fill) -> None:
+    """{split}_x.npy and {split}_y.npy, filled by fill(x, y) straight into the memory maps."""
+    xs = ArrayFile(out_dir / f"{split}_x.npy", np.uint8, (n, 3, size, size))
+    ys = ArrayFile(out_dir / f"{split}_y.npy", np.int64, (n,))
+    try:
+        fill(xs.array, ys.array)
+        xs.commit()
+        ys.commit()
+    finally:
+        xs.discard()
+        ys.discard()
+
+
+def _cifar_filler(batches):
+    def fill(x, y):
+        i = 0
+        for bx, by in batches:
+            x[i : i + len(bx)], y[i : i + len(by)] = bx, by
+            i += len(bx)
+
+    return fill
+
+
+def split_error(train_size: int, val_size=None, max_train=0, batch_size=None) -> tuple[str, str] | None:
+    """(config key, why) if the training images cannot give the validation split and a batch."""
+    if val_size is None:
+        return None
+    if val_size >= train_size:
+        return "data.val_size", f"{val_size} leaves no training images out of {train_size}"
+    usable = min(train_size - val_size, max_train or train_size)
+    if batch_size is not None and batch_size > usable:
+        return "train.batch_size", f"{batch_size} exceeds the {usable} training images of the split"
+    return None
+
+
+def prepare(data_dir, out_dir, dataset: str = "cifar10", verify_md5=None, image_size: int = 32, fit=()) -> Path:
+    """Convert a CIFAR folder or an image folder into the compact files every training job memory-maps,
+    streaming into the arrays; `fit` (val_size, max_train, largest batch) is checked against the data
+    first, so a split the data cannot give stops here, before any training job."""
     out_dir = Path(out_dir)
-    xf = tx.astype(np.float64) / 255.0
-    meta = {
-        "dataset": dataset,
-        "classes": classes,
-        "num_classes": len(classes),
-        "image_size": int(tx.shape[-1]),
-        "train_size": int(len(tx)),
-        "test_size": int(len(vx)),
-        "mean": [float(m) for m in xf.mean(axis=(0, 2, 3))],
-        "std": [float(s) for s in xf.std(axis=(0, 2, 3))],
-    }
-    for name, arr in (("train_x.npy", tx), ("train_y.npy", ty), ("test_x.npy", vx), ("test_y.npy", vy)):
-        atomic_write_bytes(out_dir / name, _npy_bytes(np.ascontiguousarray(arr)))
-    atomic_write_bytes(out_dir / "meta.json", (json.dumps(meta, indent=1) + "\n").encode())  # last
+    if dataset == "folder":
+        classes, samples = images.splits(data_dir)
+        sizes = {split: len(samples[split]) for split in samples}
+        fill = {split: functools.partial(images.read_into, samples[split], image_size) for split in samples}
+    else:
+        classes, batches = read_cifar(data_dir, dataset, verify_md5)
+        sizes = {split: sum(len(b[0]) for b in batches[split]) for split in batches}
+        fill = {split: _cifar_filler(batches[split]) for split in batches}
+        image_size = 32
+    error = split_error(sizes["train"], *fit)
+    if error:
+        raise DataError(f"config key {error[0]}: {error[1]} (in {data_dir})")
+    for split in ("train", "test"):
+        _write_split(out_dir, split, sizes[split], image_size, fill[split])
+    mean, std = channel_stats(np.load(out_dir / "train_x.npy", mmap_mode="r"))
+    verified = dataset in DATASETS and verify_md5 is not False
+    meta = {"dataset": dataset, "data_id": data_id(dataset, verified, [out_dir / n for n in PREPARED_FILES[:4]])}
+    meta.update(classes=classes, num_classes=len(classes), image_size=int(image_size))
+    meta.update(train_size=sizes["train"], test_size=sizes["test"], mean=mean, std=std)
+    formats.write_record("meta", meta, out_dir / "meta.json")  # last: its presence means the folder is complete
     return out_dir
+
+
+def read_meta(path: str | Path) -> dict:
+    """A prepared folder's meta.json (the folder or the file itself; formats.py checks it)."""
+    path = Path(path)
+    return formats.read_record("meta", path / "meta.json" if path.is_dir() else path)
 
 
 def load_prepared(prep_dir: str | Path):
     """Memory-map the prepared arrays. Returns dict with train_x/train_y/test_x/test_y/meta."""
     prep_dir = Path(prep_dir)
-    out = {}
     for name in PREPARED_FILES:
-        path = prep_dir / name
-        if not path.is_file():
-            raise DataError(f"{path}: missing prepared data file (run: python scripts/data.py prepare)")
-    try:
-        out["meta"] = json.loads((prep_dir / "meta.json").read_text())
-        for key in ("train_x", "train_y", "test_x", "test_y"):
-            path = prep_dir / f"{key}.npy"
+        if not (prep_dir / name).is_file():
+            raise DataError(f"{prep_dir / name}: missing prepared data file (run: python scripts/data.py prepare)")
+    out = {"meta": read_meta(prep_dir)}
+    for key in ("train_x", "train_y", "test_x", "test_y"):
+        path = prep_dir / f"{key}.npy"
+        try:
             out[key] = np.load(path, mmap_mode="r")
-    except (ValueError, OSError) as e:
-        raise DataError(f"{path}: unreadable prepared data ({e})") from None
+        except (ValueError, OSError) as e:
+            raise DataError(f"{path}: unreadable prepared data ({e})") from None
     check_prepared(prep_dir, out)
     return out
 
@@ -271,13 +315,13 @@ def load_prepared(prep_dir: str | Path):
 def check_prepared(prep_dir: Path, data: dict) -> None:
     """Shapes, dtypes and labels agree with meta.json: a bad folder is one line, not an IndexError."""
     meta = data["meta"]
-    if not isinstance(meta, dict) or not {"num_classes", "mean", "std", "classes"} <= set(meta):
-        raise DataError(f"{prep_dir / 'meta.json'}: missing num_classes, classes, mean or std")
     k = meta["num_classes"]
     for split in ("train", "test"):
         x, y = data[f"{split}_x"], data[f"{split}_y"]
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1] != 3 or y.ndim != 1 or len(x) != len(y):
             raise DataError(f"{prep_dir / f'{split}_x.npy'}: expected uint8 (N, 3, H, W) images with N labels")
+        if len(x) != meta[f"{split}_size"]:
+            raise DataError(f"{prep_dir / f'{split}_x.npy'}: {len(x)} images, meta.json says {meta[f'{split}_size']}")
         if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= k)):
             raise DataError(f"{prep_dir / f'{split}_y.npy'}: labels outside 0..{k - 1} (meta.json: {k} classes)")
 
@@ -345,6 +389,17 @@ def split_indices(n: int, n_val: int, seed: int):
 
 
 # ----------------------------------------------------------------------------- augmentation
+class Augment(NamedTuple):
+    """The training augmentation: the paper's pad-and-crop and flips, and Cutout (DeVries & Taylor 2017)."""
+
+    pad: int = 4  # zero padding before a random crop of the original size (0: no crop)
+    flip: bool = True  # random horizontal flips
+    cutout: int = 0  # side of the square zeroed at a random centre (0: off)
+
+
+PAPER_AUGMENT = Augment()  # the paper's CIFAR augmentation: 4-pixel padding, random crops and flips
+
+
 def epoch_generator(seed: int, epoch: int):
     """The CPU generator behind epoch `epoch`'s shuffle and augmentation: a function of
     (seed, epoch) alone, so a resumed run draws exactly what an uninterrupted one draws."""
@@ -353,21 +408,23 @@ def epoch_generator(seed: int, epoch: int):
     return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
 
 
-def augment_params(n: int, gen, pad: int = 4):
-    """Per-image crop offsets in [0, 2*pad] and flip flags, drawn on the CPU (cheap, seeded)."""
+def augment_params(n: int, gen, aug: Augment = PAPER_AUGMENT):
+    """Per-image crop offsets in [0, 2*pad], flip flags and (with Cutout) centres as fractions of the
+    image, drawn on the CPU (cheap, seeded). The draws do not depend on `flip`, so turning flips off
+    changes nothing else."""
     import torch
 
-    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=gen)
+    offsets = torch.randint(0, 2 * aug.pad + 1, (n, 2), generator=gen)
     flips = torch.rand(n, generator=gen) < 0.5
-    return offsets, flips
+    if not aug.flip:
+        flips = torch.zeros_like(flips)
+    centres = torch.rand(n, 2, generator=gen) if aug.cutout else None
+    return offsets, flips, centres
 
 
 def augment_batch(x, offsets, flips, pad: int = 4):
-    """Pad by `pad` (zeros, as in the paper), crop 32x32 at `offsets`, flip where `flips`.
-
-    x: (B, C, H, W) tensor on any device; offsets (B, 2) and flips (B,) may live on the CPU.
-    One gather for the whole batch: no per-image Python.
-    """
+    """Pad by `pad` (zeros, as in the paper), crop back to the image's size at `offsets`, flip where
+    `flips`. x: (B, C, H, W) tensor on any device; one gather for the whole batch, no per-image Python."""
     import torch
     import torch.nn.functional as F
 
@@ -383,7 +440,35 @@ def augment_batch(x, offsets, flips, pad: int = 4):
     return xp[bi, ci, rows[:, None, :, None], cols[:, None, None, :]]
 
 
+def cutout(x, centres, size: int):
+    """Zero a size x size square (clipped at the borders) around each image's centre: on normalized
+    inputs, so the square holds the training set's mean, as in DeVries & Taylor's code."""
+    import torch
+
+    b, _, h, w = x.shape
+    dev = x.device
+    cy = (centres[:, 0].to(dev) * h).long()[:, None]
+    cx = (centres[:, 1].to(dev) * w).long()[:, None]
+    rows, cols = torch.arange(h, device=dev)[None], torch.arange(w, device=dev)[None]
+    inside_r = (rows >= cy - size // 2) & (rows < cy - size // 2 + size)  # (B, H)
+    inside_c = (cols >= cx - size // 2) & (cols < cx - size // 2 + size)  # (B, W)
+    keep = ~(inside_r[:, :, None] & inside_c[:, None, :])
+    return x * keep[:, None].to(x.dtype)
+
+
 # ----------------------------------------------------------------------------- CLI
+def _print(args) -> None:
+    if args.cmd == "download":
+        print(download(args.dataset, args.root))
+    elif args.cmd == "synthetic":
+        print(write_synthetic(args.root, args.train, args.test, args.seed, args.noise))
+    else:
+        fit = (args.val_size, args.max_train, args.batch_size) if args.val_size else ()
+        out = prepare(args.data_dir, args.out, args.dataset, False if args.no_md5 else None, args.image_size, fit)
+        meta = read_meta(out)
+        print(f"{out}: {meta['train_size']} train, {meta['test_size']} test, {meta['num_classes']} classes")
+
+
 def main(argv=None) -> int:
     ap = ArgumentParser(description="CIFAR data tools")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -396,27 +481,16 @@ def main(argv=None) -> int:
     s.add_argument("--test", type=int, default=1000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--noise", type=float, default=48.0)
-    p = sub.add_parser("prepare", help="convert a CIFAR folder into memory-mappable .npy files")
+    p = sub.add_parser("prepare", help="convert a CIFAR folder or an image folder into memory-mappable .npy files")
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--dataset", choices=sorted(DATASET_NAMES), default="cifar10")
     p.add_argument("--no-md5", action="store_true", help="skip the official md5 checks (CIFAR layout)")
     p.add_argument("--image-size", type=int, default=32, help="dataset folder: images are resized to this")
-    args = ap.parse_args(argv)
-    try:
-        if args.cmd == "download":
-            print(download(args.dataset, args.root))
-        elif args.cmd == "synthetic":
-            print(write_synthetic(args.root, args.train, args.test, args.seed, args.noise))
-        else:
-            verify = False if args.no_md5 else None
-            out = prepare(args.data_dir, args.out, args.dataset, verify, args.image_size)
-            meta = json.loads((out / "meta.json").read_text())
-            print(f"{out}: {meta['train_size']} train, {meta['test_size']} test, {meta['num_classes']} classes")
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    p.add_argument("--val-size", type=int, help="check the data holds this validation split ...")
+    p.add_argument("--max-train", type=int, default=0, help="... with this cap on the training images ...")
+    p.add_argument("--batch-size", type=int, help="... and a batch of this size (the largest any run uses)")
+    return run_cli(_print, ap.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ same data on the device, batch iterator, optimizer and step.
 - the step: augment on the device, normalize, channels_last, bf16 autocast on CUDA, optional
   torch.compile; loss and hits stay on the device (no per-step host sync);
 - checkpoints: atomic, loaded with weights_only=True, set aside (never deleted) when unusable;
-- the process: determinism, threads, device choice (gpu_slots), SIGTERM handling, provenance.
+- the process: determinism, threads, device choice (gpu_slots), provenance.
 """
 
 from __future__ import annotations
@@ -23,19 +23,27 @@ import math
 import os
 import platform
 import random
-import signal
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data import augment_batch, augment_params, epoch_generator, load_prepared, split_indices
+import settings
+from data import (
+    PAPER_AUGMENT,
+    Augment,
+    augment_batch,
+    augment_params,
+    cutout,
+    epoch_generator,
+    load_prepared,
+    split_indices,
+)
 from gpu_slots import choose_cuda_device, lock_dir
 from layout import RUN_FILES
 from models import build_model
-from util import DataError, atomic_write_bytes, git_commit, package_version, run_cli, settings_hash
+from util import DataError, RunError, atomic_write_bytes, git_commit, package_version, settings_hash
 
 METRIC_COLUMNS = [
     "epoch",
@@ -97,7 +105,7 @@ def step_schedule(step: int, lr: float, mom: float, milestones=(), warmup_iters:
 def set_determinism(on: bool) -> None:
     """Deterministic kernels on CUDA (cuDNN, cuBLAS with a fixed workspace, scatter/index ops): two
     runs of a genome give the same numbers. Call before any CUDA work. An op without a deterministic
-    kernel then raises, and cli() turns that into one line (no silent fallback)."""
+    kernel then raises (no silent fallback)."""
     if on:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
     torch.use_deterministic_algorithms(on)
@@ -160,33 +168,6 @@ def provenance(device, deterministic: bool, settings: dict) -> dict:
     }
 
 
-class RunError(Exception):
-    """A run that cannot go on now (e.g. its checkpoint is unreadable); the message names the file."""
-
-
-class Terminated(BaseException):
-    """SIGTERM (a SLURM time limit, preemption, or Snakemake stopping): leave cleanly."""
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
-def cli(fn, args) -> int:
-    """Run fn(args) for a command line: bad data becomes one line on stderr and exit status 1;
-    SIGTERM ends it between two steps with a line in the log (143, as a plain SIGTERM would)."""
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        return run_cli(fn, args, (DataError, RunError))
-    except Terminated:
-        print(
-            "stopped by SIGTERM (time limit, preemption or Snakemake); the last epoch checkpoint resumes it",
-            file=sys.stderr,
-            flush=True,
-        )
-        return 128 + signal.SIGTERM
-
-
 # ----------------------------------------------------------------------------- data on the device
 def to_device(a, device):
     return torch.from_numpy(np.require(a, requirements=["C", "W"])).to(device)  # copies read-only mmaps
@@ -222,22 +203,27 @@ class Normalizer:
         return torch.addcmul(self.shift, x.float(), self.scale).contiguous(memory_format=torch.channels_last)
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, device, steps: int | None = None):
-    """Epoch `epoch`'s batches as (indices, crop offsets, flips) on the device: a shuffle and
+def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, device, steps: int | None = None, aug=PAPER_AUGMENT):
+    """Epoch `epoch`'s batches as (indices, augmentation draws) on the device: a shuffle and
     augmentation drawn from (seed, epoch) alone. The ragged last batch is dropped (fixed shapes)."""
     gen = epoch_generator(seed, epoch)
     perm = torch.randperm(n, generator=gen)
-    offsets, flips = augment_params(n, gen)
-    perm, offsets, flips = perm.to(device), offsets.to(device), flips.to(device)
+    draws = [d.to(device) if d is not None else None for d in augment_params(n, gen, aug)]
+    perm = perm.to(device)
     for i in range(n // batch_size if steps is None else steps):
         idx = perm[i * batch_size : (i + 1) * batch_size]
-        yield idx, offsets[idx], flips[idx]
+        yield idx, tuple(d[idx] if d is not None else None for d in draws)
 
 
-def batch_stream(n: int, batch_size: int, seed: int, device):
+def batch_stream(n: int, batch_size: int, seed: int, device, aug=PAPER_AUGMENT):
     """Batches without end, epoch after epoch (the LR finder and the benchmark)."""
     for epoch in itertools.count():
-        yield from epoch_batches(n, batch_size, seed, epoch, device)
+        yield from epoch_batches(n, batch_size, seed, epoch, device, aug=aug)
+
+
+def augment_args(args) -> Augment:
+    """The augmentation a run's settings ask for."""
+    return Augment(pad=args.crop_pad, flip=args.flip, cutout=args.cutout)
 
 
 # ----------------------------------------------------------------------------- model, optimizer, step
@@ -273,19 +259,25 @@ def set_hparams(opt, lr: float, mom: float) -> None:
             g["momentum"] = mom
 
 
-def make_step(model, opt, norm, amp: bool, compile: bool | str = False):
+def make_step(
+    model, opt, norm, amp: bool, compile: bool | str = False, aug=PAPER_AUGMENT, label_smoothing: float = 0.0
+):
     """The training step on a uint8 batch: augment on the device, normalize, forward (bf16 autocast
-    on CUDA), backward, SGD step with this step's lr and momentum. Returns the loss and the number
-    of correct top-1 predictions, as device tensors (no sync). `compile`: True or a torch.compile mode."""
+    on CUDA), backward, optimizer step with this step's lr and momentum. Returns the loss and the
+    number of correct top-1 predictions, as device tensors (no sync). `compile`: True or a
+    torch.compile mode."""
     forward = torch.compile(model, mode=compile if isinstance(compile, str) else None) if compile else model
     device_type = next(model.parameters()).device.type
 
-    def step(x_u8, y, offsets, flips, lr: float, mom: float):
+    def step(x_u8, y, draws, lr: float, mom: float):
+        offsets, flips, centres = draws
         set_hparams(opt, lr, mom)
-        xb = norm(augment_batch(x_u8, offsets, flips))
+        xb = norm(augment_batch(x_u8, offsets, flips, aug.pad))
+        if aug.cutout:
+            xb = cutout(xb, centres, aug.cutout).contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
             logits = forward(xb)
-        loss = F.cross_entropy(logits.float(), y)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -390,7 +382,30 @@ def load_checkpoint(path: Path, fingerprint: dict, log):
     if not isinstance(ckpt, dict) or not CHECKPOINT_KEYS <= set(ckpt):
         log(f"checkpoint {path} is not a complete training checkpoint; moved to {set_aside(path).name}")
         return None
-    if ckpt["fingerprint"] != fingerprint:
-        log(f"checkpoint {path} was written with other settings; moved to {set_aside(path).name}")
+    changed = settings.differences(ckpt["fingerprint"], fingerprint)
+    if changed:
+        log(f"checkpoint {path} was written with other {', '.join(changed)}; moved to {set_aside(path).name}")
         return None
     return ckpt
+
+
+def save_model(model, run: str, path: Path) -> None:
+    """model.pt: the weights, with the run they belong to (every reader checks it)."""
+    atomic_torch_save({"run": run, "state_dict": model.state_dict()}, path)
+
+
+def load_model_file(path: Path, run: str, device) -> dict:
+    """The weights of `run` from its model.pt; weights_only: a planted file runs no code. A file that
+    names another run is refused; one written before runs were recorded (a bare state dict) is taken."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # missing, truncated, not a zip, or holding more than tensors
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise DataError(f"{path}: unreadable model weights ({reason})") from None
+    if isinstance(saved, dict) and "state_dict" in saved:
+        if saved.get("run") != run:
+            raise DataError(f"{path}: the weights of run {saved.get('run')!r}, not of {run!r}: moved or swapped?")
+        saved = saved["state_dict"]
+    if not isinstance(saved, dict) or not all(isinstance(v, torch.Tensor) for v in saved.values()):
+        raise DataError(f"{path}: not a state dict of model weights")
+    return saved

@@ -1,12 +1,16 @@
 """Where every file of a workflow run lives under the config's `outdir`: defined once, imported by
-the rules (workflow/rules/common.smk) and by the scripts that tell runs and generations apart by
-the folder a declared file sits in. Torch-free.
+the rules (workflow/rules/common.smk) and by the scripts that tell runs and rounds apart by the
+folder a declared file sits in. Torch-free.
 
     <outdir>/data/prepared/<dataset>/{train_x,train_y,test_x,test_y}.npy, meta.json
-    <outdir>/runs/<run id>/result.json, model.pt, metrics.tsv, schedule.tsv, test.json, ...
-    <outdir>/ga/gen<g>/population.tsv, fitness.tsv          <outdir>/ga/best.tsv, ...
-    <outdir>/degradation/runs/<plain|resnet><depth>_seed<seed>/result.json, metrics.tsv
-    <outdir>/plots/<figure>.png                             <outdir>/logs/<rule>/<name>.log
+    <outdir>/runs/<run id>/settings.json, metrics.tsv, schedule.tsv, model.pt, result.json, test.json, ...
+    <outdir>/search/rep<r>/round0/population.tsv, fitness.tsv          the shared initial population
+    <outdir>/search/rep<r>/<method>/round<k>/population.tsv, fitness.tsv  k >= 1
+    <outdir>/search/rep<r>/<method>/best.tsv      <outdir>/search/individuals.tsv, summary.tsv, best.tsv
+    <outdir>/final/plan.tsv, comparison.tsv, differences.tsv, verdict.txt, predictions.tsv
+    <outdir>/lr_find/lr_find.tsv, suggestion.json
+    <outdir>/plots/<figure>.png          <outdir>/logs/<rule>/<name>.log
+    <outdir>/tensorboard/<run id>/       every run's scalars and hparams (train.tensorboard)
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# The files of one training run, by role. train.py writes the first five, evaluate.py the last two.
+# The files of one training run, by role. train.py writes the first six, evaluate.py the last two.
 RUN_FILES = {
+    "settings": "settings.json",
     "checkpoint": "checkpoint.pt",
     "metrics": "metrics.tsv",
     "schedule": "schedule.tsv",
@@ -25,8 +30,7 @@ RUN_FILES = {
     "predictions": "test_predictions.tsv",
 }
 PREPARED_FILES = ("train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy", "meta.json")
-DEGRADATION_RUN = "{kind}{depth}_seed{seed}"
-DEGRADATION_PATTERN = r"(plain|resnet)(\d+)_seed(\d+)"
+ROUND_PATTERN = r"rep(\d+)/(?:round(0)|([a-z][a-z0-9_]*)/round([1-9]\d*))"  # a round's folder under search/
 
 
 def run_file(out: str, run: str, role: str) -> str:
@@ -39,38 +43,43 @@ def run_of(path) -> str:
     return Path(path).parent.name
 
 
-def generation_file(out: str, g, name: str) -> str:
-    """Generation g's population.tsv or fitness.tsv (name without .tsv)."""
-    return f"{out}/ga/gen{g}/{name}.tsv"
+def round_dir(out: str, repeat, method: str, k) -> str:
+    """A round's folder: round 0 is shared by every method of a repeat."""
+    if str(k) == "0":
+        return f"{out}/search/rep{repeat}/round0"
+    return f"{out}/search/rep{repeat}/{method}/round{k}"
 
 
-def generation_of(path) -> int:
-    """The generation of a generation's file (its folder is gen<g>)."""
-    m = re.fullmatch(r"gen(\d+)", Path(path).parent.name)
+def round_file(out: str, repeat, method: str, k, name: str) -> str:
+    """A round's population.tsv or fitness.tsv (name without .tsv)."""
+    return f"{round_dir(out, repeat, method, k)}/{name}.tsv"
+
+
+def round_of(path) -> tuple[int, str | None, int]:
+    """(repeat, method or None for round 0, round) of a round's file, from its folder."""
+    m = re.search(ROUND_PATTERN + r"$", Path(path).parent.as_posix())
     if not m:
-        raise ValueError(f"{path}: not in a folder named gen<g>")
-    return int(m.group(1))
+        raise ValueError(f"{path}: not in a folder search/rep<r>/round0 or search/rep<r>/<method>/round<k>")
+    if m.group(2) is not None:
+        return int(m.group(1)), None, 0
+    return int(m.group(1)), m.group(3), int(m.group(4))
+
+
+def best_file(out: str, repeat, method: str) -> str:
+    return f"{out}/search/rep{repeat}/{method}/best.tsv"
+
+
+def search_file(out: str, name: str) -> str:
+    """The search's tables over every method and repeat: individuals, summary, best."""
+    return f"{out}/search/{name}.tsv"
+
+
+def final_file(out: str, name: str) -> str:
+    return f"{out}/final/{name}"
 
 
 def prepared_file(out: str, dataset: str, name: str) -> str:
     return f"{out}/data/prepared/{dataset}/{name}"
-
-
-def degradation_run(kind: str, depth, seed) -> str:
-    return DEGRADATION_RUN.format(kind=kind, depth=depth, seed=seed)
-
-
-def degradation_file(out: str, run: str, name: str) -> str:
-    """A degradation run's file (result.json, metrics.tsv); run may hold wildcards."""
-    return f"{out}/degradation/runs/{run}/{name}"
-
-
-def parse_degradation_run(path) -> tuple[str, int, int]:
-    """(kind, depth, seed) of a degradation run's file, from its folder name."""
-    m = re.fullmatch(DEGRADATION_PATTERN, Path(path).parent.name)
-    if not m:
-        raise ValueError(f"{path}: not in a folder named {DEGRADATION_RUN}")
-    return m.group(1), int(m.group(2)), int(m.group(3))
 
 
 def plot_file(out: str, name: str) -> str:
@@ -79,3 +88,7 @@ def plot_file(out: str, name: str) -> str:
 
 def log_file(out: str, rule: str, name: str) -> str:
     return f"{out}/logs/{rule}/{name}.log"
+
+
+def tensorboard_dir(out: str, run: str) -> str:
+    return f"{out}/tensorboard/{run}"

@@ -5,9 +5,16 @@
 The lr grows exponentially from --start-lr to --end-lr over --steps augmented training batches
 (engine.py's batch iterator, optimizer and step: exactly what a run trains with); the loss is
 smoothed with a bias-corrected exponential moving average (beta 0.98) and the test stops early
-once the smoothed loss exceeds 4x its minimum. The suggestion is the lr of the minimum smoothed
-loss divided by 10 (fastai's "lr_min"), the usual pick on the descending, smooth part of the
-curve (the report's Fig. 13 chose ~3e-3 that way).
+once the smoothed loss exceeds 4x its minimum.
+
+The suggestion follows the valley rule (`suggest`; fastai offers valley, steep and minimum rules):
+the falling stretch is where the smoothed loss leaves its starting level on the way down to its
+minimum before divergence, and the suggestion is the lr halfway (geometrically) along it, the
+"smooth part" the report chose by eye (its Fig. 13: ~3e-3). Unlike the lr of the minimum divided by
+10, it holds on a curve that is flat and noisy for decades and falls only shortly before it
+diverges (the minimum / 10 then sits in the noise, far below any lr that trains). A range test
+whose smoothed loss never falls by 5 % is refused: suggestion.json says `valid: false` with the
+reason, the log warns, and the report and the verdict say the baseline's lr is a fallback.
 
 Outputs in --out: lr_find.tsv (step, lr, loss, smoothed_loss) and suggestion.json.
 """
@@ -15,15 +22,18 @@ Outputs in --out: lr_find.tsv (step, lr, loss, smoothed_loss) and suggestion.jso
 from __future__ import annotations
 
 import math
+import statistics
 import sys
 from pathlib import Path
 
 import torch
 
+import formats
+import settings
 from engine import (
     Normalizer,
+    augment_args,
     batch_stream,
-    cli,
     load_split,
     make_optimizer,
     make_step,
@@ -32,21 +42,42 @@ from engine import (
     set_determinism,
     set_threads,
 )
-from settings import Setting, add_arguments
-from train import build_parser, check_ranges, parse_args
-from util import atomic_write_text, write_json
+from train import check_ranges
+from util import ArgumentParser, DataError, atomic_write_text, run_cli
 
+MIN_DROP = 0.05  # a descent is a fall of the smoothed loss by at least 5 % of its starting level
+PLATEAU_SHARE = 0.1  # the stretch starts where the curve has fallen by 10 % of its whole descent
+USED = settings.LR_FIND_KEYS
 LR_FIND_SETTINGS = (
-    Setting("start_lr", 1e-7, "first lr of the range", low=0, open=True),
-    Setting("end_lr", 10.0, "last lr of the range", low=0, open=True),
-    Setting("steps", 100, "batches over the range", low=2),
-    Setting("beta", 0.98, "loss smoothing factor", low=0, high=1, open=True),
+    settings.Setting("start_lr", 1e-7, "first lr of the range", low=0, open=True),
+    settings.Setting("end_lr", 10.0, "last lr of the range", low=0, open=True),
+    settings.Setting("steps", 100, "batches over the range", low=2),
+    settings.Setting("beta", 0.98, "loss smoothing factor", low=0, high=1, open=True),
 )
 
 
-def suggest(lrs, smoothed) -> dict:
-    i = min(range(len(smoothed)), key=lambda j: smoothed[j])
-    return {"lr_min_loss": lrs[i], "suggestion": lrs[i] / 10}
+def suggest(lrs: list[float], smoothed: list[float]) -> dict:
+    """The valley rule (module doc): the lr halfway along the falling stretch of the smoothed loss
+    before its minimum; `valid` false (with the minimum / 10 as a fallback) when it never falls."""
+    bottom = min(range(len(smoothed)), key=lambda j: smoothed[j])
+    head = smoothed[: max(3, len(smoothed) // 10)]
+    level = statistics.median(head)
+    drop = level - smoothed[bottom]
+    out = {"lr_min_loss": lrs[bottom], "steps": len(lrs)}
+    if drop < MIN_DROP * abs(level) or bottom < 2:
+        fell = 100 * max(drop, 0) / abs(level)
+        reason = f"the smoothed loss fell by {fell:.1f} % of its start, less than {100 * MIN_DROP:.0f} %: no descent"
+        return {**out, "suggestion": lrs[bottom] / 10, "rule": "minimum/10", "valid": False, "reason": reason}
+    start = max(i for i in range(bottom + 1) if smoothed[i] >= level - PLATEAU_SHARE * drop)
+    mid = math.sqrt(lrs[start] * lrs[bottom])
+    return {
+        **out,
+        "suggestion": mid,
+        "rule": "valley",
+        "valid": True,
+        "reason": "",
+        "stretch": [lrs[start], lrs[bottom]],
+    }
 
 
 def range_test(args, step, Xtr, Ytr, device) -> list[tuple]:
@@ -54,10 +85,10 @@ def range_test(args, step, Xtr, Ytr, device) -> list[tuple]:
     ratio = (args.end_lr / args.start_lr) ** (1 / max(1, args.steps - 1))
     rows, avg, best = [], 0.0, math.inf
     n = len(Ytr)
-    batches = batch_stream(n, min(args.batch_size, n), args.seed, device)
-    for i, (idx, offsets, flips) in zip(range(args.steps), batches):
+    batches = batch_stream(n, min(args.batch_size, n), args.seed, device, augment_args(args))
+    for i, (idx, draws) in zip(range(args.steps), batches):
         lr = args.start_lr * ratio**i
-        value = step(Xtr[idx], Ytr[idx], offsets, flips, lr, args.mom)[0].item()
+        value = step(Xtr[idx], Ytr[idx], draws, lr, args.mom)[0].item()
         if not math.isfinite(value):
             break
         avg = args.beta * avg + (1 - args.beta) * value
@@ -77,32 +108,40 @@ def lr_find(args) -> dict:
     Xtr, Ytr, _, _, meta = load_split(args, device)
     model = model_on_device(args.arch, meta["num_classes"], args.shortcut, device)
     opt = make_optimizer(model, args.optimizer, args.start_lr, args.wd, args.mom, device.type)  # as the runs
-    step = make_step(model, opt, Normalizer(meta["mean"], meta["std"], device), amp=device.type == "cuda")
+    norm = Normalizer(meta["mean"], meta["std"], device)
+    step = make_step(
+        model, opt, norm, device.type == "cuda", aug=augment_args(args), label_smoothing=args.label_smoothing
+    )
     rows = range_test(args, step, Xtr, Ytr, device)
-    if not rows:
-        raise SystemExit("error: the LR range test diverged at its first step; lower --start-lr")
+    if len(rows) < 2:
+        raise DataError(f"{args.out}: the LR range test diverged within its first steps; lower --start-lr")
     out = Path(args.out)
     text = "step\tlr\tloss\tsmoothed_loss\n" + "".join(f"{s}\t{lr!r}\t{v!r}\t{sm!r}\n" for s, lr, v, sm in rows)
     atomic_write_text(out / "lr_find.tsv", text)
-    result = {**suggest([r[1] for r in rows], [r[3] for r in rows]), "steps": len(rows), "arch": args.arch}
-    result["optimizer"] = args.optimizer
-    write_json(out / "suggestion.json", result)
-    print(
-        f"LR range test: {len(rows)} steps, min smoothed loss at lr {result['lr_min_loss']:.3g}, "
-        f"suggested lr {result['suggestion']:.3g}"
-    )
+    result = {**suggest([r[1] for r in rows], [r[3] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}
+    formats.write_record("suggestion", result, out / "suggestion.json")
+    if not result["valid"]:
+        print(f"warning: the LR range test failed: {result['reason']}; fallback lr {result['suggestion']:.3g}")
+    print(f"LR range test: {len(rows)} steps, rule {result['rule']}, suggested lr {result['suggestion']:.3g}")
     return result
+
+
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="prepared data folder (scripts/data.py prepare)")
+    ap.add_argument("--out", required=True, help="folder for lr_find.tsv and suggestion.json")
+    settings.add_arguments(ap, [settings.BY_NAME[n] for n in USED])
+    settings.add_arguments(ap, LR_FIND_SETTINGS)
+    return ap
 
 
 def main(argv=None) -> int:
     ap = build_parser()
-    ap.description = __doc__.splitlines()[0]
-    add_arguments(ap, LR_FIND_SETTINGS)
-    args = parse_args(argv, ap)
-    check_ranges(ap, args, LR_FIND_SETTINGS)
+    args = ap.parse_args(argv)
+    check_ranges(ap, args, [settings.BY_NAME[n] for n in USED] + list(LR_FIND_SETTINGS))
     if args.end_lr <= args.start_lr:
         ap.error(f"--end-lr must be > {args.start_lr}, got {args.end_lr}")
-    return cli(lr_find, args)
+    return run_cli(lr_find, args)
 
 
 if __name__ == "__main__":

@@ -1,46 +1,49 @@
 """Figures of the report (seaborn + pandas): one subcommand per figure, named as the figure file
 and its rule (`plots.py training-curves` <- rule plot_training_curves -> training_curves.png). Each
-reads only the files named on its command line.
+reads only the files named on its command line, every one through its contract (formats.py), and
+takes the search's settings (--spec) for the genes and the methods (strategies/: labels, colours).
 
-    python scripts/plots.py ga-progress      --fitness gen*/fitness.tsv --out ga_progress.png
-    python scripts/plots.py search-space     --fitness gen*/fitness.tsv --out search_space.png
-    python scripts/plots.py ga-vs-random     --fitness gen*/fitness.tsv --random random_search/fitness.tsv \\
-        --out ga_vs_random.png
-    python scripts/plots.py training-curves --fitness gen*/fitness.tsv --plan final/plan.tsv \\
+    python scripts/plots.py search-progress --spec '<json>' --individuals search/individuals.tsv --out x.png
+    python scripts/plots.py ga-progress     --spec ... --individuals search/individuals.tsv --out ga_progress.png
+    python scripts/plots.py search-space    --spec ... --individuals search/individuals.tsv --out search_space.png
+    python scripts/plots.py training-curves --spec ... --individuals ... --plan final/plan.tsv \\
         --metrics runs/*/metrics.tsv --top-k 4 --out training_curves.png
-    python scripts/plots.py schedules --fitness ... --plan ... --schedules runs/*/schedule.tsv --out schedules.png
-    python scripts/plots.py lr-find --tsv lr_find/lr_find.tsv --suggestion lr_find/suggestion.json --out lr_find.png
-    python scripts/plots.py final-comparison --plan final/plan.tsv --tests runs/*/test.json \\
-        --comparison final/comparison.tsv --out final_comparison.png
-    python scripts/plots.py confusion-matrix --predictions final/predictions.tsv --meta prepared/meta.json \\
-        --out confusion_matrix.png
-    python scripts/plots.py degradation      --metrics degradation/runs/*/metrics.tsv --out degradation.png
-    python scripts/plots.py degradation-table --metrics degradation/runs/*/metrics.tsv --out table.tsv
+    python scripts/plots.py schedules --spec ... --individuals ... --plan ... --schedules runs/*/schedule.tsv --out x
+    python scripts/plots.py lr-find --spec ... --tsv lr_find/lr_find.tsv --suggestion lr_find/suggestion.json --out x
+    python scripts/plots.py final-comparison --spec ... --comparison final/comparison.tsv --plan final/plan.tsv \\
+        --tests runs/*/test.json --verdict final/verdict.txt --out final_comparison.png
+    python scripts/plots.py confusion-matrix --spec ... --predictions final/predictions.tsv --meta meta.json --out x.png
+    python scripts/plots.py degradation --spec ... --metrics runs/*/metrics.tsv --results runs/*/result.json --out x.png
+    python scripts/plots.py degradation-table --spec ... --metrics ... --results ... --out table.tsv
 
-Diverged runs (status `diverged`, fitness 0) are drawn as crosses in the GA plots, runs stopped
-early (status `stopped`) as triangles; both are left out of the curve figures; the tables list them.
+Diverged or invalid runs (fitness 0) are drawn as crosses in the search plots, runs stopped early
+as triangles; both are left out of the curve figures; the tables list them.
 """
 
 from __future__ import annotations
 
 import io
 import sys
+import textwrap
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("agg")  # no display on compute nodes
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator
 
-from evaluate import final_summary
-from ga import all_individuals, parse_run_id
-from layout import parse_degradation_run, run_of
-from util import ArgumentParser, atomic_write_bytes, read_by_run, read_json, read_tsv, run_cli, write_tsv
+import formats
+import search
+import strategies
+from layout import run_of
+from util import ArgumentParser, DataError, atomic_write_bytes, run_cli
 
-plt.switch_backend("agg")  # no display on compute nodes
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_STYLE = {"color": "black", "linestyle": "--", "linewidth": 2.2}
+BASELINE_COLOUR = "0.3"
 
 
 def save(fig, path) -> None:
@@ -50,130 +53,89 @@ def save(fig, path) -> None:
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def genome_label(row) -> str:
-    return f"lr={float(row['lr']):.2e}  wd={float(row['wd']):.2e}  mom={float(row['mom']):.2f}"
+def method_style(name: str) -> tuple[str, str]:
+    """(label, colour) of a method of the registry, or of the baseline."""
+    if name == "baseline":
+        return "baseline", BASELINE_COLOUR
+    m = strategies.methods()[name]
+    return m.label, m.colour
 
 
-def curve_runs(fitness_tables, plan_tsv, top_k: int) -> list[dict]:
-    """The baseline's search run and the k fittest distinct GA runs that did not diverge."""
-    ind = all_individuals(fitness_tables)
-    ok = ind[ind["status"] == "ok"].drop_duplicates("run")  # first (earliest) appearance of each run
-    ok = ok.sort_values(["fitness", "generation", "individual"], ascending=[False, True, True]).head(top_k)
-    plan = read_tsv(plan_tsv)
-    base = plan[(plan["method"] == "baseline") & (plan["stage"] == "search")].iloc[0]
-    runs = [
-        {"run": base["run"], "label": "baseline (no GA): " + genome_label(parse_run_id(base["run"])), "baseline": True}
-    ]
-    for rank, (_, r) in enumerate(ok.iterrows(), start=1):
-        runs.append(
-            {
-                "run": r["run"],
-                "baseline": False,
-                "label": f"GA #{rank} (gen {r['generation']}, val top-1 {100 * r['fitness']:.1f}%): {genome_label(r)}",
-            }
+def read_individuals(path, spec):
+    df = formats.read_table("individuals", path)
+    missing = [g for g in spec["space"].names if g not in df.columns]
+    if missing:
+        raise DataError(f"{path}: field {', '.join(missing)}: missing (a gene of ga.genes)")
+    return df
+
+
+# ----------------------------------------------------------------------------- the search
+def trajectories(ind) -> pd.DataFrame:
+    """Per method and repeat, each distinct run in the order trained: the trainings spent, the
+    device-hours spent and the best validation fitness so far."""
+    frames = []
+    for (m, r), df in ind.groupby(["method", "repeat"], sort=False):
+        runs = df.sort_values(["round", "individual"], kind="stable").drop_duplicates("run")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "method": m,
+                    "repeat": r,
+                    "trainings": np.arange(1, len(runs) + 1),
+                    "device_hours": runs["process_seconds"].cumsum().to_numpy() / 3600,
+                    "best_so_far": 100 * runs["fitness"].cummax().to_numpy(),
+                }
+            )
         )
-    return runs
+    return pd.concat(frames, ignore_index=True)
 
 
-def plot_training_curves(fitness, plan, metrics, top_k, out) -> None:
-    """Top-1/3/5 and losses per epoch: the baseline against the k fittest GA runs."""
-    panels = [
-        ("top1", "top-1 accuracy (%)"),
-        ("top3", "top-3 accuracy (%)"),
-        ("top5", "top-5 accuracy (%)"),
-        ("train_loss", "training loss"),
-        ("val_loss", "validation loss"),
-    ]
-    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
-    axes = axes.ravel()
-    palette = sns.color_palette("tab10")
-    handles = []
-    files = {run_of(f): f for f in metrics}
-    for i, r in enumerate(curve_runs(fitness, plan, top_k)):
-        m = pd.read_csv(files[r["run"]], sep="\t")
-        style = BASELINE_STYLE if r["baseline"] else {"color": palette[(i - 1) % 10], "linewidth": 1.6}
-        for ax, (col, _) in zip(axes, panels):
-            y = 100 * m[col] if col.startswith("top") else m[col]
-            (h,) = ax.plot(m["epoch"], y, marker="o", markersize=3.5, label=r["label"], **style)
-        handles.append(h)
-    for ax, (col, title) in zip(axes, panels):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(title)
-        ax.set_title(title)
-        if "loss" in col:
-            ax.set_yscale("log")
-        else:
-            ax.set_ylim(top=min(100.5, ax.get_ylim()[1]))
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[5].axis("off")
-    axes[5].legend(
-        handles=handles, loc="center", fontsize=9, frameon=False, title="run (peak lr, weight decay, momentum at peak)"
+def plot_search_progress(spec, individuals, out) -> None:
+    """Best validation fitness so far per method, against trainings and device-hours: the mean over
+    repeats, and a band from the worst to the best repeat."""
+    t = trajectories(read_individuals(individuals, spec))
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.5))
+    for m in dict.fromkeys(t["method"]):
+        label, colour = method_style(m)
+        d = t[t["method"] == m]
+        by = d.groupby("trainings")["best_so_far"]
+        axes[0].step(by.mean().index, by.mean(), where="post", color=colour, linewidth=2.2, label=label)
+        axes[0].fill_between(by.min().index, by.min(), by.max(), step="post", color=colour, alpha=0.15)
+        for _, rep in d.groupby("repeat"):
+            axes[1].step(rep["device_hours"], rep["best_so_far"], where="post", color=colour, alpha=0.8)
+        axes[1].plot([], [], color=colour, label=label)
+    repeats = t["repeat"].nunique()
+    axes[0].set(xlabel="trainings spent (distinct genomes)", ylabel="best validation top-1 so far (%)")
+    axes[0].set_title(f"Best so far: mean over {repeats} search(es) per method, band: worst to best")
+    axes[1].set(
+        xlabel="device-hours spent",
+        ylabel="best validation top-1 so far (%)",
+        title="Against device time (each search)",
     )
-    fig.suptitle("Training curves with and without the GA (validation split)", fontsize=14)
+    for ax in axes:
+        ax.legend(loc="lower right")
+    axes[0].xaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     save(fig, out)
 
 
-def plot_schedules(fitness, plan, schedules, out) -> None:
-    """The lr and momentum per step of the baseline and of the GA's best run."""
-    files = {run_of(f): f for f in schedules}
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
-    for r in curve_runs(fitness, plan, 1):
-        s = pd.read_csv(files[r["run"]], sep="\t")
-        style = BASELINE_STYLE if r["baseline"] else {"color": sns.color_palette("tab10")[0], "linewidth": 2}
-        a1.plot(s["epoch"], s["lr"], label=r["label"], **style)
-        a2.plot(s["epoch"], s["momentum"], label=r["label"], **style)
-    a1.set(xlabel="epoch", ylabel="learning rate", title="One-cycle learning rate (per step)", yscale="log")
-    a2.set(xlabel="epoch", ylabel="momentum", title="Momentum, inverse to the learning rate")
-    a1.legend(fontsize=8, loc="lower center")
-    fig.tight_layout()
-    save(fig, out)
-
-
-def plot_lr_find(tsv, suggestion, out) -> None:
-    df = pd.read_csv(tsv, sep="\t")
-    sug = read_json(suggestion)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    ax.plot(df["lr"], df["loss"], color="0.75", linewidth=1, label="loss per batch")
-    ax.plot(df["lr"], df["smoothed_loss"], color="C0", linewidth=2, label="smoothed loss")
-    ax.axvline(sug["suggestion"], color="C3", linestyle="--", label=f"suggested lr {sug['suggestion']:.2e}")
-    ax.axvline(
-        sug["lr_min_loss"], color="0.4", linestyle=":", label=f"minimum of smoothed loss {sug['lr_min_loss']:.2e}"
-    )
-    lo = min(df["smoothed_loss"].min(), df["loss"].min())
-    hi = min(df["smoothed_loss"].max(), df["smoothed_loss"].iloc[0] * 1.5)  # the blow-up at the end is cut
-    ax.set_ylim(lo - 0.05 * abs(hi - lo), hi + 0.05 * abs(hi - lo))
-    ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss", title="LR range test (Smith 2015)")
-    ax.legend()
-    fig.tight_layout()
-    save(fig, out)
-
-
-def plot_ga_progress(fitness, out) -> None:
-    ind = all_individuals(fitness)
+def plot_ga_progress(spec, individuals, out) -> None:
+    """The GA's generations (its first search): every individual, the best so far and the median."""
+    ind = read_individuals(individuals, spec)
+    ind = ind[(ind["method"] == "ga") & (ind["repeat"] == 0)].copy()
     ind["fitness (%)"] = 100 * ind["fitness"]
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    ok = ind[ind["status"] == "ok"]
-    sns.stripplot(
-        data=ok,
-        x="generation",
-        y="fitness (%)",
-        hue="origin",
-        hue_order=["init", "elite", "child"],
-        jitter=0.15,
-        size=7,
-        ax=ax,
-        native_scale=True,
-    )
-    div = ind[ind["status"].isin(("diverged", "invalid"))]
+    ok = ind[~ind["status"].isin(formats.NO_SCORES) & (ind["status"] != "stopped")]
+    sns.stripplot(data=ok, x="round", y="fitness (%)", hue="origin", hue_order=["init", "elite", "child"], jitter=0.15,
+                  size=7, ax=ax, native_scale=True)  # fmt: skip
+    div = ind[ind["status"].isin(formats.NO_SCORES)]
     if len(div):
-        ax.scatter(div["generation"], div["fitness (%)"], marker="x", color="C3", s=50, label="diverged (fitness 0)")
+        ax.scatter(div["round"], div["fitness (%)"], marker="x", color="C3", s=50, label="diverged (fitness 0)")
     stopped = ind[ind["status"] == "stopped"]
     if len(stopped):
-        label = "stopped early (fitness at the stop)"
-        ax.scatter(stopped["generation"], stopped["fitness (%)"], marker="v", color="C4", s=50, label=label)
-    per_gen = ind.groupby("generation")["fitness (%)"]
-    gens = sorted(ind["generation"].unique())
+        ax.scatter(stopped["round"], stopped["fitness (%)"], marker="v", color="C4", s=50, label="stopped early")
+    per_gen = ind.groupby("round")["fitness (%)"]
+    gens = sorted(ind["round"].unique())
     ax.plot(gens, per_gen.max().cummax().loc[gens], color="black", linewidth=2, marker="s", label="best so far")
     ax.plot(gens, per_gen.median().loc[gens], color="0.5", linestyle="--", marker="o", label="median")
     ax.set(xlabel="generation", ylabel="fitness: validation top-1 (%)", title="GA progress", xticks=gens)
@@ -182,127 +144,206 @@ def plot_ga_progress(fitness, out) -> None:
     save(fig, out)
 
 
-def plot_search_space(fitness, out) -> None:
-    ind = all_individuals(fitness).drop_duplicates(["run"])
-    for g in ("lr", "wd", "mom"):
-        ind[g] = ind[g].astype(float)
-    ind["fitness (%)"] = 100 * ind["fitness"]
-    ind["gen"] = ind["generation"].astype(str)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 5.5))
-    norm = plt.Normalize(ind["fitness (%)"].min(), ind["fitness (%)"].max())
-    for ax, y in ((a1, "wd"), (a2, "mom")):
-        sns.scatterplot(
-            data=ind,
-            x="lr",
-            y=y,
-            hue="fitness (%)",
-            hue_norm=norm,
-            palette="viridis",
-            style="gen",
-            s=90,
-            edgecolor="black",
-            linewidth=0.4,
-            ax=ax,
-            legend=ax is a2,
-        )
+def gene_panel(ax, gene, df) -> None:
+    """One gene against fitness: a scatter on its own scale; categories side by side."""
+    for m in dict.fromkeys(df["method"]):
+        label, colour = method_style(m)
+        d = df[df["method"] == m]
+        if gene.kind == "categorical":
+            texts = [gene.text(c) for c in gene.choices]
+            x = np.array([texts.index(v) for v in d[gene.name]], dtype=float)
+            x += np.random.default_rng(0).uniform(-0.15, 0.15, len(x))  # a fixed jitter: the figure is reproducible
+        else:
+            x = d[gene.name].astype(float)
+        ax.scatter(x, 100 * d["fitness"], s=40, color=colour, edgecolor="black", linewidth=0.3, alpha=0.8, label=label)
+    if gene.kind == "categorical":
+        ax.set_xticks(range(len(gene.choices)), [gene.text(c) for c in gene.choices], rotation=30)
+    elif gene.log:
         ax.set_xscale("log")
-    positive = ind.loc[ind["wd"] > 0, "wd"]
-    if len(positive) == len(ind):
-        a1.set_yscale("log")
-    else:  # wd may be exactly 0: linear near zero, logarithmic above the smallest positive value
-        a1.set_yscale("symlog", linthresh=float(positive.min()) if len(positive) else 1e-4)
-    for ax in (a1, a2):  # label 1-2-5 steps: a narrow range would otherwise show no tick labels
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
-    if len(positive) == len(ind):
-        a1.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        a1.yaxis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False))
-    a1.set(xlabel="peak learning rate (log)", ylabel="weight decay", title="learning rate vs weight decay")
-    a2.set(xlabel="peak learning rate (log)", ylabel="momentum at the lr peak", title="learning rate vs momentum")
-    a2.legend(bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=9, title="colour: fitness,\nmarker: generation")
-    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=a1, label="fitness: validation top-1 (%)")
-    fig.suptitle("Search space explored (each distinct genome once)")
+    ax.set(xlabel=gene.label(), ylabel="fitness (%)", title=gene.describe())
+
+
+def plot_search_space(spec, individuals, out) -> None:
+    """Every gene against fitness, one panel per gene (each distinct genome of every search once)."""
+    space = spec["space"]
+    df = read_individuals(individuals, spec).drop_duplicates(["method", "run"])
+    n = len(space.genes)
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.3 * rows), squeeze=False)
+    for ax, gene in zip(axes.ravel(), space.genes):
+        gene_panel(ax, gene, df)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle("Search space explored: every gene against fitness (each distinct genome once)")
     fig.tight_layout()
     save(fig, out)
 
 
-METHODS = {"ga": "GA best", "baseline": "baseline", "random": "random search"}  # plan -> figure names
+# ----------------------------------------------------------------------------- training
+def curve_runs(spec, individuals, plan_tsv, top_k: int) -> list[dict]:
+    """The baseline's search run and the k fittest distinct runs of the reference method's first
+    search that trained to the end."""
+    space = spec["space"]
+    ind = read_individuals(individuals, spec)
+    ref = strategies.reference(spec["methods"])
+    ok = ind[(ind["method"] == ref) & (ind["repeat"] == 0) & (ind["status"] == "ok")].drop_duplicates("run")
+    ok = ok.sort_values(["fitness", "round", "individual"], ascending=[False, True, True]).head(top_k)
+    plan = formats.read_table("plan", plan_tsv)
+    base = plan[plan["stage"] == "search"].iloc[0]
+    runs = [{"run": base["run"], "label": "baseline (no search)", "baseline": True}]
+    label = method_style(ref)[0]
+    for rank, (_, r) in enumerate(ok.iterrows(), start=1):
+        text = (
+            f"{label} #{rank} (round {r['round']}, val top-1 {100 * r['fitness']:.1f}%): {space.label(space.parse(r))}"
+        )
+        runs.append({"run": r["run"], "baseline": False, "label": text})
+    return runs
 
 
-def first_seen_fitness(df) -> list[float]:
-    """The fitness of each distinct run in the order it was trained (first appearance)."""
-    return df.drop_duplicates("run")["fitness"].astype(float).tolist()
+def by_run(files, kind: str) -> dict:
+    return {run_of(f): formats.read_table(kind, f) for f in files}
 
 
-def plot_ga_vs_random(fitness, random, out) -> None:
-    """Best validation fitness so far against trainings spent: the GA and random search."""
-    arms = {"GA": first_seen_fitness(all_individuals(fitness)), "random search": first_seen_fitness(read_tsv(random))}
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    for (name, values), colour in zip(arms.items(), ("C0", "C1")):
-        x = np.arange(1, len(values) + 1)
-        ax.step(x, 100 * np.maximum.accumulate(values), where="post", color=colour, linewidth=2.2, label=name)
-        ax.scatter(x, 100 * np.asarray(values), color=colour, s=14, alpha=0.5)
-    ax.set(xlabel="trainings spent (distinct genomes)", ylabel="best validation top-1 so far (%)")
-    ax.set_title("GA vs random search at the same budget (dots: each training)")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="lower right")
+def plot_training_curves(spec, individuals, plan, metrics, top_k, out) -> None:
+    """Top-1/3/5 and losses per epoch: the baseline against the k fittest runs of the search."""
+    panels = [("top1", "top-1 accuracy (%)"), ("top3", "top-3 accuracy (%)"), ("top5", "top-5 accuracy (%)"),
+              ("train_loss", "training loss"), ("val_loss", "validation loss")]  # fmt: skip
+    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
+    axes = axes.ravel()
+    palette = sns.color_palette("tab10")
+    tables, handles = by_run(metrics, "metrics"), []
+    for i, r in enumerate(curve_runs(spec, individuals, plan, top_k)):
+        m = tables[r["run"]]
+        style = BASELINE_STYLE if r["baseline"] else {"color": palette[(i - 1) % 10], "linewidth": 1.6}
+        for ax, (col, _) in zip(axes, panels):
+            y = 100 * m[col] if col.startswith("top") else m[col]
+            (h,) = ax.plot(m["epoch"], y, marker="o", markersize=3.5, label=r["label"], **style)
+        handles.append(h)
+    for ax, (col, title) in zip(axes, panels):
+        ax.set(xlabel="epoch", ylabel=title, title=title)
+        if "loss" in col:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(top=min(100.5, ax.get_ylim()[1]))
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[5].axis("off")
+    wrapped = [textwrap.fill(h.get_label(), 60) for h in handles]
+    axes[5].legend(handles=handles, labels=wrapped, loc="center", fontsize=8, frameon=False, title="run (genome)")
+    fig.suptitle("Training curves with and without the search (validation split)", fontsize=14)
     fig.tight_layout()
     save(fig, out)
 
 
+def plot_schedules(spec, individuals, plan, schedules, out) -> None:
+    """The lr and momentum per step of the baseline and of the search's best run."""
+    tables = by_run(schedules, "schedule")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for r in curve_runs(spec, individuals, plan, 1):
+        s = tables[r["run"]]
+        style = BASELINE_STYLE if r["baseline"] else {"color": sns.color_palette("tab10")[0], "linewidth": 2}
+        label = textwrap.fill(r["label"], 70)
+        a1.plot(s["epoch"], s["lr"], label=label, **style)
+        a2.plot(s["epoch"], s["momentum"], label=label, **style)
+    a1.set(xlabel="epoch", ylabel="learning rate", title="One-cycle learning rate (per step)", yscale="log")
+    a2.set(xlabel="epoch", ylabel="momentum", title="Momentum, inverse to the learning rate")
+    a1.legend(fontsize=7, loc="lower center")
+    fig.tight_layout()
+    save(fig, out)
+
+
+def plot_lr_find(spec, tsv, suggestion, out) -> None:
+    """The range test's curve, the falling stretch the valley rule found and its suggestion."""
+    df = formats.read_table("lr_find", tsv)
+    sug = formats.read_record("suggestion", suggestion)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(df["lr"], df["loss"], color="0.75", linewidth=1, label="loss per batch")
+    ax.plot(df["lr"], df["smoothed_loss"], color="C0", linewidth=2, label="smoothed loss")
+    if sug["valid"]:
+        ax.axvspan(*sug["stretch"], color="C2", alpha=0.12, label="falling stretch (valley rule)")
+    ax.axvline(
+        sug["suggestion"], color="C3", linestyle="--", label=f"suggested lr {sug['suggestion']:.2e} ({sug['rule']})"
+    )
+    lo = min(df["smoothed_loss"].min(), df["loss"].min())
+    hi = min(df["smoothed_loss"].max(), df["smoothed_loss"].iloc[0] * 1.5)  # the blow-up at the end is cut
+    ax.set_ylim(lo - 0.05 * abs(hi - lo), hi + 0.05 * abs(hi - lo))
+    title = "LR range test (Smith 2015)" if sug["valid"] else "LR range test FAILED: " + sug["reason"]
+    ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss")
+    ax.set_title(textwrap.fill(title, 70), color="black" if sug["valid"] else "C3")
+    ax.legend()
+    fig.tight_layout()
+    save(fig, out)
+
+
+# ----------------------------------------------------------------------------- the final comparison
 def final_table(plan, tests) -> pd.DataFrame:
-    """Test top-1/3/5 (%) per method and final seed, from the final runs' test.json (each names its run)."""
-    by_run = read_by_run(tests)
+    """Test top-1 (%) of every final run, with its method, repeat and seed."""
+    scores = {run_of(p): formats.read_record("test", p, run=run_of(p)) for p in tests}
     rows = []
-    for _, p in read_tsv(plan).query("stage == 'final'").iterrows():
-        method = METHODS[p["method"]]
-        for k in ("top1", "top3", "top5"):
-            acc = 100 * by_run[p["run"]][f"test_{k}"]
-            rows.append({"method": method, "seed": p["seed"], "metric": f"top-{k[3:]}", "accuracy (%)": acc})
+    for _, p in formats.read_table("plan", plan).query("stage == 'final'").iterrows():
+        rows.append(
+            {
+                "method": p["method"],
+                "repeat": p["repeat"],
+                "seed": p["seed"],
+                "test top-1 (%)": 100 * scores[p["run"]]["test_top1"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def plot_final_comparison(plan, tests, comparison, out) -> None:
-    df = final_table(plan, tests)
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    order = [m for m in METHODS.values() if m in set(df["method"])]
-    common = {"data": df, "x": "metric", "y": "accuracy (%)", "hue": "method", "hue_order": order}
-    sns.barplot(**common, errorbar="sd", capsize=0.15, alpha=0.8, ax=ax)
-    sns.stripplot(**common, dodge=True, palette="dark:black", size=5, ax=ax, legend=False)
-    lo = np.nanmin(df["accuracy (%)"]) if df["accuracy (%)"].notna().any() else 0
-    ax.set_ylim(max(0, lo - 10), 100.5)
-    ax.set(
-        xlabel="test-set metric", title="Final comparison on the test set (bars: mean ± std over seeds; dots: seeds)"
+def plot_final_comparison(spec, comparison, plan, tests, verdict, out) -> None:
+    """Left: every final run's test top-1 per method, the mean and its 95 % interval. Right: the
+    winner's curse, the bests' validation fitness in the search next to retrained validation and test."""
+    c = formats.read_table("comparison", comparison)
+    runs = final_table(plan, tests)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [1.2, 1]})
+    for i, (_, r) in enumerate(c.iterrows()):
+        label, colour = method_style(r["method"])
+        d = runs[runs["method"] == r["method"]]
+        a1.scatter(i + np.linspace(-0.2, 0.2, len(d)), d["test top-1 (%)"], color=colour, s=30, alpha=0.7)
+        low, high = 100 * r["test_top1_ci_low"], 100 * r["test_top1_ci_high"]
+        err = None if np.isnan(low) else [[100 * r["test_top1_mean"] - low], [high - 100 * r["test_top1_mean"]]]
+        a1.errorbar(i, 100 * r["test_top1_mean"], yerr=err, fmt="D", color="black", capsize=8, markersize=7)
+    a1.set_xticks(range(len(c)), [method_style(m)[0] for m in c["method"]])
+    a1.set(ylabel="test top-1 (%)", title="Test top-1: every final run; mean and 95 % interval")
+    curse = c[c["method"] != "baseline"].melt(
+        id_vars="label", value_vars=["search_fitness_mean", "val_top1_mean", "test_top1_mean"]
     )
-    ax.text(0.5, -0.2, final_summary(comparison), transform=ax.transAxes, ha="center", va="top", fontsize=9, wrap=True)
-    ax.legend(loc="lower right")
+    curse["value"] *= 100
+    curse["variable"] = curse["variable"].map(
+        {
+            "search_fitness_mean": "validation, in the search",
+            "val_top1_mean": "validation, retrained",
+            "test_top1_mean": "test, retrained",
+        }
+    )
+    sns.barplot(data=curse, x="label", y="value", hue="variable", ax=a2)
+    a2.set(xlabel="", ylabel="top-1 (%)", title="Winner's curse: the bests' scores")
+    lo = np.nanmin(curse["value"]) if curse["value"].notna().any() else 0
+    a2.set_ylim(max(0, lo - 10), 100.5)
+    text = Path(verdict).read_text().strip()
+    fig.text(0.5, -0.02, textwrap.fill(text, 190), ha="center", va="top", fontsize=8)
     fig.tight_layout()
     save(fig, out)
 
 
-def plot_confusion_matrix(predictions, meta, out) -> None:
-    p = pd.read_csv(predictions, sep="\t")
-    classes = read_json(meta)["classes"]
+def plot_confusion_matrix(spec, predictions, meta, out) -> None:
+    p = formats.read_table("predictions", predictions)
+    classes = formats.read_record("meta", meta)["classes"]
     n = len(classes)
+    if p[["label", "pred1"]].max().max() >= n:
+        raise DataError(f"{predictions}: field label/pred1: a class index >= {n} (meta.json's classes)")
     cm = np.zeros((n, n))
     np.add.at(cm, (p["label"].to_numpy(), p["pred1"].to_numpy()), 1)
     rows = cm.sum(axis=1, keepdims=True)
     pct = 100 * cm / np.where(rows == 0, 1, rows)
     size = max(7, 0.55 * n) if n <= 20 else 14
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
-    sns.heatmap(
-        pct,
-        annot=n <= 20,
-        fmt=".0f",
-        cmap="Blues",
-        vmin=0,
-        vmax=100,
-        square=True,
-        ax=ax,
-        xticklabels=classes if n <= 20 else False,
-        yticklabels=classes if n <= 20 else False,
-        cbar_kws={"label": "% of the true class"},
-    )
+    ticks = classes if n <= 20 else False
+    sns.heatmap(pct, annot=n <= 20, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True, ax=ax, xticklabels=ticks,
+                yticklabels=ticks, cbar_kws={"label": "% of the true class"})  # fmt: skip
     acc = 100 * np.trace(cm) / max(1, cm.sum())
     ax.set(
         xlabel="predicted class",
@@ -314,23 +355,31 @@ def plot_confusion_matrix(predictions, meta, out) -> None:
     save(fig, out)
 
 
+# ----------------------------------------------------------------------------- the paper's degradation experiment
 PAPER_RESNET_TEST_ERROR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}  # He et al. 2015, Table 6
 
 
-def degradation_runs(metrics_files) -> pd.DataFrame:
-    """Every degradation run's per-epoch metrics, with kind (plain/resnet), depth and seed."""
+def degradation_runs(metrics, results) -> pd.DataFrame:
+    """Every degradation run's per-epoch metrics, with kind (plain/resnet), depth and seed from its
+    result.json (the run's identity), not from its folder's name."""
     frames = []
-    for f in metrics_files:
-        kind, depth, seed = parse_degradation_run(f)
-        frames.append(pd.read_csv(f, sep="\t").assign(kind=kind, depth=depth, seed=seed))
+    for m, r in zip(metrics, results):
+        res = formats.read_record("result", r, run=run_of(r))
+        if run_of(m) != res["run"]:
+            raise DataError(f"{m}: not the metrics of {res['run']} (its result.json is {r})")
+        arch = res["settings"]["arch"]
+        kind, depth = ("plain", int(arch[5:])) if arch.startswith("plain") else ("resnet", int(arch[6:]))
+        frames.append(formats.read_table("metrics", m).assign(kind=kind, depth=depth, seed=res["seed"]))
     df = pd.concat(frames, ignore_index=True)
+    if "test_top1" not in df.columns:
+        raise DataError(f"{metrics[0]}: field test_top1: missing (a degradation run tracks the test error)")
     df["train error (%)"] = 100 * (1 - df["train_top1"])
     df["test error (%)"] = 100 * (1 - df["test_top1"])
     return df
 
 
-def degradation_table(metrics_files) -> pd.DataFrame:
-    df = degradation_runs(metrics_files)
+def degradation_table(metrics, results) -> pd.DataFrame:
+    df = degradation_runs(metrics, results)
     last = df.loc[df.groupby(["kind", "depth", "seed"])["epoch"].idxmax()]
     mean = last.groupby(["depth", "kind"])[["test error (%)", "train error (%)"]].mean().unstack("kind")
     out = pd.DataFrame({"depth": mean.index})
@@ -342,8 +391,8 @@ def degradation_table(metrics_files) -> pd.DataFrame:
     return out
 
 
-def plot_degradation(metrics, out) -> None:
-    df = degradation_runs(metrics)
+def plot_degradation(spec, metrics, results, out) -> None:
+    df = degradation_runs(metrics, results)
     curves = df.groupby(["kind", "depth", "epoch"])[["train error (%)", "test error (%)"]].mean().reset_index()
     depths = sorted(curves["depth"].unique())
     colours = dict(zip(depths, sns.color_palette("viridis_r", len(depths))))
@@ -364,22 +413,22 @@ def plot_degradation(metrics, out) -> None:
     save(fig, out)
 
 
-def write_degradation_table(metrics, out) -> None:
-    write_tsv(degradation_table(metrics), out)
+def write_degradation_table(spec, metrics, results, out) -> None:
+    formats.write_table("degradation", degradation_table(metrics, results), out)
 
 
 # subcommand -> (function, its file arguments; a list where it takes several files)
 COMMANDS = {
-    "ga-progress": (plot_ga_progress, {"fitness": list}),
-    "search-space": (plot_search_space, {"fitness": list}),
-    "ga-vs-random": (plot_ga_vs_random, {"fitness": list, "random": str}),
-    "training-curves": (plot_training_curves, {"fitness": list, "plan": str, "metrics": list}),
-    "schedules": (plot_schedules, {"fitness": list, "plan": str, "schedules": list}),
+    "search-progress": (plot_search_progress, {"individuals": str}),
+    "ga-progress": (plot_ga_progress, {"individuals": str}),
+    "search-space": (plot_search_space, {"individuals": str}),
+    "training-curves": (plot_training_curves, {"individuals": str, "plan": str, "metrics": list}),
+    "schedules": (plot_schedules, {"individuals": str, "plan": str, "schedules": list}),
     "lr-find": (plot_lr_find, {"tsv": str, "suggestion": str}),
-    "final-comparison": (plot_final_comparison, {"plan": str, "tests": list, "comparison": str}),
+    "final-comparison": (plot_final_comparison, {"comparison": str, "plan": str, "tests": list, "verdict": str}),
     "confusion-matrix": (plot_confusion_matrix, {"predictions": str, "meta": str}),
-    "degradation": (plot_degradation, {"metrics": list}),
-    "degradation-table": (write_degradation_table, {"metrics": list}),
+    "degradation": (plot_degradation, {"metrics": list, "results": list}),
+    "degradation-table": (write_degradation_table, {"metrics": list, "results": list}),
 }
 
 
@@ -388,18 +437,22 @@ def build_parser() -> ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name, (func, files) in COMMANDS.items():
         p = sub.add_parser(name, help=func.__doc__.splitlines()[0] if func.__doc__ else None)
+        p.add_argument("--spec", required=True, help="the config's ga: and search: sections as JSON")
         for arg, kind in files.items():
             p.add_argument(f"--{arg}", required=True, nargs="+" if kind is list else None)
         if name == "training-curves":
-            p.add_argument("--top-k", type=int, default=4, help="GA runs drawn beside the baseline")
+            p.add_argument("--top-k", type=int, default=4, help="runs of the search drawn beside the baseline")
         p.add_argument("--out", required=True)
     return ap
 
 
+def draw(kw: dict) -> None:
+    func = COMMANDS[kw.pop("cmd")][0]
+    func(search.spec_from_json(kw.pop("spec")), **kw)
+
+
 def main(argv=None) -> int:
-    args = vars(build_parser().parse_args(argv))
-    func = COMMANDS[args.pop("cmd")][0]
-    return run_cli(lambda kw: func(**kw), args)
+    return run_cli(draw, vars(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":

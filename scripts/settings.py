@@ -1,15 +1,23 @@
 """The training settings, defined once: train.py's and lr_find.py's command-line flags, their
-ranges, the checkpoint fingerprint and the command lines the workflow's rules pass all derive
+ranges, what makes up a run's identity and the command lines the workflow's rules pass all derive
 from SETTINGS. Torch-free: the Snakefile imports it while parsing.
 
-Adding a setting: one row here (with `config=` the workflow key that sets it), its schema entry
-(workflow/schemas/config.schema.yaml) and its row in config/README.md.
+A setting with `identity=True` can change a run's numbers: it is part of the run's identity (its
+folder name, scripts/identity.py), of the checkpoint a run resumes from and of the result a finished
+run is recognised by. The others (`identity=False`) say where and how a run is scheduled: they never
+retrain anything.
+
+Adding a setting: one row here (with `config=` the workflow key that sets it, its default the same
+as the schema's, workflow/schemas/config.schema.yaml) and its use in the training code. At its
+default it leaves every existing run's identity as it was, so a release that adds one retrains
+nothing. Any setting can then be searched: name it under `ga.genes` (scripts/space.py).
 """
 
 from __future__ import annotations
 
 import math
 import shlex
+from argparse import BooleanOptionalAction
 from typing import NamedTuple
 
 from archs import ARCHS
@@ -19,23 +27,27 @@ MAX_SEED = 2**32 - 1  # numpy's and torch's seeds: 0 .. 2^32-1
 
 class Setting(NamedTuple):
     name: str  # the flag is --name with dashes
-    default: object  # its type is the flag's type; a bool is a switch, a list takes several values
+    default: object  # its type is the flag's type; a bool is a --name/--no-name switch, a list takes several values
     help: str
     config: str = ""  # the config key that sets it for every run of the workflow ("": set per rule)
-    fingerprint: bool = True  # it changes the numbers: a checkpoint made under another value is not resumed
+    identity: bool = True  # it can change the numbers: part of a run's identity
     low: float | None = None  # allowed range (None: unbounded)
     high: float | None = None
     open: bool = False  # the bounds themselves are excluded
     choices: tuple = ()
     optional_value: bool = False  # `--name` alone means True, `--name VALUE` gives a value
 
+    @property
+    def kind(self) -> type:
+        return type(self.default)
+
 
 S = Setting
 SETTINGS = (
-    # the network
+    # the network (layer design)
     S("arch", "resnet50", "architecture (archs.py)", "train.arch", choices=tuple(ARCHS)),
     S("shortcut", "A", "CIFAR resnetN shortcut option", "train.shortcut", choices=("A", "B")),
-    # the genome (the GA's three genes) and the seed
+    # the report's three genes and the seed
     S("lr", 3e-3, "peak learning rate of the one-cycle schedule", low=0, open=True),
     S("wd", 5e-4, "weight decay", low=0),
     S("mom", 0.85, "momentum (AdamW: beta1) at the lr peak", low=0),
@@ -48,29 +60,41 @@ SETTINGS = (
     S("pct_start", 0.25, "fraction of steps warming up", "train.pct_start", low=0, high=1, open=True),
     S("div_factor", 25.0, "initial lr = lr / div_factor", "train.div_factor", low=0, open=True),
     S("final_div", 1e4, "final lr = initial lr / final_div", "train.final_div", low=0, open=True),
+    S("label_smoothing", 0.0, "label smoothing of the training loss", "train.label_smoothing", low=0, high=1),
     S("schedule", "onecycle", "onecycle (the GA's) or step (the paper's CIFAR recipe)", choices=("onecycle", "step")),
     S("milestones", [], "step schedule: iterations at which lr is divided by 10"),
     S("iterations", 0, "train this many steps instead of --epochs", low=0),
     S("warmup_iters", 0, "step schedule: lr/10 for this many steps", low=0),
-    # the data
+    # the data and its augmentation (done on the device)
     S("val_size", 5000, "validation images carved from train", "data.val_size", low=1),
     S("split_seed", 0, "seed of the train/validation split", "data.split_seed", low=0, high=MAX_SEED),
     S("max_train", 0, "cap on training images (0: all)", "train.max_train", low=0),
     S("max_val", 0, "cap on validation images (0: all)", "train.max_val", low=0),
-    S("stop_epoch", 0, "early stopping: the epoch of the decision (0: never)", fingerprint=False, low=0),
-    S("stop_margin", 0.0, "early stopping: stop below the worst elite minus this", fingerprint=False, low=-1, high=1),
+    S("crop_pad", 4, "random crops from images zero-padded by this many pixels (0: no crop)", "train.crop_pad", low=0),
+    S("flip", True, "random horizontal flips", "train.flip"),
+    S("cutout", 0, "Cutout: zero a random square of this many pixels per image (0: off)", "train.cutout", low=0),
     S("track_test", False, "also record test loss/top-1 every epoch (the degradation experiment)"),
-    # how it runs
-    S("device", "auto", "where to train", "train.device", fingerprint=False, choices=("auto", "cpu", "cuda")),
-    S("threads", 0, "torch CPU threads (0: torch's default); CPU numbers depend on it", "train.threads", low=0),
-    S("deterministic", False, "deterministic CUDA kernels (an op without one is an error)", "train.deterministic"),
+    # how the numbers are computed
+    S("threads", 4, "torch CPU threads (0: torch's default); CPU numbers depend on it", "train.threads", low=0),
+    S("deterministic", True, "deterministic CUDA kernels (an op without one is an error)", "train.deterministic"),
     S("compile", False, "torch.compile the model (CUDA), optionally with a mode", "train.compile", optional_value=True),
-    S("eval_batch_size", 0, "evaluation batch size (0: 2x batch size)", fingerprint=False, low=0),
-    S("jobs_per_gpu", 1, "training jobs sharing one GPU (lock slots)", "jobs_per_gpu", fingerprint=False, low=1),
-    S("cache_dir", "", "torch.compile caches (Inductor, Triton) shared by every job", fingerprint=False),
+    # early stopping: part of a stoppable run's identity through its stop context (identity.py)
+    S("stop_epoch", 0, "early stopping: the epoch of the decision (0: never)", identity=False, low=0),
+    S("stop_margin", 0.0, "early stopping: stop below the worst elite minus this", identity=False, low=-1, high=1),
+    # where and how it runs: never part of a run's identity
+    S("device", "auto", "where to train", "train.device", identity=False, choices=("auto", "cpu", "cuda")),
+    S("eval_batch_size", 0, "evaluation batch size (0: 2x batch size)", identity=False, low=0),
+    S("jobs_per_gpu", 1, "training jobs sharing one GPU (lock slots)", "jobs_per_gpu", identity=False, low=1),
+    S("cache_dir", "", "torch.compile caches (Inductor, Triton) shared by every job", identity=False),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
-FINGERPRINT_KEYS = [s.name for s in SETTINGS if s.fingerprint]
+IDENTITY_KEYS = [s.name for s in SETTINGS if s.identity]
+OPTION_KEYS = [s.name for s in SETTINGS if not s.identity and not s.name.startswith("stop_")]
+# what the LR range test (lr_find.py) takes of them: the model, the data, the optimizer and its step
+LR_FIND_KEYS = (
+    "arch", "shortcut", "wd", "mom", "seed", "optimizer", "batch_size", "label_smoothing", "val_size", "split_seed",
+    "max_train", "max_val", "crop_pad", "flip", "cutout", "threads", "deterministic", "device",
+)  # fmt: skip
 
 
 def flag(name: str) -> str:
@@ -85,12 +109,12 @@ def add_arguments(ap, table=SETTINGS) -> None:
             kw.update(choices=s.choices, help=f"{s.help}; one of: {', '.join(s.choices)}")
         if s.optional_value:
             kw.update(nargs="?", const=True, metavar="MODE")
-        elif isinstance(s.default, bool):
-            kw["action"] = "store_true"
-        elif isinstance(s.default, list):
+        elif s.kind is bool:
+            kw["action"] = BooleanOptionalAction
+        elif s.kind is list:
             kw.update(nargs="*", type=int)
         else:
-            kw["type"] = type(s.default)
+            kw["type"] = s.kind
         ap.add_argument(flag(s.name), **kw)
 
 
@@ -108,9 +132,29 @@ def range_error(s: Setting, value) -> str | None:
     return f"{flag(s.name)} must be {allowed}, got {value}"
 
 
+def typed(name: str, value):
+    """`value` as the setting's type (an int where a float is expected becomes a float)."""
+    kind = BY_NAME[name].kind
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 def fingerprint(values: dict) -> dict:
-    """The settings that change a run's numbers (a checkpoint resumes only under the same)."""
-    return {k: values[k] for k in FINGERPRINT_KEYS}
+    """The settings that can change a run's numbers (a checkpoint resumes only under the same)."""
+    return {k: typed(k, values[k]) for k in IDENTITY_KEYS}
+
+
+def differences(recorded: dict, requested: dict) -> list[str]:
+    """The keys where a recorded fingerprint differs from the requested one. A setting the record
+    lacks (written before it existed) counts as its default, so new settings retrain nothing; any
+    other key it lacks (the data's identity of an older record) is not known to differ."""
+    diff = []
+    for k, v in requested.items():
+        old = typed(k, recorded.get(k, BY_NAME[k].default)) if k in BY_NAME else recorded.get(k, v)
+        if old != v:
+            diff.append(k)
+    return diff
 
 
 def from_config(config: dict) -> dict:
@@ -121,17 +165,22 @@ def from_config(config: dict) -> dict:
             node = config
             for part in s.config.split("."):
                 node = node[part]
-            out[s.name] = node
+            out[s.name] = typed(s.name, node)
     return out
 
 
 def command_line(values: dict) -> str:
-    """Flags for `values` (name -> value), shell-quoted; a false switch or an empty value is left out."""
+    """Flags for `values` (name -> value), shell-quoted. Switches are explicit (--x or --no-x);
+    an empty value and a false optional-value flag are left out."""
     parts = []
     for name, v in values.items():
+        s = BY_NAME[name]
+        if s.kind is bool and not s.optional_value:
+            parts.append(flag(name) if v else "--no-" + flag(name)[2:])
+            continue
         if v is False or v == "" or v == []:
             continue
-        parts.append(flag(BY_NAME[name].name))
+        parts.append(flag(name))
         if isinstance(v, list):
             parts += [shlex.quote(str(x)) for x in v]
         elif v is not True:

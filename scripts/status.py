@@ -1,48 +1,63 @@
-"""Where a GA run stands: per generation, the individuals trained, the runs in progress (epoch i/N,
-last validation top-1), failed or diverged runs and the best genome so far; then the elapsed time
-and an ETA from the measured epoch times. Read-only: safe while Snakemake runs (locally or from a
-SLURM login node, on the shared file system).
+"""Where a search stands: per method, repeat and round, the individuals trained, the runs in progress
+(epoch i/N, last validation top-1), failed or diverged runs and the best genome so far; then the
+elapsed time and an ETA from the measured epoch times. Read-only, and tolerant of files being written
+at this very moment: safe while Snakemake runs (locally or from a SLURM login node, on the shared
+file system).
 
     python scripts/status.py --configfile config/smoke.yaml        # the same config options as snakemake
     python scripts/status.py --watch 30                            # redraw every 30 s (Ctrl-C stops)
 
-The ETA counts the GA's runs, the random search's (if on) and the final runs, one training job at a
-time (one GPU); with several in parallel divide it.
+The ETA counts every method's runs and the final runs, one training job at a time (one GPU); with
+several in parallel divide it. The methods come from the registry (strategies/).
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import ga
+import formats
 import layout
+import search
+import strategies
 from config_check import ConfigError, load_config
-from util import ArgumentParser, read_json, read_tsv
-
-STATES = ("done", "running", "failed", "pending")
+from util import ArgumentParser, DataError
 
 
-def metric_rows(out: str, run: str) -> list[dict]:
-    path = Path(layout.run_file(out, run, "metrics"))
-    if not path.exists():
-        return []
+def live_table(kind: str, path: Path):
+    """A table another process may be writing: its complete rows (a cut last line is dropped), or
+    None while it is unreadable."""
+    import io
+
+    import pandas as pd
+
     try:
-        return read_tsv(path).to_dict("records")
-    except ValueError:  # being rewritten this very moment: no rows yet
-        return []
+        text = path.read_text()
+    except OSError:
+        return None
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]  # the row being appended right now
+    try:
+        df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+        formats.check_rows(kind, df.to_dict("records"), path, columns=list(df.columns))
+    except (ValueError, DataError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    return formats.typed_frame(kind, df)
 
 
 def run_state(out: str, run: str) -> dict:
     """One run: done (with its result), running (epochs so far), failed (its log's error) or pending."""
     result = Path(layout.run_file(out, run, "result"))
-    rows = metric_rows(out, run)
+    metrics = live_table("metrics", Path(layout.run_file(out, run, "metrics")))
+    rows = [] if metrics is None else metrics.to_dict("records")
     state = {"run": run, "rows": rows, "epochs_done": len(rows)}
     if result.exists():
-        return {**state, "state": "done", "result": read_json(result)}
+        try:
+            return {**state, "state": "done", "result": formats.read_record("result", result, run=run)}
+        except DataError as e:
+            return {**state, "state": "failed", "error": f"error: {e}"}
     log = Path(layout.log_file(out, "train", run))
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
     errors = [line for line in lines if line.startswith("error:") or "Traceback" in line]
@@ -51,24 +66,27 @@ def run_state(out: str, run: str) -> dict:
     return {**state, "state": "running" if lines else "pending"}
 
 
-def generations(config: dict) -> list[dict]:
-    """Every generation whose population exists: its distinct runs' states, and whether it is scored."""
-    out, gens = config["outdir"], []
-    for g in range(config["ga"]["generations"]):
-        pop = Path(layout.generation_file(out, g, "population"))
-        if not pop.exists():
-            break
-        runs = [run_state(out, r) for r in ga.population_runs(pop)]
-        scored = Path(layout.generation_file(out, g, "fitness")).exists()
-        gens.append({"generation": g, "individuals": len(read_tsv(pop)), "runs": runs, "scored": scored})
-    return gens
+def rounds(config: dict, spec: dict) -> list[dict]:
+    """Every round whose population exists, per method and repeat: its distinct runs' states."""
+    out, found = config["outdir"], []
+    for r in range(spec["repeats"]):
+        for i, m in enumerate(spec["methods"]):
+            for k in range(0 if i == 0 else 1, spec["rounds"]):  # round 0 is shared: shown once
+                pop = live_table("population", Path(layout.round_file(out, r, m, k, "population")))
+                if pop is None:
+                    break
+                runs = [run_state(out, run) for run in dict.fromkeys(pop["run"])]
+                scored = Path(layout.round_file(out, r, m, k, "fitness")).exists()
+                found.append({"method": m, "repeat": r, "round": k, "runs": runs, "scored": scored})
+    return found
 
 
-def describe_generation(gen: dict, epochs: int) -> list[str]:
-    runs = gen["runs"]
+def describe_round(rnd: dict, epochs: int) -> list[str]:
+    runs = rnd["runs"]
     done = [r for r in runs if r["state"] == "done"]
-    head = f"generation {gen['generation']}: {len(done)}/{len(runs)} distinct runs trained"
-    lines = [head + (", scored" if gen["scored"] else "")]
+    label = "every method" if rnd["round"] == 0 else strategies.methods()[rnd["method"]].label
+    head = f"{label}, search {rnd['repeat']}, round {rnd['round']}: {len(done)}/{len(runs)} distinct runs trained"
+    lines = [head + (", scored" if rnd["scored"] else "")]
     for r in runs:
         if r["state"] == "running":
             top1 = f", val top-1 {100 * r['rows'][-1]['top1']:.2f}%" if r["rows"] else ""
@@ -77,57 +95,43 @@ def describe_generation(gen: dict, epochs: int) -> list[str]:
             lines.append(f"  failed       {r['run']}  {r['error']}")
         elif r["state"] == "done" and r["result"]["status"] != "ok":
             res = r["result"]
-            at = f"epoch {res['epochs_completed']}/{epochs}, fitness {100 * res['fitness']:.2f}%"
+            at = f"epoch {res['epochs_completed']}/{res['epochs']}, fitness {100 * res['fitness']:.2f}%"
             lines.append(f"  {res['status']:<12} {r['run']}  {at}")
     if done:
         best = max(done, key=lambda r: r["result"]["fitness"])
-        lines.append(f"  best of the generation: {best['run']}  fitness {100 * best['result']['fitness']:.2f}%")
+        lines.append(f"  best of the round: {best['run']}  fitness {100 * best['result']['fitness']:.2f}%")
     return lines
 
 
-def later_runs(config: dict, known: set) -> tuple[list[dict], int]:
-    """The random search's and the final plan's runs not among `known`: their states where their
-    tables exist, else how many there will be."""
-    out, ga_cfg, found, expected = config["outdir"], config["ga"], [], 0
-    methods = 3 if config["random_search"] else 2  # GA best, baseline (and random search) per final seed
-    tables = {"random": Path(f"{out}/random_search/population.tsv"), "plan": Path(f"{out}/final/plan.tsv")}
-    if config["random_search"] and not tables["random"].exists():
-        spec = ga.spec_from_json(json.dumps(ga_cfg))
-        expected += ga.ga_budget(spec) - spec["population"]  # generation 0 is shared with the GA
-    if not tables["plan"].exists():
-        expected += 1 + methods * config["final"]["seeds"]  # the baseline's search run, then the final seeds
-    for name, path in tables.items():
-        if path.exists() and (name == "plan" or config["random_search"]):
-            for run in dict.fromkeys(read_tsv(path)["run"]):
-                if run not in known:
-                    known.add(run)
-                    found.append(run_state(out, run))
-    return found, expected
-
-
-def runs_left(config: dict, gens: list[dict]) -> tuple[int, int]:
-    """(whole runs still to train, epochs still to train by the runs in progress), over the GA, the
-    random search (if on) and the final runs."""
-    epochs, ga_cfg = config["train"]["epochs"], config["ga"]
-    states = list({r["run"]: r for g in gens for r in g["runs"]}.values())
-    found, expected = later_runs(config, {r["run"] for r in states})
-    states += found
-    whole = expected + sum(r["state"] in ("pending", "failed") for r in states)
+def runs_left(config: dict, spec: dict, found: list[dict]) -> tuple[int, int, list[dict]]:
+    """(whole runs still to train, epochs still to train by the runs in progress, every run's state)
+    over every search and the final runs; rounds not yet proposed count population - elites each."""
+    epochs = config["train"]["epochs"]
+    states = list({r["run"]: r for rnd in found for r in rnd["runs"]}.values())
+    proposed = {(rnd["method"], rnd["repeat"], rnd["round"]) for rnd in found}
+    later = [1 for m in spec["methods"] for r in range(spec["repeats"]) for k in range(1, spec["rounds"])]
+    missing = len(later) - len([p for p in proposed if p[2] > 0])
+    whole = missing * (spec["population"] - spec["elites"]) + sum(r["state"] in ("pending", "failed") for r in states)
+    plan = live_table("plan", Path(layout.final_file(config["outdir"], "plan.tsv")))
+    if plan is None:
+        whole += 1 + (1 + len(spec["methods"]) * spec["repeats"]) * config["final"]["seeds"]
+    else:
+        finals = [run_state(config["outdir"], run) for run in dict.fromkeys(plan["run"])]
+        whole += sum(r["state"] in ("pending", "failed") for r in finals)
+        states += finals
     partial = sum(epochs - r["epochs_done"] for r in states if r["state"] == "running")
-    elites = ga_cfg.get("elites") or ga_cfg["population"] // 2
-    whole += (ga_cfg["generations"] - len(gens)) * (ga_cfg["population"] - elites)  # children of later generations
-    return whole, partial
+    return whole, partial, states
 
 
-def eta_seconds(config: dict, gens: list[dict], whole: int, partial: int):
+def eta_seconds(config: dict, states: list[dict], whole: int, partial: int):
     """Seconds left for `whole` runs and `partial` epochs, from the measured epoch times and per-run
     overhead; None before any epoch."""
-    done = [r for g in gens for r in g["runs"] if r["rows"]]
-    epoch_s = [row["seconds"] for r in done for row in r["rows"]]
+    epoch_s = [row["seconds"] for r in states for row in r["rows"]]
     if not epoch_s:
         return None
     per_epoch = statistics.median(epoch_s)
-    overheads = [r["result"]["seconds"] - sum(x["seconds"] for x in r["rows"]) for r in done if r["state"] == "done"]
+    done = [r for r in states if r["state"] == "done" and r["rows"]]
+    overheads = [r["result"]["process_seconds"] - sum(x["seconds"] for x in r["rows"]) for r in done]
     overhead = statistics.median(overheads) if overheads else 0.0
     return whole * (config["train"]["epochs"] * per_epoch + overhead) + partial * per_epoch
 
@@ -139,21 +143,23 @@ def hms(seconds: float) -> str:
 
 def report(config: dict) -> str:
     out = config["outdir"]
-    gens = generations(config)
-    if not gens:
-        return f"{out}: no generation yet (the run has not started, or outdir differs)"
-    lines = [f"{out}: {len(gens)}/{config['ga']['generations']} generations started"]
-    for gen in gens:
-        lines += describe_generation(gen, config["train"]["epochs"])
-    finished = [r for g in gens for r in g["runs"] if r["state"] == "done"]
+    spec = search.spec_from_config(config)
+    found = rounds(config, spec)
+    if not found:
+        return f"{out}: no round yet (the run has not started, or outdir differs)"
+    labels = ", ".join(strategies.methods()[m].label for m in spec["methods"])
+    lines = [f"{out}: {labels}, {spec['repeats']} search(es) each"]
+    for rnd in found:
+        lines += describe_round(rnd, config["train"]["epochs"])
+    finished = [r for rnd in found for r in rnd["runs"] if r["state"] == "done"]
     if finished:
         best = max(finished, key=lambda r: r["result"]["fitness"])
         lines.append(f"best so far: {best['run']}  fitness (val top-1) {100 * best['result']['fitness']:.2f}%")
-    started = Path(layout.generation_file(out, 0, "population")).stat().st_mtime
-    whole, partial = runs_left(config, gens)
-    eta = eta_seconds(config, gens, whole, partial)
+    started = Path(layout.round_file(out, 0, None, 0, "population")).stat().st_mtime
+    whole, partial, states = runs_left(config, spec, found)
+    eta = eta_seconds(config, states, whole, partial)
     left = f"ETA {hms(eta)}" if eta is not None else "ETA unknown (no epoch finished yet)"
-    done = Path(f"{out}/final/comparison.tsv").exists()
+    done = Path(layout.final_file(out, "verdict.txt")).exists()
     tail = "finished" if done else f"{left} ({whole} runs and {partial} epochs left, one job at a time)"
     lines.append(f"elapsed {hms(time.time() - started)}; {tail}")
     return "\n".join(lines)

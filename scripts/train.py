@@ -1,26 +1,30 @@
-"""Train one ResNet on prepared data: one GA individual, the baseline, or a final seed.
+"""Train one ResNet on prepared data: one GA individual, the baseline, a final seed or a degradation run.
 
     python scripts/train.py --data results/data/prepared/cifar10 --out results/runs/demo \
         --arch resnet20 --lr 0.01 --wd 5e-4 --mom 0.85 --epochs 2
 
 The command line over engine.py (the library: data on the device, schedules, optimizer, step,
-evaluation, checkpoints). `run` reads top to bottom: set up the process, load the split, build
-the model, resume, then one epoch after another; after every epoch one flushed row in
-metrics.tsv, one progress line and an atomic checkpoint, so restarting the same command resumes
-after the last complete epoch. A non-finite loss stops the run (status `diverged`, fitness 0);
-an AdamW genome with momentum >= 1 is not trained (status `invalid`, fitness 0). With --stop-epoch E
-and --stop-against (the elites' metrics.tsv), a GA child whose validation top-1 after epoch E is
-below the worst elite's at E (minus --stop-margin) stops there: status `stopped`, its last
-validation scores as fitness (ASHA-style early stopping; a decision made from files only).
+evaluation, checkpoints). `run` holds the run's lock (one writer per run, runlock.py), skips a run
+that is already complete under the same settings, then `train` reads top to bottom: set up the
+process, load the split, build the model, resume, then one epoch after another; after every epoch
+one flushed row in metrics.tsv, one progress line and an atomic checkpoint, so restarting the same
+command resumes after the last complete epoch. A non-finite loss stops the run (status `diverged`,
+fitness 0); an AdamW genome with momentum >= 1 is not trained (status `invalid`, fitness 0). With
+--stop-epoch E and --stop-against (the elites' metrics.tsv), a child whose validation top-1 after
+epoch E is below the worst elite's at E (minus --stop-margin) stops there: status `stopped`, its
+last validation scores as fitness (ASHA-style early stopping; a decision made from files only).
 
-Outputs in --out: metrics.tsv, schedule.tsv, model.pt, result.json (written last).
+With --genome <run id> (the workflow's way) the run's named settings and seed come from its id, and
+the id's context key must match the other settings, the data and the stop context (identity.py).
+
+Outputs in --out: settings.json (first), metrics.tsv, schedule.tsv, model.pt, result.json (last).
 """
 
 from __future__ import annotations
 
 import time
 
-PROCESS_START = time.time()  # before the imports: result.json's process_seconds counts them
+IMPORTS_START = time.time()  # result.json's timing counts the imports from the process's real start
 import functools
 import math
 import os
@@ -31,13 +35,17 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+import formats
+import identity
+import runlock
 import settings
+from data import read_meta
 from engine import (
     METRIC_COLUMNS,
     TEST_COLUMNS,
     Normalizer,
     atomic_torch_save,
-    cli,
+    augment_args,
     epoch_batches,
     evaluate,
     format_row,
@@ -52,6 +60,7 @@ from engine import (
     remove_stale_temps,
     resolve_device,
     rng_state,
+    save_model,
     seed_everything,
     set_compile_cache,
     set_determinism,
@@ -59,10 +68,10 @@ from engine import (
     set_threads,
     step_schedule,
 )
-from ga import parse_run_id
-from layout import RUN_FILES
-from util import ArgumentParser, atomic_write_text, read_tsv, write_json
+from layout import RUN_FILES, run_of
+from util import ArgumentParser, DataError, RunError, atomic_write_text, process_start_time, run_cli, write_json
 
+IMPORTS_DONE = time.time()
 # Tests of interruptions set this to widen each step (seconds); it never changes the numbers.
 STEP_DELAY = float(os.environ.get("RESNET_GA_TEST_STEP_DELAY", "0"))
 TTY = sys.stderr.isatty()
@@ -76,7 +85,7 @@ def log(msg: str) -> None:
 
 @dataclass
 class Job:
-    """What one training run works with, built once by `run` and read by its parts."""
+    """What one training run works with, built once by `train` and read by its parts."""
 
     args: object
     out: Path
@@ -87,8 +96,63 @@ class Job:
     steps_per_epoch: int
     total_steps: int
     columns: list
+    fingerprint: dict
+    clock: dict  # phase -> time.time() when it ended
 
 
+# ----------------------------------------------------------------------------- identity
+def stop_context(args) -> dict | None:
+    """Early stopping's part of the run's identity: the decision epoch, the margin, the bar's runs."""
+    if not (args.stop_epoch and args.stop_against):
+        return None
+    return {"epoch": args.stop_epoch, "margin": args.stop_margin, "against": [run_of(p) for p in args.stop_against]}
+
+
+def run_fingerprint(args, meta: dict) -> dict:
+    """Everything that can change the run's numbers: the identity settings, the data, the stop context."""
+    fp = settings.fingerprint(vars(args))
+    fp["data"] = meta["data_id"]
+    stop = stop_context(args)
+    if stop:
+        fp["stop"] = identity.context({}, stop=stop)["stop"]
+    return fp
+
+
+def check_identity(args, meta: dict) -> None:
+    """With --genome, the run id's context key must be what the settings, the data and the stop
+    context give: the rule that started the job and the folder agree on what the run is."""
+    if not args.genome:
+        return
+    ctx = identity.context(vars(args), named=args.named, data_id=meta["data_id"], stop=stop_context(args))
+    expected = identity.context_key(ctx)
+    if expected != args.context_key:
+        found = args.context_key or "none"
+        raise DataError(
+            f"{args.out}: run id {args.genome} has context key {found}, but its settings, data and stop context "
+            f"give {expected or 'none'} ({', '.join(sorted(ctx)) or 'all at their defaults'})"
+        )
+
+
+def finished_result(out: Path, fingerprint: dict) -> dict | None:
+    """result.json of a run that is complete under these settings (another process trained it, or
+    Snakemake reran the job for a reason that cannot change its numbers), else None."""
+    path = out / RUN_FILES["result"]
+    if not path.exists():
+        return None
+    result = formats.read_record("result", path, run=out.name)
+    if not all((out / RUN_FILES[r]).exists() for r in ("model", "metrics", "schedule")):
+        path.unlink()  # incomplete (a file was deleted): trained again below
+        return None
+    changed = settings.differences(result["settings"], fingerprint)
+    if changed:
+        raise RunError(
+            f"{path}: this run was trained with other {', '.join(changed)} than asked for now; "
+            "move the folder away to train it again"
+        )
+    return result
+
+
+# ----------------------------------------------------------------------------- the parts of a run
 def setup(args) -> torch.device:
     """Determinism, device, threads and compile cache, then the global seeds (before the model)."""
     set_determinism(args.deterministic)
@@ -101,11 +165,11 @@ def setup(args) -> torch.device:
     return device
 
 
-def load_job(args, out: Path, device) -> Job:
+def load_job(args, out: Path, device, fingerprint: dict, clock: dict) -> Job:
     """The seeded split on the device and the run's length in steps (the paper counts iterations)."""
     Xtr, Ytr, Xva, Yva, meta = load_split(args, device)
     if len(Ytr) < args.batch_size:
-        raise SystemExit(f"error: batch_size {args.batch_size} is larger than the training split ({len(Ytr)} images)")
+        raise DataError(f"{args.data}: batch_size {args.batch_size} is larger than the training split ({len(Ytr)})")
     steps_per_epoch = len(Ytr) // args.batch_size  # the ragged last batch is dropped: fixed shapes
     if args.iterations:  # the last epoch may stop part-way
         args.epochs = -(-args.iterations // steps_per_epoch)
@@ -119,6 +183,8 @@ def load_job(args, out: Path, device) -> Job:
         steps_per_epoch=steps_per_epoch,
         total_steps=args.iterations or steps_per_epoch * args.epochs,
         columns=METRIC_COLUMNS + (TEST_COLUMNS if args.track_test else []),
+        fingerprint=fingerprint,
+        clock=clock,
     )
 
 
@@ -140,9 +206,10 @@ def schedule_of(args, total_steps: int):
     )
 
 
-def resume(job: Job, model, opt, fingerprint: dict) -> tuple[list, int | None]:
-    """(metric rows so far, epoch resumed from or None); rewrites metrics.tsv to match the checkpoint."""
-    ckpt = load_checkpoint(job.out / RUN_FILES["checkpoint"], fingerprint, log)
+def resume(job: Job, model, opt) -> tuple[list, int | None]:
+    """(metric rows so far, epoch resumed from or None); rewrites metrics.tsv to exactly the
+    checkpoint's rows, so no cut or doubled line of an interrupted writer survives."""
+    ckpt = load_checkpoint(job.out / RUN_FILES["checkpoint"], job.fingerprint, log)
     rows, start = [], None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -168,14 +235,16 @@ def train_epoch(job: Job, epoch: int, train_step, sched):
     loss_sum = torch.zeros((), device=job.device)
     correct = torch.zeros((), dtype=torch.long, device=job.device)
     n_steps = min(job.steps_per_epoch, job.total_steps - epoch * job.steps_per_epoch)
-    batches = epoch_batches(len(Ytr), job.args.batch_size, job.args.seed, epoch, job.device, n_steps)
+    batches = epoch_batches(
+        len(Ytr), job.args.batch_size, job.args.seed, epoch, job.device, n_steps, augment_args(job.args)
+    )
     # a bar over the epoch's steps in a terminal; job logs keep one line per epoch
     bar = tqdm(batches, total=n_steps, desc=f"epoch {epoch + 1}/{job.args.epochs}", leave=False, disable=not TTY)
     with bar:
-        for i, (idx, offsets, flips) in enumerate(bar):
+        for i, (idx, draws) in enumerate(bar):
             step = epoch * job.steps_per_epoch + i
             lr, mom = sched(step)
-            loss, hits = train_step(Xtr[idx], Ytr[idx], offsets, flips, lr, mom)
+            loss, hits = train_step(Xtr[idx], Ytr[idx], draws, lr, mom)
             loss_sum += loss  # once a loss is NaN/inf, so is the sum: one check covers many steps
             correct += hits
             if (i + 1) % DIVERGENCE_CHECK_STEPS == 0 and not torch.isfinite(loss_sum):
@@ -208,10 +277,10 @@ def epoch_row(job: Job, model, norm, epoch: int, train_step, sched) -> dict | No
     return row
 
 
-def save_epoch(job: Job, model, opt, rows: list, fingerprint: dict) -> None:
+def save_epoch(job: Job, model, opt, rows: list) -> None:
     """The checkpoint first, then the row: a kill in between is healed by the rewrite on resume."""
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": rows[-1]["epoch"], "rows": rows}
-    state.update(rng=rng_state(), fingerprint=fingerprint)
+    state.update(rng=rng_state(), fingerprint=job.fingerprint)
     atomic_torch_save(state, job.out / RUN_FILES["checkpoint"])
     with open(job.out / RUN_FILES["metrics"], "a") as f:
         f.write(format_row(rows[-1], job.columns))
@@ -230,7 +299,7 @@ def stop_threshold(args) -> float | None:
         return None
     scores = []
     for path in args.stop_against:
-        rows = read_tsv(path)
+        rows = formats.read_table("metrics", path)
         at = rows[rows["epoch"] == args.stop_epoch]
         if at.empty:  # an elite that stopped or diverged before that epoch does not set the bar
             continue
@@ -243,68 +312,103 @@ def stops_here(rows: list, args, threshold) -> bool:
     return threshold is not None and len(rows) == args.stop_epoch < args.epochs and rows[-1]["top1"] < threshold
 
 
-def finish(job: Job, model, status: str, rows: list, resumed_from, fingerprint: dict, t_start: float) -> dict:
+def timing(job: Job, start: float) -> dict:
+    """Where the process's time went: imports, setup (data, model, resume), epochs, teardown."""
+    c = job.clock
+    return {
+        "imports": c["imports"] - start,
+        "setup": c["setup"] - c["imports"],
+        "epochs_and_checkpoints": c["epochs"] - c["setup"],
+        "teardown": time.time() - c["epochs"],
+    }
+
+
+def finish(job: Job, model, status: str, rows: list, resumed_from) -> dict:
     """model.pt, then result.json (last: its presence means the run is complete); the checkpoint goes."""
     a, last, ok = job.args, rows[-1] if rows else {}, status in ("ok", "stopped")
+    job.clock["epochs"] = time.time()
     result = {"run": job.out.name, "status": status, "fitness": last["top1"] if ok else 0.0}
     result.update({k: (last[k] if ok else float("nan")) for k in ("top1", "top3", "top5", "val_loss", "train_loss")})
-    result.update(lr=a.lr, wd=a.wd, mom=a.mom, seed=a.seed, arch=a.arch, dataset=job.meta["dataset"])
-    result.update(epochs=a.epochs, epochs_completed=len(rows), batch_size=a.batch_size, n_train=len(job.split[1]))
-    result.update(n_val=len(job.split[3]), device=str(job.device), resumed_from_epoch=resumed_from)
-    result.update(seconds=time.time() - t_start, process_seconds=time.time() - PROCESS_START)
-    result.update(settings=fingerprint, provenance=provenance(job.device, a.deterministic, fingerprint))
-    atomic_torch_save(model.state_dict(), job.out / RUN_FILES["model"])
-    write_json(job.out / RUN_FILES["result"], result)
+    result.update(named={k: getattr(a, k) for k in a.named}, seed=a.seed, dataset=job.meta["dataset"])
+    result.update(epochs=a.epochs, epochs_completed=len(rows), n_train=len(job.split[1]), n_val=len(job.split[3]))
+    result.update(device=str(job.device), resumed_from_epoch=resumed_from, settings=job.fingerprint)
+    result["provenance"] = provenance(job.device, a.deterministic, job.fingerprint)
+    save_model(model, job.out.name, job.out / RUN_FILES["model"])
+    start = process_start_time()
+    result.update(timing=timing(job, start), seconds=time.time() - job.clock["imports"])
+    result["process_seconds"] = time.time() - start
+    formats.write_record("result", result, job.out / RUN_FILES["result"])
     (job.out / RUN_FILES["checkpoint"]).unlink(missing_ok=True)  # model.pt and result.json stay
     log(f"done: status {status}, fitness {result['fitness']:.4f}, {result['seconds']:.1f}s")
     return result
 
 
-def run(args) -> dict:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+def epochs_loop(job: Job, model, opt, norm, train_step, sched, rows: list) -> str:
+    """Epoch after epoch until the last, divergence or early stopping; the run's status."""
+    args, status = job.args, "ok"
+    if args.optimizer == "adamw" and args.mom >= 1:  # inside the report's bounds, but no Adam beta1
+        log(f"momentum {args.mom:g} >= 1 is not a valid AdamW beta1: not trained, fitness 0 (status invalid)")
+        return "invalid"
+    threshold = stop_threshold(args)
+    model.train()
+    while len(rows) < args.epochs:
+        if stops_here(rows, args, threshold):  # checked before an epoch: a resumed run decides alike
+            log(f"stopped after epoch {len(rows)}: val top-1 {rows[-1]['top1']:.4f} < {threshold:.4f} (elites' bar)")
+            return "stopped"
+        row = epoch_row(job, model, norm, len(rows), train_step, sched)
+        if row is None:
+            return "diverged"
+        rows.append(row)
+        save_epoch(job, model, opt, rows)
+    return status
+
+
+def train(args, out: Path, fingerprint: dict) -> dict:
     remove_stale_temps(out)
-    t_start = time.time()
+    clock = {"imports": IMPORTS_DONE}
+    write_json(out / "settings.json", {"run": out.name, "settings": fingerprint})
     device = setup(args)
-    job = load_job(args, out, device)
+    job = load_job(args, out, device, fingerprint, clock)
     norm = Normalizer(job.meta["mean"], job.meta["std"], device)
     model = model_on_device(args.arch, job.meta["num_classes"], args.shortcut, device)
     opt = make_optimizer(model, args.optimizer, args.lr, args.wd, min(args.max_momentum, 0.999), device.type)
-    train_step = make_step(model, opt, norm, amp=device.type == "cuda", compile=args.compile)
+    aug = augment_args(args)
+    train_step = make_step(model, opt, norm, device.type == "cuda", args.compile, aug, args.label_smoothing)
     sched = schedule_of(args, job.total_steps)
-    fingerprint = settings.fingerprint(vars(args))
-    rows, resumed_from = resume(job, model, opt, fingerprint)
+    rows, resumed_from = resume(job, model, opt)
     write_schedule(job, sched)
+    clock["setup"] = time.time()
     log(
         f"run {out.name}: {args.arch} on {job.meta['dataset']} ({len(job.split[1])} train / {len(job.split[3])} val), "
         f"{args.epochs} epochs x {job.steps_per_epoch} steps of {args.batch_size}, device {device}, "
-        f"lr {args.lr:g} wd {args.wd:g} mom {args.mom:g} seed {args.seed}; ready in {time.time() - t_start:.1f}s"
+        f"lr {args.lr:g} wd {args.wd:g} mom {args.mom:g} seed {args.seed}; "
+        f"ready in {clock['setup'] - IMPORTS_DONE:.1f}s"
     )
-    status = "ok"
-    if args.optimizer == "adamw" and args.mom >= 1:  # inside the report's bounds, but no Adam beta1
-        status = "invalid"
-        log(f"momentum {args.mom:g} >= 1 is not a valid AdamW beta1: not trained, fitness 0 (status invalid)")
-    model.train()
-    threshold = stop_threshold(args)
-    while status == "ok" and len(rows) < args.epochs:
-        if stops_here(rows, args, threshold):  # checked before an epoch: a resumed run decides alike
-            status = "stopped"
-            log(f"stopped after epoch {len(rows)}: val top-1 {rows[-1]['top1']:.4f} < {threshold:.4f} (elites' bar)")
-            break
-        row = epoch_row(job, model, norm, len(rows), train_step, sched)
-        if row is None:
-            status = "diverged"
-            break
-        rows.append(row)
-        save_epoch(job, model, opt, rows, fingerprint)
-    return finish(job, model, status, rows, resumed_from, fingerprint, t_start)
+    status = epochs_loop(job, model, opt, norm, train_step, sched, rows)
+    return finish(job, model, status, rows, resumed_from)
 
 
+def run(args) -> dict:
+    """One run, under its lock: skipped if it is already complete under these settings."""
+    out = Path(args.out)
+    with runlock.hold(out, "train", log=log):
+        meta = read_meta(args.data)
+        check_identity(args, meta)
+        fingerprint = run_fingerprint(args, meta)
+        done = finished_result(out, fingerprint)
+        if done is not None:
+            score = f"status {done['status']}, fitness {done['fitness']:.4f}"
+            log(f"run {out.name} is complete ({score}): kept, not trained again")
+            return done
+        return train(args, out, fingerprint)
+
+
+# ----------------------------------------------------------------------------- command line
 def build_parser() -> ArgumentParser:
     ap = ArgumentParser(description="Train one ResNet on prepared data (see module doc).")
     ap.add_argument("--data", required=True, help="prepared data folder (scripts/data.py prepare)")
     ap.add_argument("--out", required=True, help="run folder: metrics, checkpoint, weights, result")
-    ap.add_argument("--genome", help="a run id lr=.._wd=.._mom=.._seed=..; sets --lr --wd --mom --seed")
+    ap.add_argument("--genome", help="a run id (identity.py): sets its named settings and seed")
     settings.add_arguments(ap)
     ap.add_argument("--stop-against", nargs="*", default=[], help="early stopping: the elites' metrics.tsv")
     return ap
@@ -318,15 +422,24 @@ def check_ranges(ap, args, table=settings.SETTINGS) -> None:
             ap.error(error)
 
 
+def apply_genome(ap, args) -> None:
+    """--genome: the run id's named settings and seed override the flags."""
+    args.named, args.context_key = [], None
+    if not args.genome:
+        return
+    try:
+        named, seed, args.context_key = identity.parse_run_id(args.genome)
+    except ValueError as e:
+        ap.error(str(e))
+    for k, v in named.items():
+        setattr(args, k, v)
+    args.seed, args.named = seed, list(named)
+
+
 def parse_args(argv=None, ap=None):
     ap = ap or build_parser()
     args = ap.parse_args(argv)
-    if args.genome:
-        try:
-            g = parse_run_id(args.genome)
-        except ValueError as e:
-            ap.error(str(e))
-        args.lr, args.wd, args.mom, args.seed = g["lr"], g["wd"], g["mom"], g["seed"]
+    apply_genome(ap, args)
     check_ranges(ap, args)
     if args.optimizer == "adamw" and args.max_momentum >= 1:
         ap.error(f"--max-momentum {args.max_momentum} is not a valid AdamW beta1 (must be < 1)")
@@ -337,7 +450,7 @@ def parse_args(argv=None, ap=None):
 
 
 def main(argv=None) -> int:
-    return cli(run, parse_args(argv))
+    return run_cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,14 @@ from pathlib import Path
 
 class DataError(Exception):
     """Bad or missing input: the message names the file."""
+
+
+class RunError(Exception):
+    """A run that cannot go on now (e.g. its checkpoint is unreadable); the message names the file."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (a SLURM time limit, preemption, or Snakemake stopping): leave cleanly."""
 
 
 _UMASK = os.umask(0)
@@ -112,6 +121,20 @@ def git_commit(where: Path = HERE) -> str:
     return p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else "unknown"
 
 
+def process_start_time() -> float:
+    """When this process started (wall clock; Linux /proc, 10 ms resolution), so that a job's timing
+    counts the interpreter's start and the imports; now, where /proc is not there."""
+    import time
+
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+        return time.time() - age
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.time()
+
+
 def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -123,11 +146,33 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def run_cli(fn, args, errors: tuple = (DataError, OSError, KeyError, ValueError)) -> int:
-    """fn(args) for a command line: an expected error is one line on stderr and exit status 1."""
+EXPECTED_ERRORS = (DataError, RunError, OSError, ValueError)
+
+
+def error_line(e: BaseException) -> str:
+    """One line for an expected error. An OSError (ENOSPC, EROFS, EACCES, ENOTDIR, ENAMETOOLONG,
+    ESTALE, ...) names its path and the system's reason."""
+    if isinstance(e, OSError) and e.filename is not None:
+        where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+        return f"{where}: {e.strerror or type(e).__name__}"
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def run_cli(fn, args, errors: tuple = EXPECTED_ERRORS) -> int:
+    """fn(args) for a command line: an expected error is one line on stderr and exit status 1 (atomic
+    writes leave no partial file); SIGTERM ends it with a line and status 143, as a plain SIGTERM would."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         fn(args)
     except errors as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {error_line(e)}", file=sys.stderr, flush=True)
         return 1
+    except Terminated:
+        print("stopped by SIGTERM (time limit, preemption or Snakemake stopping)", file=sys.stderr, flush=True)
+        return 128 + signal.SIGTERM
     return 0

@@ -1,16 +1,19 @@
 import json
+import os
 import sys
 from pathlib import Path
 
-SCRIPTS = Path(workflow.basedir).parent / "scripts"
-sys.path.insert(
-    0, str(SCRIPTS)
-)  # the scripts' modules: torch-free, so parsing stays fast
-import ga
+# The scripts' modules, found from this file (not from the main Snakefile), so that the workflow also
+# runs as a module of another Snakefile; torch-free, so parsing stays fast.
+SCRIPTS = Path(workflow.current_basedir).parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+import identity
 import layout
+import search
 import settings
+import strategies
 from config_check import ConfigError, check_config
-from util import read_tsv
+from formats import read_record, read_table
 
 try:  # the schema (defaults filled in) and every other check; one line naming the key
     check_config(config)
@@ -19,28 +22,36 @@ except ConfigError as e:
 
 OUT = config["outdir"]  # normalised by check_config
 DATASET = config["data"]["dataset"]
-GENERATIONS = config["ga"]["generations"]
 TRAIN_SEED = config["train"]["seed"]
-GA_SPEC = json.dumps(config["ga"], sort_keys=True)
+# not sorted: the genes' order is the crossover's order
+SEARCH_CONFIG = json.dumps({"ga": config["ga"], "search": config["search"]})
+SPEC = search.spec_from_json(SEARCH_CONFIG)
+METHODS, REPEATS, ROUNDS = (
+    SPEC["methods"],
+    range(SPEC["repeats"]),
+    range(SPEC["rounds"]),
+)
+SETTINGS = settings.from_config(config)
+IDENTITY = {k: v for k, v in SETTINGS.items() if settings.BY_NAME[k].identity}
+REFERENCE = strategies.reference(METHODS)  # the method the others are compared with
 
 
 wildcard_constraints:
-    run=ga.RUN_PATTERN,
-    g=r"\d+",
+    run=identity.RUN_PATTERN,
+    repeat=r"\d+",
+    k=r"[1-9]\d*",
+    method="|".join(METHODS),
+    table=r"rep\d+/round0|rep\d+/[a-z][a-z0-9_]*/round[1-9]\d*",
 
 
 # ----------------------------------------------------------------------------- paths (layout.py)
-def script(name):
-    return str(SCRIPTS / name)
-
-
 def run_file(run, role):
     """A run's file by role (layout.RUN_FILES); run may be the wildcard "{run}"."""
     return layout.run_file(OUT, run, role)
 
 
-def generation_file(g, name):
-    return layout.generation_file(OUT, g, name)
+def round_file(repeat, method, k, name):
+    return layout.round_file(OUT, repeat, method, k, name)
 
 
 def plot_file(name):
@@ -51,6 +62,14 @@ def log_file(rule, name):
     return layout.log_file(OUT, rule, name)
 
 
+def search_file(name):
+    return layout.search_file(OUT, name)
+
+
+def final_file(name):
+    return layout.final_file(OUT, name)
+
+
 def prepared(name):
     return layout.prepared_file(OUT, DATASET, name)
 
@@ -59,16 +78,37 @@ PREPARED_META = prepared("meta.json")
 PREPARED = [prepared(name) for name in layout.PREPARED_FILES]
 
 
+# ----------------------------------------------------------------------------- params that never rerun a job
+# A params function of `input`, `output` or `resources` is "derived": Snakemake's params trigger
+# leaves it out. The scripts' folder and the scheduling knobs are such params, so moving a project
+# or changing jobs_per_gpu, the device or a lock folder never reruns a finished job (README).
+def get_script(name):
+    def script(wildcards, input):
+        return str(SCRIPTS / name)
+
+    return script
+
+
 def get_folder(name):
-    """A params function: the folder of the input or output file `name`, derived from the paths the
-    rule declares (train.py and lr_find.py write a folder; the DAG tracks the files in it).
-    """
+    """The folder of the input or output file `name`, derived from the paths the rule declares."""
 
     def folder(wildcards, input, output):
         files = {**dict(input.items()), **dict(output.items())}[name]
         return str(Path(files if isinstance(files, str) else files[0]).parent)
 
     return folder
+
+
+def get_run_options():
+    """train.py's flags that say where and how a run is scheduled, never what it computes."""
+
+    def options(wildcards, resources):
+        values = {k: SETTINGS[k] for k in settings.OPTION_KEYS if k in SETTINGS}
+        if SETTINGS["compile"]:
+            values["cache_dir"] = f"{OUT}/cache"
+        return settings.command_line(values)
+
+    return options
 
 
 def get_raw_data():
@@ -78,185 +118,238 @@ def get_raw_data():
     return f"{OUT}/data/raw/{DATASET}"
 
 
+def get_data_fit():
+    """What the prepare step checks the data can give: the validation split and the largest batch."""
+
+    def fit(wildcards, input):
+        batch = max([SETTINGS["batch_size"], *search.largest(SPEC, "batch_size")])
+        return settings.command_line(
+            {
+                "val_size": SETTINGS["val_size"],
+                "max_train": SETTINGS["max_train"],
+                "batch_size": batch,
+            }
+        )
+
+    return fit
+
+
 # ----------------------------------------------------------------------------- command lines (settings.py)
-def get_train_settings():
-    """train.py's flags shared by every run, the LR finder and the evaluation: every setting the
-    config sets (settings.SETTINGS), plus the shared compile cache when compiling."""
-    values = settings.from_config(config)
-    if values["compile"]:
-        values["cache_dir"] = f"{OUT}/cache"
-    return settings.command_line(values)
+SEARCH_FLAGS = settings.command_line(IDENTITY)  # every search, baseline and final run
 
 
-def get_degradation_settings(wildcards):
-    """The paper's CIFAR recipe (Sec. 4.2) as train.py flags, for one plain/residual net."""
-    d, shared = config["degradation"], settings.from_config(config)
+def get_data_id():
+    """The prepared data's identity (identity.py), once the data is prepared."""
+    return read_record("meta", checkpoints.prepare_data.get().output.meta)["data_id"]
+
+
+def degradation_values(kind, depth, seed):
+    """The paper's CIFAR recipe (Sec. 4.2) for one plain/residual net: train.py's settings."""
+    d = config["degradation"]
     values = {
-        k: shared[k]
-        for k in ("val_size", "split_seed", "device", "threads", "deterministic")
-    }
-    values |= {
-        "arch": f"{wildcards.kind}{wildcards.depth}",
-        "seed": wildcards.seed,
+        **IDENTITY,
+        "arch": f"{kind}{depth}",
+        "seed": int(seed),
         "schedule": "step",
-        "lr": d["lr"],
-        "mom": d["momentum"],
-        "wd": d["wd"],
-        "batch_size": d["batch_size"],
-        "iterations": d["iterations"],
-        "milestones": d["milestones"],
-        "warmup_iters": d["warmup_iterations_110"] if wildcards.depth == "110" else 0,
-        "track_test": True,
     }
-    return settings.command_line(values)
+    values.update(
+        lr=d["lr"],
+        mom=d["momentum"],
+        wd=d["wd"],
+        batch_size=d["batch_size"],
+        track_test=True,
+    )
+    values.update(iterations=d["iterations"], milestones=d["milestones"])
+    values["warmup_iters"] = d["warmup_iterations_110"] if str(depth) == "110" else 0
+    return values
 
 
-def degradation_file(run, name):
-    return layout.degradation_file(OUT, run, name)
+def degradation_runs(data_id):
+    """{run id: (kind, depth, seed, train.py flags)} of every degradation run the config asks for."""
+    d, runs = config["degradation"], {}
+    for kind in ("plain", "resnet"):
+        for depth in d["depths"]:
+            for seed in d["seeds"]:
+                values = degradation_values(kind, depth, seed)
+                ctx = identity.context(values, named=["arch"], data_id=data_id)
+                flags = settings.command_line(
+                    {k: v for k, v in values.items() if k not in ("arch", "seed")}
+                )
+                runs[identity.run_id({"arch": values["arch"]}, seed, ctx)] = (
+                    kind,
+                    depth,
+                    seed,
+                    flags,
+                )
+    return runs
 
 
-# a degradation run's folder as wildcards, and every run the config asks for
-DEGRADATION_RUN = layout.degradation_run("{kind}", "{depth}", "{seed}")
-DEGRADATION = config["degradation"]
-DEGRADATION_RUNS = [
-    layout.degradation_run(kind, depth, seed)
-    for kind in ("plain", "resnet")
-    for depth in DEGRADATION["depths"]
-    for seed in DEGRADATION["seeds"]
-]
+def get_degradation_runs():
+    return degradation_runs(get_data_id())
 
 
-# ----------------------------------------------------------------------------- the GA's generations
-def get_population(g):
-    """Generation g's population.tsv, once its checkpoint has run."""
-    if g == 0:
-        return checkpoints.init_population.get().output[0]
-    return checkpoints.next_generation.get(g=g).output[0]
+def get_degradation_metrics(wildcards):
+    return [run_file(run, "metrics") for run in get_degradation_runs()]
+
+
+def get_degradation_results(wildcards):
+    return [run_file(run, "result") for run in get_degradation_runs()]
+
+
+def get_run_flags(wildcards):
+    """The identity settings a run is trained with: the config's for every run of the search, the
+    paper's recipe for a degradation run (train.py checks them against the run id's key).
+    """
+    if Path(PREPARED_META).exists():
+        runs = degradation_runs(read_record("meta", PREPARED_META)["data_id"])
+        if wildcards.run in runs:
+            return runs[wildcards.run][3]
+    return SEARCH_FLAGS
+
+
+def get_lr_find_flags():
+    """The LR range test on what the baseline trains with: its weight decay and momentum, the config's
+    other settings, and the range of lr_find:."""
+    values = {
+        k: SETTINGS[k] for k in settings.LR_FIND_KEYS if k in SETTINGS and k in IDENTITY
+    }
+    values.update(
+        wd=config["baseline"]["wd"], mom=config["baseline"]["mom"], seed=TRAIN_SEED
+    )
+    lr = config["lr_find"]
+    return (
+        settings.command_line(values)
+        + f" --start-lr {lr['start_lr']} --end-lr {lr['end_lr']} --steps {lr['steps']}"
+    )
+
+
+def get_lr_find_options():
+    def options(wildcards, resources):
+        return settings.command_line({"device": SETTINGS["device"]})
+
+    return options
+
+
+def get_evaluate_options():
+    def options(wildcards, resources):
+        return f"--device {SETTINGS['device']}"
+
+    return options
+
+
+# ----------------------------------------------------------------------------- the search's rounds
+def get_population(repeat, method, k):
+    """A round's population.tsv, once its checkpoint has run."""
+    if int(k) == 0:
+        return checkpoints.init_population.get(repeat=repeat).output[0]
+    return checkpoints.propose.get(repeat=repeat, method=method, k=k).output[0]
+
+
+def get_table_population(wildcards):
+    repeat, method, k = layout.round_of(f"{OUT}/search/{wildcards.table}/x")
+    return get_population(repeat, method, k)
+
+
+def get_table_results(wildcards):
+    """The result.json of a round's distinct runs."""
+    rows = read_table("population", get_table_population(wildcards))
+    return [run_file(r, "result") for r in dict.fromkeys(rows["run"])]
+
+
+def get_history(wildcards):
+    """The fitness tables of one search before round k: round 0, then the method's own rounds."""
+    k = int(wildcards.k)
+    return [
+        round_file(wildcards.repeat, wildcards.method, j, "fitness") for j in range(k)
+    ]
 
 
 def get_fitness_tables():
-    return [generation_file(g, "fitness") for g in range(GENERATIONS)]
-
-
-def get_generation_population(wildcards):
-    return get_population(int(wildcards.g))
-
-
-def get_generation_results(wildcards):
-    """The result.json of generation g's distinct runs."""
-    return [
-        run_file(r, "result")
-        for r in ga.population_runs(get_population(int(wildcards.g)))
+    """Every fitness table of every search (round 0 once per repeat)."""
+    tables = [round_file(r, None, 0, "fitness") for r in REPEATS]
+    return tables + [
+        round_file(r, m, k, "fitness")
+        for r in REPEATS
+        for m in METHODS
+        for k in ROUNDS
+        if k
     ]
 
 
-def get_previous_fitness(wildcards):
-    return generation_file(int(wildcards.g) - 1, "fitness")
+def round_rows():
+    """Every row of the population tables written so far, with its table: what the train rule
+    needs to know about a run of the search (its early stopping)."""
+    found = []
+    for r in REPEATS:
+        for m in METHODS:
+            for k in ROUNDS:
+                path = Path(round_file(r, m, k, "population"))
+                if path.exists():
+                    found += [
+                        (path, row)
+                        for row in read_table("population", path).to_dict("records")
+                    ]
+    return found
 
 
-def get_earlier_fitness(wildcards):
-    """The fitness tables before the previous one: the genomes already evaluated (ga.unique)."""
-    return [generation_file(h, "fitness") for h in range(int(wildcards.g) - 1)]
-
-
-def get_first_appearance(run):
-    """(generation, its population) where `run` first appears among the populations written so far."""
-    for g in range(GENERATIONS):
-        path = Path(generation_file(g, "population"))
-        if not path.exists():
-            return None
-        population = read_tsv(path)
-        if run in set(population["run"]):
-            return g, population
-    return None
-
-
-def get_early_stop_elites(wildcards):
-    """The elites' metrics.tsv a GA child is measured against (ga.early_stop). None for generation 0,
-    the baseline, the final seeds and the random search's draws (so no job order changes a result).
-    """
-    if not config["ga"]["early_stop"]:
-        return []
-    found = get_first_appearance(wildcards.run)
-    if found is None or found[0] == 0:
-        return []
-    if RANDOM_SEARCH and wildcards.run in ga.population_runs(get_random_population()):
-        return []
-    g, population = found
-    return [
-        run_file(r, "metrics")
-        for r in population[population["origin"] == "elite"]["run"]
-    ]
-
-
-def get_early_stop_settings():
+def get_stop(run):
+    """(the elites' runs, early stopping's flags) of a new genome of a round >= 1, else ([], "")."""
     stop = config["ga"]["early_stop"]
     if not stop:
-        return ""
-    return settings.command_line(
-        {"stop_epoch": stop["epoch"], "stop_margin": stop.get("margin", 0.0)}
-    )
+        return [], ""
+    for path, row in round_rows():
+        if row["run"] == run and row["origin"] not in search.NEVER_STOPPED:
+            elites = read_table("population", path).query("origin == 'elite'")["run"]
+            flags = settings.command_line(
+                {"stop_epoch": stop["epoch"], "stop_margin": stop.get("margin", 0.0)}
+            )
+            return [run_file(e, "metrics") for e in elites], flags
+    return [], ""
 
 
-def get_search_runs():
-    """Every distinct run of the search, in first-seen order."""
-    runs = [
-        r for g in range(GENERATIONS) for r in ga.population_runs(get_population(g))
-    ]
-    return list(dict.fromkeys(runs))
+def get_stop_against(wildcards):
+    return get_stop(wildcards.run)[0]
 
 
-# ----------------------------------------------------------------------------- the random-search control
-RANDOM_SEARCH = config["random_search"]
-RANDOM_DIR = f"{OUT}/random_search"
-
-
-def get_random_population():
-    return checkpoints.random_population.get().output[0]
-
-
-def get_random_results(wildcards):
-    return [run_file(r, "result") for r in ga.population_runs(get_random_population())]
-
-
-def get_random_targets():
-    """What random_search: true adds to the default target."""
-    return (
-        [f"{RANDOM_DIR}/best.tsv", plot_file("ga_vs_random")] if RANDOM_SEARCH else []
-    )
-
-
-def get_random_best(wildcards):
-    """The random search's best.tsv, where the config adds the control to the final comparison."""
-    return [f"{RANDOM_DIR}/best.tsv"] if RANDOM_SEARCH else []
+def get_stop_flags(wildcards):
+    return get_stop(wildcards.run)[1]
 
 
 # ----------------------------------------------------------------------------- after the search
 def get_plan():
-    """The plan's rows (method, stage, seed, run), once the plan checkpoint has run."""
-    return read_tsv(checkpoints.plan.get().output[0])
-
-
-def get_plan_runs(method, stage):
-    df = get_plan()
-    return list(df[(df["method"] == method) & (df["stage"] == stage)]["run"])
+    """The plan's rows (method, repeat, stage, seed, run), once the plan checkpoint has run."""
+    return read_table("plan", checkpoints.plan.get().output[0])
 
 
 def get_final_tests(wildcards):
     return [run_file(r, "test") for r in get_plan().query("stage == 'final'")["run"]]
 
 
-def get_best_predictions(wildcards):
-    return run_file(get_plan_runs("ga", "final")[0], "predictions")
+def get_reference_predictions(wildcards):
+    """The test predictions of the reference method's best (first repeat, first final seed)."""
+    plan = get_plan().query(
+        f"stage == 'final' and method == '{REFERENCE}' and repeat == 0"
+    )
+    return run_file(plan["run"].iloc[0], "predictions")
 
 
 def get_baseline_result(wildcards):
-    return run_file(get_plan_runs("baseline", "search")[0], "result")
+    return run_file(get_plan().query("stage == 'search'")["run"].iloc[0], "result")
+
+
+def get_search_runs():
+    """Every distinct run of every search, in first-seen order."""
+    runs = []
+    for r in REPEATS:
+        for m in METHODS:
+            for k in ROUNDS:
+                runs += list(read_table("population", get_population(r, m, k))["run"])
+    return list(dict.fromkeys(runs))
 
 
 def get_curve_runs():
     """The search runs and the baseline's search run: the runs the curve figures choose from."""
-    return get_search_runs() + get_plan_runs("baseline", "search")
+    return get_search_runs() + list(get_plan().query("stage == 'search'")["run"])
 
 
 def get_curve_metrics(wildcards):
@@ -268,44 +361,39 @@ def get_curve_schedules(wildcards):
 
 
 def get_all_results(wildcards):
-    """result.json of every run behind the report's numbers: the search (and the random search),
-    the baseline and the final runs."""
-    random = ga.population_runs(get_random_population()) if RANDOM_SEARCH else []
-    runs = dict.fromkeys(get_search_runs() + random + list(get_plan()["run"]))
+    """result.json of every run behind the report's numbers: the searches, the baseline and the final runs."""
+    runs = dict.fromkeys(get_search_runs() + list(get_plan()["run"]))
     return [run_file(r, "result") for r in runs]
 
 
-def get_final_caption(wildcards, input):
-    """The gap and seed spread, for the final figure's caption (read when the report is made)."""
-    if not Path(input.comparison).exists():
-        return "(known once the final comparison has run)"
-    from evaluate import final_summary
-
-    return final_summary(input.comparison)
-
-
-def get_random_caption(wildcards, input):
-    """The test-set verdict on GA vs random search, for the figure's caption (read when the report is made)."""
-    comparison = Path(f"{OUT}/final/comparison.tsv")
-    if not comparison.exists():
-        return "(known once the final comparison has run)"
-    from evaluate import random_summary
-
-    return random_summary(comparison)
+# ----------------------------------------------------------------------------- report captions
+def get_verdict_caption(wildcards, input):
+    """The verdict, for the final figure's caption (read when the report is made)."""
+    path = Path(input.verdict)
+    return (
+        path.read_text().strip()
+        if path.exists()
+        else "(known once the final comparison has run)"
+    )
 
 
 def get_class_names(wildcards, input):
     """The dataset's class names, for the confusion matrix's caption (read when the report is made)."""
     if not Path(input.meta).exists():
         return "(known once the data is prepared)"
-    return ", ".join(json.loads(Path(input.meta).read_text())["classes"])
+    return ", ".join(read_record("meta", input.meta)["classes"])
+
+
+def get_method_labels():
+    return ", ".join(strategies.methods()[m].label for m in METHODS)
 
 
 # The report's front page (report/workflow.rst) can read only the config: the verdict written by
 # `compare` is handed to it there, when the report is made.
-_verdict = Path(f"{OUT}/final/verdict.txt")
+_verdict = Path(final_file("verdict.txt"))
 config["verdict"] = (
     _verdict.read_text().strip()
     if _verdict.exists()
     else "(The verdict appears here once the final comparison has run.)"
 )
+config["method_labels"] = get_method_labels()

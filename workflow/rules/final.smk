@@ -1,52 +1,49 @@
 checkpoint lr_find:
+    """The LR range test behind the baseline "without GA" (baseline.lr auto)."""
     input:
         data=PREPARED,
     output:
-        tsv=f"{OUT}/lr_find/lr_find.tsv",
-        suggestion=f"{OUT}/lr_find/suggestion.json",
+        tsv=update(f"{OUT}/lr_find/lr_find.tsv"),
+        suggestion=update(f"{OUT}/lr_find/suggestion.json"),
     log:
         log_file("lr_find", "lr_find"),
     conda:
         "../../envs/train.yaml"
     params:
-        script=script("lr_find.py"),
+        script=get_script("lr_find.py"),
         data=get_folder("data"),
         out=get_folder("tsv"),
-        settings=get_train_settings(),
-        start=config["lr_find"]["start_lr"],
-        end=config["lr_find"]["end_lr"],
-        steps=config["lr_find"]["steps"],
-        wd=config["baseline"]["wd"],
-        mom=config["baseline"]["mom"],
-        seed=TRAIN_SEED,
+        settings=get_lr_find_flags(),
+        options=get_lr_find_options(),
     shell:
-        "python {params.script:q} --data {params.data:q} --out {params.out:q} "
-        "{params.settings} --wd {params.wd:q} --mom {params.mom:q} --seed {params.seed:q} "
-        "--start-lr {params.start:q} --end-lr {params.end:q} --steps {params.steps:q} "
+        "python {params.script:q} --data {params.data:q} --out {params.out:q} {params.settings} {params.options} "
         "> {log:q} 2>&1"
 
 
 checkpoint plan:
+    """The baseline and the final retraining of every search's best."""
     input:
-        best=f"{OUT}/ga/best.tsv",
+        best=search_file("best"),
         suggestion=f"{OUT}/lr_find/suggestion.json",
-        random=get_random_best,
+        meta=PREPARED_META,
     output:
-        f"{OUT}/final/plan.tsv",
+        update(final_file("plan.tsv")),
     log:
         log_file("plan", "plan"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
-        script=script("ga.py"),
+        script=get_script("search.py"),
+        spec=SEARCH_CONFIG,
+        settings=json.dumps(SETTINGS, sort_keys=True),
         baseline=json.dumps(config["baseline"], sort_keys=True),
         seed=TRAIN_SEED,
         seeds=config["final"]["seeds"],
     shell:
-        "python {params.script:q} plan --best {input.best:q} --suggestion {input.suggestion:q} "
-        "--baseline {params.baseline:q} --train-seed {params.seed:q} --final-seeds {params.seeds:q} "
-        "--random-best {input.random:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} plan --spec {params.spec:q} --settings {params.settings:q} --meta {input.meta:q} "
+        "--best {input.best:q} --suggestion {input.suggestion:q} --baseline {params.baseline:q} "
+        "--train-seed {params.seed:q} --final-seeds {params.seeds:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule baseline:
@@ -55,51 +52,68 @@ rule baseline:
 
 
 rule evaluate:
+    """One run's weights on the test set."""
     input:
         data=PREPARED,
         result=run_file("{run}", "result"),
         model=run_file("{run}", "model"),
     output:
-        metrics=run_file("{run}", "test"),
-        predictions=run_file("{run}", "predictions"),
+        metrics=update(run_file("{run}", "test")),
+        predictions=update(run_file("{run}", "predictions")),
     log:
         log_file("evaluate", "{run}"),
     conda:
         "../../envs/train.yaml"
     params:
-        script=script("evaluate.py"),
+        script=get_script("evaluate.py"),
         data=get_folder("data"),
+        options=get_evaluate_options(),
     shell:
-        "python {params.script:q} test --data {params.data:q} --result {input.result:q} --model {input.model:q} "
-        "--out {output.metrics:q} --out-predictions {output.predictions:q} > {log:q} 2>&1"
+        "python {params.script:q} --data {params.data:q} --result {input.result:q} --model {input.model:q} "
+        "--out {output.metrics:q} --out-predictions {output.predictions:q} {params.options} > {log:q} 2>&1"
 
 
 rule compare:
+    """The methods and the baseline on the test set, and the verdict (verdict.py)."""
     input:
+        plan=final_file("plan.tsv"),
         tests=get_final_tests,
-        predictions=get_best_predictions,
+        predictions=get_reference_predictions,
         results=get_all_results,
-        plan=f"{OUT}/final/plan.tsv",
+        meta=PREPARED_META,
+        suggestion=f"{OUT}/lr_find/suggestion.json",
     output:
-        comparison=report(
-            f"{OUT}/final/comparison.tsv",
-            caption="../report/comparison.rst",
-            category="3. Final comparison (test set)",
-            labels={"table": "GA best vs baseline"},
+        comparison=update(
+            report(
+                final_file("comparison.tsv"),
+                caption="../report/comparison.rst",
+                category="3. Final comparison (test set)",
+                labels={"table": "every method and the baseline"},
+            )
         ),
-        predictions=f"{OUT}/final/predictions.tsv",
-        verdict=f"{OUT}/final/verdict.txt",
+        differences=update(
+            report(
+                final_file("differences.tsv"),
+                caption="../report/differences.rst",
+                category="3. Final comparison (test set)",
+                labels={"table": "differences with intervals"},
+            )
+        ),
+        predictions=update(final_file("predictions.tsv")),
+        verdict=update(final_file("verdict.txt")),
     log:
         log_file("compare", "compare"),
     localrule: True  # light: runs beside Snakemake, not as a cluster job
     conda:
         "../../envs/ga.yaml"
     params:
-        script=script("evaluate.py"),
+        script=get_script("verdict.py"),
+        spec=SEARCH_CONFIG,
     shell:
-        "python {params.script:q} compare --plan {input.plan:q} --tests {input.tests:q} "
-        "--best-predictions {input.predictions:q} --out {output.comparison:q} "
-        "--out-predictions {output.predictions:q} --results {input.results:q} "
+        "python {params.script:q} --spec {params.spec:q} --plan {input.plan:q} --tests {input.tests:q} "
+        "--results {input.results:q} --meta {input.meta:q} --suggestion {input.suggestion:q} "
+        "--best-predictions {input.predictions:q} --out-comparison {output.comparison:q} "
+        "--out-differences {output.differences:q} --out-predictions {output.predictions:q} "
         "--out-verdict {output.verdict:q} > {log:q} 2>&1"
 
 
@@ -107,11 +121,13 @@ rule environments:
     input:
         get_all_results,
     output:
-        report(
-            f"{OUT}/environments.tsv",
-            caption="../report/environments.rst",
-            category="5. Environments",
-            labels={"table": "what produced the numbers"},
+        update(
+            report(
+                f"{OUT}/environments.tsv",
+                caption="../report/environments.rst",
+                category="5. Environments",
+                labels={"table": "what produced the numbers"},
+            )
         ),
     log:
         log_file("environments", "environments"),
@@ -119,6 +135,7 @@ rule environments:
     conda:
         "../../envs/ga.yaml"
     params:
-        script=script("ga.py"),
+        script=get_script("search.py"),
+        spec=SEARCH_CONFIG,
     shell:
-        "python {params.script:q} environments --results {input:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} environments --spec {params.spec:q} --results {input:q} --out {output:q} > {log:q} 2>&1"

@@ -1,12 +1,39 @@
+rule plot_search_progress:
+    input:
+        individuals=search_file("individuals"),
+    output:
+        update(
+            report(
+                plot_file("search_progress"),
+                caption="../report/search_progress.rst",
+                category="1. Search",
+                labels={"figure": "best so far per method"},
+            )
+        ),
+    log:
+        log_file("plot_search_progress", "plot"),
+    localrule: True  # light: runs beside Snakemake, not as a cluster job
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        script=get_script("plots.py"),
+        spec=SEARCH_CONFIG,
+    shell:
+        "python {params.script:q} search-progress --spec {params.spec:q} --individuals {input.individuals:q} "
+        "--out {output:q} > {log:q} 2>&1"
+
+
 rule plot_ga_progress:
     input:
-        fitness=get_fitness_tables(),
+        individuals=search_file("individuals"),
     output:
-        report(
-            plot_file("ga_progress"),
-            caption="../report/ga_progress.rst",
-            category="1. GA search",
-            labels={"figure": "fitness per generation"},
+        update(
+            report(
+                plot_file("ga_progress"),
+                caption="../report/ga_progress.rst",
+                category="1. Search",
+                labels={"figure": "fitness per generation"},
+            )
         ),
     log:
         log_file("plot_ga_progress", "plot"),
@@ -14,20 +41,24 @@ rule plot_ga_progress:
     conda:
         "../../envs/plot.yaml"
     params:
-        script=script("plots.py"),
+        script=get_script("plots.py"),
+        spec=SEARCH_CONFIG,
     shell:
-        "python {params.script:q} ga-progress --fitness {input.fitness:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} ga-progress --spec {params.spec:q} --individuals {input.individuals:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule plot_search_space:
     input:
-        fitness=get_fitness_tables(),
+        individuals=search_file("individuals"),
     output:
-        report(
-            plot_file("search_space"),
-            caption="../report/search_space.rst",
-            category="1. GA search",
-            labels={"figure": "search space"},
+        update(
+            report(
+                plot_file("search_space"),
+                caption="../report/search_space.rst",
+                category="1. Search",
+                labels={"figure": "every gene against fitness"},
+            )
         ),
     log:
         log_file("plot_search_space", "plot"),
@@ -35,22 +66,26 @@ rule plot_search_space:
     conda:
         "../../envs/plot.yaml"
     params:
-        script=script("plots.py"),
+        script=get_script("plots.py"),
+        spec=SEARCH_CONFIG,
     shell:
-        "python {params.script:q} search-space --fitness {input.fitness:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} search-space --spec {params.spec:q} --individuals {input.individuals:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule plot_training_curves:
     input:
-        fitness=get_fitness_tables(),
-        plan=f"{OUT}/final/plan.tsv",
+        individuals=search_file("individuals"),
+        plan=final_file("plan.tsv"),
         metrics=get_curve_metrics,
     output:
-        report(
-            plot_file("training_curves"),
-            caption="../report/training_curves.rst",
-            category="2. Training",
-            labels={"figure": "curves with and without GA"},
+        update(
+            report(
+                plot_file("training_curves"),
+                caption="../report/training_curves.rst",
+                category="2. Training",
+                labels={"figure": "curves with and without the search"},
+            )
         ),
     log:
         log_file("plot_training_curves", "plot"),
@@ -58,24 +93,27 @@ rule plot_training_curves:
     conda:
         "../../envs/plot.yaml"
     params:
-        script=script("plots.py"),
+        script=get_script("plots.py"),
+        spec=SEARCH_CONFIG,
         top_k=config["plots"]["top_k"],
     shell:
-        "python {params.script:q} training-curves "
-        "--fitness {input.fitness:q} --plan {input.plan:q} --metrics {input.metrics:q} --top-k {params.top_k:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} training-curves --spec {params.spec:q} --individuals {input.individuals:q} --plan {input.plan:q} --metrics {input.metrics:q} --top-k {params.top_k:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule plot_schedules:
     input:
-        fitness=get_fitness_tables(),
-        plan=f"{OUT}/final/plan.tsv",
+        individuals=search_file("individuals"),
+        plan=final_file("plan.tsv"),
         schedules=get_curve_schedules,
     output:
-        report(
-            plot_file("schedules"),
-            caption="../report/schedules.rst",
-            category="2. Training",
-            labels={"figure": "lr and momentum schedules"},
+        update(
+            report(
+                plot_file("schedules"),
+                caption="../report/schedules.rst",
+                category="2. Training",
+                labels={"figure": "lr and momentum schedules"},
+            )
         ),
     log:
         log_file("plot_schedules", "plot"),
@@ -83,10 +121,11 @@ rule plot_schedules:
     conda:
         "../../envs/plot.yaml"
     params:
-        script=script("plots.py"),
+        script=get_script("plots.py"),
+        spec=SEARCH_CONFIG,
     shell:
-        "python {params.script:q} schedules "
-        "--fitness {input.fitness:q} --plan {input.plan:q} --schedules {input.schedules:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} schedules --spec {params.spec:q} --individuals {input.individuals:q} --plan {input.plan:q} --schedules {input.schedules:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule plot_lr_find:
@@ -94,11 +133,13 @@ rule plot_lr_find:
         tsv=f"{OUT}/lr_find/lr_find.tsv",
         suggestion=f"{OUT}/lr_find/suggestion.json",
     output:
-        report(
-            plot_file("lr_find"),
-            caption="../report/lr_find.rst",
-            category="2. Training",
-            labels={"figure": "LR finder"},
+        update(
+            report(
+                plot_file("lr_find"),
+                caption="../report/lr_find.rst",
+                category="2. Training",
+                labels={"figure": "LR finder"},
+            )
         ),
     log:
         log_file("plot_lr_find", "plot"),
@@ -106,23 +147,27 @@ rule plot_lr_find:
     conda:
         "../../envs/plot.yaml"
     params:
-        script=script("plots.py"),
+        script=get_script("plots.py"),
+        spec=SEARCH_CONFIG,
     shell:
-        "python {params.script:q} lr-find "
-        "--tsv {input.tsv:q} --suggestion {input.suggestion:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} lr-find --spec {params.spec:q} --tsv {input.tsv:q} --suggestion {input.suggestion:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule plot_final_comparison:
     input:
-        plan=f"{OUT}/final/plan.tsv",
+        comparison=final_file("comparison.tsv"),
+        plan=final_file("plan.tsv"),
         tests=get_final_tests,
-        comparison=f"{OUT}/final/comparison.tsv",
+        verdict=final_file("verdict.txt"),
     output:
-        report(
-            plot_file("final_comparison"),
-            caption="../report/final_comparison.rst",
-            category="3. Final comparison (test set)",
-            labels={"figure": "GA best vs baseline"},
+        update(
+            report(
+                plot_file("final_comparison"),
+                caption="../report/final_comparison.rst",
+                category="3. Final comparison (test set)",
+                labels={"figure": "every method and the baseline"},
+            )
         ),
     log:
         log_file("plot_final_comparison", "plot"),
@@ -130,23 +175,26 @@ rule plot_final_comparison:
     conda:
         "../../envs/plot.yaml"
     params:
-        script=script("plots.py"),
-        caption=get_final_caption,  # read by the report's caption
+        script=get_script("plots.py"),
+        spec=SEARCH_CONFIG,
+        caption=get_verdict_caption,  # read by the report's caption
     shell:
-        "python {params.script:q} final-comparison "
-        "--plan {input.plan:q} --tests {input.tests:q} --comparison {input.comparison:q} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} final-comparison --spec {params.spec:q} --comparison {input.comparison:q} --plan {input.plan:q} --tests {input.tests:q} --verdict {input.verdict:q} "
+        "--out {output:q} > {log:q} 2>&1"
 
 
 rule plot_confusion_matrix:
     input:
-        predictions=f"{OUT}/final/predictions.tsv",
+        predictions=final_file("predictions.tsv"),
         meta=PREPARED_META,
     output:
-        report(
-            plot_file("confusion_matrix"),
-            caption="../report/confusion_matrix.rst",
-            category="3. Final comparison (test set)",
-            labels={"figure": "confusion matrix"},
+        update(
+            report(
+                plot_file("confusion_matrix"),
+                caption="../report/confusion_matrix.rst",
+                category="3. Final comparison (test set)",
+                labels={"figure": "confusion matrix"},
+            )
         ),
     log:
         log_file("plot_confusion_matrix", "plot"),
@@ -154,32 +202,9 @@ rule plot_confusion_matrix:
     conda:
         "../../envs/plot.yaml"
     params:
-        script=script("plots.py"),
+        script=get_script("plots.py"),
+        spec=SEARCH_CONFIG,
         classes=get_class_names,  # read by the report's caption
     shell:
-        "python {params.script:q} confusion-matrix "
-        "--predictions {input.predictions:q} --meta {input.meta:q} --out {output:q} > {log:q} 2>&1"
-
-
-rule plot_ga_vs_random:
-    input:
-        fitness=get_fitness_tables(),
-        random=f"{RANDOM_DIR}/fitness.tsv",
-    output:
-        report(
-            plot_file("ga_vs_random"),
-            caption="../report/ga_vs_random.rst",
-            category="1. GA search",
-            labels={"figure": "GA vs random search"},
-        ),
-    log:
-        log_file("plot_ga_vs_random", "plot"),
-    localrule: True  # light: runs beside Snakemake, not as a cluster job
-    conda:
-        "../../envs/plot.yaml"
-    params:
-        script=script("plots.py"),
-        caption=get_random_caption,  # read by the report's caption
-    shell:
-        "python {params.script:q} ga-vs-random --fitness {input.fitness:q} --random {input.random:q} "
+        "python {params.script:q} confusion-matrix --spec {params.spec:q} --predictions {input.predictions:q} --meta {input.meta:q} "
         "--out {output:q} > {log:q} 2>&1"

@@ -1,23 +1,25 @@
 rule train:
-    """One training run, named by its genome and seed: a GA individual, the baseline or a final seed."""
+    """One training run, named by its identity (identity.py): a search's individual, the baseline, a
+    final seed or a degradation run."""
     input:
         data=PREPARED,
-        elites=get_early_stop_elites,
+        elites=get_stop_against,
     output:
-        result=run_file("{run}", "result"),
-        model=run_file("{run}", "model"),
-        metrics=run_file("{run}", "metrics"),
-        schedule=run_file("{run}", "schedule"),
+        result=update(run_file("{run}", "result")),
+        model=update(run_file("{run}", "model")),
+        metrics=update(run_file("{run}", "metrics")),
+        schedule=update(run_file("{run}", "schedule")),
     log:
         log_file("train", "{run}"),
     conda:
         "../../envs/train.yaml"
     params:
-        script=script("train.py"),
+        script=get_script("train.py"),
         data=get_folder("data"),
         out=get_folder("result"),
-        settings=get_train_settings(),
-        stop=get_early_stop_settings(),
+        settings=get_run_flags,
+        stop=get_stop_flags,
+        options=get_run_options(),
     shell:
         "python {params.script:q} --data {params.data:q} --out {params.out:q} --genome {wildcards.run:q} "
-        "{params.settings} {params.stop} --stop-against {input.elites:q} > {log:q} 2>&1"
+        "{params.settings} {params.stop} {params.options} --stop-against {input.elites:q} > {log:q} 2>&1"

@@ -1,0 +1,370 @@
+"""Every file that passes between the workflow's steps, defined once: its fields, their types and
+ranges. Every writer checks what it writes and every reader what it reads, so a file that breaks
+its contract (a fitness of 35 or NaN, a cut line, a missing field, a run's file in another run's
+folder) stops the step with one line naming the file and the field, and nothing downstream is made
+of it. Torch-free.
+
+    read_table(name, path)            a TSV as a checked pandas frame
+    write_table(name, frame, path)    check, then write atomically
+    read_record(name, path, run=...)  a JSON file as a checked dict (and, for a run's files, that it
+                                      names the run whose folder it sits in)
+    write_record(name, record, path)
+A field's NaN is allowed only where the format says: for a run's scores, only with a status that has
+no scores (a diverged or invalid run).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from identity import RUN_PATTERN
+from util import DataError, atomic_write_bytes
+
+NO_SCORES = ("diverged", "invalid")  # statuses whose scores are NaN (fitness 0)
+STATUSES = ("ok", "stopped", *NO_SCORES)  # stopped: early stopping (fitness: the last validation top-1)
+
+
+class Field(NamedTuple):
+    name: str
+    kind: str  # int, float, text, bool, run, list, dict, any
+    low: float | None = None
+    high: float | None = None
+    nan: str = "never"  # never | no_scores (NaN iff the row's status has no scores) | allowed
+    choices: tuple = ()
+    required: bool = True
+
+
+F = Field
+UNIT = {"low": 0.0, "high": 1.0}
+SCORES = [F(k, "float", nan="no_scores", **UNIT) for k in ("top1", "top3", "top5")]
+LOSSES = [F(k, "float", low=0.0, nan="no_scores") for k in ("val_loss", "train_loss")]
+RESULT_FIELDS = [
+    F("fitness", "float", **UNIT),
+    *SCORES,
+    *LOSSES,
+    F("status", "text", choices=STATUSES),
+    F("epochs", "int", low=1),
+    F("epochs_completed", "int", low=0),
+    F("process_seconds", "float", low=0.0),
+]
+COMPARED = ("test_top1", "test_top3", "test_top5", "test_loss", "val_top1")  # the final comparison's metrics
+ROW_KEYS = [F("individual", "int", low=0), F("run", "run")]
+ROUND_TAIL = [F("origin", "text"), F("parents", "text", nan="allowed")]
+
+FORMATS = {
+    # a training run's files (train.py writes them; evaluate.py the test files)
+    "result": [
+        F("run", "run"),
+        *RESULT_FIELDS,
+        F("settings", "dict"),
+        F("named", "dict"),
+        F("seed", "int", low=0),
+        F("n_train", "int", low=1),
+        F("n_val", "int", low=1),
+        F("seconds", "float", low=0.0),
+        F("provenance", "dict"),
+    ],
+    "test": [
+        F("run", "run"),
+        F("status", "text", choices=STATUSES),
+        F("seed", "int", low=0),
+        *[F(f"test_{k}", "float", nan="no_scores", **UNIT) for k in ("top1", "top3", "top5")],
+        F("test_loss", "float", low=0.0, nan="no_scores"),
+        F("val_top1", "float", nan="no_scores", **UNIT),
+        F("provenance", "dict"),
+    ],
+    "metrics": [
+        F("epoch", "int", low=1),
+        F("lr", "float", low=0.0),
+        F("momentum", "float", low=0.0),
+        F("train_loss", "float", low=0.0),
+        F("val_loss", "float", low=0.0),
+        *[F(k, "float", **UNIT) for k in ("top1", "top3", "top5")],
+        F("seconds", "float", low=0.0),
+        F("images_per_s", "float", low=0.0),
+        F("train_top1", "float", **UNIT),
+        F("test_loss", "float", low=0.0, required=False),
+        F("test_top1", "float", required=False, **UNIT),
+    ],
+    "schedule": [
+        F("step", "int", low=0),
+        F("epoch", "float", low=0.0),
+        F("lr", "float", low=0.0),
+        F("momentum", "float", low=0.0),
+    ],
+    "predictions": [
+        F("index", "int", low=0),
+        F("label", "int", low=0),
+        *[F(f"pred{i}", "int", low=0) for i in range(1, 6)],
+    ],
+    # the search (scripts/search.py); gene columns sit between `run` and `origin` (checked by the space)
+    "population": [*ROW_KEYS, *ROUND_TAIL],
+    "fitness": [*ROW_KEYS, *ROUND_TAIL, *RESULT_FIELDS],
+    "best": [
+        F("method", "text"),
+        F("repeat", "int", low=0),
+        F("round", "int", low=0),
+        *ROW_KEYS,
+        *ROUND_TAIL,
+        *RESULT_FIELDS,
+    ],
+    "individuals": [
+        F("method", "text"),
+        F("repeat", "int", low=0),
+        F("round", "int", low=0),
+        *ROW_KEYS,
+        *ROUND_TAIL,
+        *RESULT_FIELDS,
+    ],
+    "summary": [
+        F("method", "text"),
+        F("repeat", "int", low=0),
+        F("round", "int", low=0),
+        F("individuals", "int", low=1),
+        F("new_runs", "int", low=0),
+        F("best", "float", **UNIT),
+        F("best_so_far", "float", **UNIT),
+        F("trainings_so_far", "int", low=1),
+        F("device_hours_so_far", "float", low=0.0),
+    ],
+    "environments": [F("device", "text"), F("runs", "int", low=1), F("example", "run")],
+    "plan": [
+        F("method", "text"),
+        F("repeat", "int", low=0),
+        F("stage", "text", choices=("search", "final")),
+        F("seed", "int", low=0),
+        F("run", "run"),
+        F("search_fitness", "float", nan="allowed", **UNIT),
+    ],
+    "comparison": [
+        F("method", "text"),
+        F("label", "text"),
+        F("repeats", "int", low=1),
+        F("seeds", "int", low=1),
+        *[F(f"{k}_{s}", "float", nan="allowed", low=0.0) for k in COMPARED for s in ("mean", "std")],
+        F("test_top1_ci_low", "float", nan="allowed", **UNIT),
+        F("test_top1_ci_high", "float", nan="allowed", **UNIT),
+        F("ci_basis", "text", choices=("repeats", "seeds")),
+        F("search_fitness_mean", "float", nan="allowed", **UNIT),
+        F("failed", "bool"),
+    ],
+    "differences": [
+        F("method", "text"),
+        F("against", "text"),
+        F("diff", "float", low=-1.0, high=1.0),
+        F("ci_low", "float", nan="allowed"),
+        F("ci_high", "float", nan="allowed"),
+        F("distinguishable", "bool"),
+    ],
+    "degradation": [
+        F("depth", "int", low=1),
+        F("plain_test_error", "float", nan="allowed"),
+        F("resnet_test_error", "float", nan="allowed"),
+        F("seeds", "int", low=1),
+    ],
+    "lr_find": [F("step", "int", low=0), F("lr", "float", low=0.0), F("loss", "float"), F("smoothed_loss", "float")],
+    "suggestion": [
+        F("suggestion", "float", low=0.0),
+        F("rule", "text"),
+        F("valid", "bool"),
+        F("reason", "text"),
+        F("steps", "int", low=1),
+    ],
+    "meta": [
+        F("dataset", "text"),
+        F("data_id", "text"),
+        F("classes", "list"),
+        F("num_classes", "int", low=1),
+        F("image_size", "int", low=1),
+        F("train_size", "int", low=1),
+        F("test_size", "int", low=1),
+        F("mean", "list"),
+        F("std", "list"),
+    ],
+}
+RUN_FILE_FORMATS = ("result", "test")  # records that name the run whose folder holds them
+
+
+def _bad(path, field, why, row=None) -> DataError:
+    where = f" (row {row + 1})" if row is not None else ""
+    return DataError(f"{path}: field {field}{where}: {why}")
+
+
+def _number(v) -> float | None:
+    """v as a float (NaN and inf included), or None if it is not a number at all."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def _check_value(f: Field, v, status, path, row):
+    """One value of field `f`; the row's status decides where NaN is allowed."""
+    if f.kind in ("text", "run"):
+        if f.nan == "allowed" and (v is None or (isinstance(v, float) and math.isnan(v))):
+            return
+        if not isinstance(v, str):
+            raise _bad(path, f.name, f"expected text, got {v!r}", row)
+        if f.kind == "run" and not re.fullmatch(RUN_PATTERN, v):
+            raise _bad(path, f.name, f"not a run id: {v!r}", row)
+        if f.choices and v not in f.choices:
+            raise _bad(path, f.name, f"{v!r} is not one of {', '.join(f.choices)}", row)
+        return
+    if f.kind == "bool" and v in ("True", "False"):  # a boolean column of a TSV
+        return
+    if f.kind in ("list", "dict", "bool"):
+        kind = {"list": list, "dict": dict, "bool": bool}[f.kind]
+        if not isinstance(v, kind):
+            raise _bad(path, f.name, f"expected a {f.kind}, got {v!r}", row)
+        return
+    x = _number(v)
+    if x is None:
+        raise _bad(path, f.name, f"not a number: {v!r}", row)
+    if math.isnan(x):
+        if f.nan == "allowed" or (f.nan == "no_scores" and status in NO_SCORES):
+            return
+        why = f"NaN with status {status!r}" if f.nan == "no_scores" else "NaN"
+        raise _bad(path, f.name, why, row)
+    if math.isinf(x):
+        raise _bad(path, f.name, f"not a finite number: {v!r}", row)
+    if f.kind == "int" and x != int(x):
+        raise _bad(path, f.name, f"not an integer: {v!r}", row)
+    if (f.low is not None and x < f.low) or (f.high is not None and x > f.high):
+        hi = "" if f.high is None else f", {f.high:g}]"
+        raise _bad(path, f.name, f"{v!r} is outside [{f.low:g}{hi or ', inf)'}", row)
+
+
+def _consecutive(column: str, start: int):
+    def check(rows, path):
+        values = [int(float(r[column])) for r in rows]
+        if values != list(range(start, start + len(values))):
+            raise _bad(path, column, f"must run {start}, {start + 1}, ... once each, got {values}")
+
+    return check
+
+
+def _result_consistent(rows, path):
+    """A run's scores agree with its status: fitness is the last validation top-1 of a run that
+    trained, 0 for one that has no scores; no more epochs completed than asked for."""
+    many = len(rows) > 1
+    for i, r in enumerate(rows):
+        done, asked, fitness = int(float(r["epochs_completed"])), int(float(r["epochs"])), float(r["fitness"])
+        where = i if many else None
+        if done > asked:
+            raise _bad(path, "epochs_completed", f"{done} is more than epochs ({asked})", where)
+        if r["status"] in NO_SCORES and fitness != 0:
+            raise _bad(path, "fitness", f"must be 0 for status {r['status']!r}, got {fitness}", where)
+        if r["status"] not in NO_SCORES and fitness != float(r["top1"]):
+            raise _bad(
+                path, "fitness", f"must equal top1 ({r['top1']}) for status {r['status']!r}, got {fitness}", where
+            )
+        if r["status"] == "ok" and done != asked:
+            raise _bad(path, "epochs_completed", f"{done} of {asked} epochs with status 'ok'", where)
+
+
+ROW_CHECKS = {  # what a format says across fields and rows
+    "metrics": [_consecutive("epoch", 1)],
+    "schedule": [_consecutive("step", 0)],
+    "predictions": [_consecutive("index", 0)],
+    "population": [_consecutive("individual", 0)],
+    "fitness": [_consecutive("individual", 0), _result_consistent],
+    "result": [_result_consistent],
+}
+
+
+def check_rows(name: str, rows: list[dict], path, columns=None) -> None:
+    """Every field of format `name` in every row: present (when required), typed, in range; then
+    what the format says across fields and rows."""
+    fields = FORMATS[name]
+    present = set(columns if columns is not None else (rows[0] if rows else {}))
+    missing = [f.name for f in fields if f.required and f.name not in present]
+    if missing:
+        raise _bad(path, ", ".join(missing), "missing")
+    many = columns is not None
+    for i, r in enumerate(rows):
+        for f in fields:
+            if f.name in r:
+                _check_value(f, r[f.name], r.get("status"), path, i if many else None)
+    for check in ROW_CHECKS.get(name, []):
+        check(rows, path)
+
+
+def _frame_rows(df) -> list[dict]:
+    return df.to_dict("records")
+
+
+def read_table(name: str, path, min_rows: int = 1):
+    """A TSV of format `name` as a pandas frame (run ids, parents and origins stay text)."""
+    import pandas as pd
+
+    text = _read_text(path)
+    if text and not text.endswith("\n"):
+        raise DataError(f"{path}: the last line is cut off (no line end): written by a step that was interrupted?")
+    try:
+        df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"{path}: unreadable TSV ({str(e).strip().splitlines()[0]})") from None
+    if len(df) < min_rows:
+        raise DataError(f"{path}: no rows")
+    check_rows(name, _frame_rows(df), path, columns=list(df.columns))
+    return typed_frame(name, df)
+
+
+def typed_frame(name: str, df):
+    """Numbers as numbers, `nan` as NaN; the other columns stay text."""
+
+    kinds = {f.name: f.kind for f in FORMATS[name]}
+    for c in df.columns:
+        if kinds.get(c) in ("int", "float"):
+            df[c] = df[c].replace("", "nan").astype(float)
+            if kinds[c] == "int" and not df[c].isna().any():
+                df[c] = df[c].astype("int64")
+        elif kinds.get(c) == "bool":
+            df[c] = df[c].map({"True": True, "False": False})
+        elif kinds.get(c) == "text" and c == "parents":
+            df[c] = df[c].replace("nan", "")
+    return df
+
+
+def write_table(name: str, df, path) -> None:
+    """Check a frame against format `name`, then write it atomically (floats with 10 significant
+    digits, NaN as `nan`)."""
+    check_rows(name, _frame_rows(df), path, columns=list(df.columns))
+    buf = io.StringIO()
+    df.to_csv(buf, sep="\t", index=False, float_format="%.10g", na_rep="nan")
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def _read_text(path) -> str:
+    try:
+        return Path(path).read_text()
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file") from None
+
+
+def read_record(name: str, path, run: str | None = None) -> dict:
+    """A JSON file of format `name`; with `run`, it must name that run (the folder it was found in)."""
+    try:
+        record = json.loads(_read_text(path))
+    except ValueError as e:
+        raise DataError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{path}: expected a JSON object")
+    check_rows(name, [record], path)
+    if run is not None and record.get("run") != run:
+        raise DataError(f"{path}: belongs to run {record.get('run')!r}, not to {run!r} (its folder): moved or swapped?")
+    return record
+
+
+def write_record(name: str, record: dict, path) -> None:
+    check_rows(name, [record], path)
+    atomic_write_bytes(path, (json.dumps(record, indent=1) + "\n").encode())

@@ -1,0 +1,102 @@
+"""A run's identity and the folder name that spells it (the run id), defined once. Torch-free.
+
+A run is identified by everything that can change its numbers:
+- its named settings: the searched genes (for the report's GA lr, wd and mom), or for the
+  degradation runs the architecture;
+- its seed;
+- its context: every other identity setting of settings.py that differs from its default, the
+  prepared data's identity (meta.json's `data_id`) unless it is the official CIFAR-10 archive, and
+  for a run that early stopping may stop, its stop context (the decision epoch, the margin and the
+  runs whose validation scores set the bar).
+The run id spells the named settings and the seed, plus a short key of the context if there is one:
+
+    lr=3.16e-03_wd=1.20e-02_mom=8.50e-01_seed=0                  the report's genes, default settings
+    lr=3.16e-03_wd=1.20e-02_mom=8.50e-01_seed=0_ctx=4f1c2a9b0e    the same genome, other settings
+
+So a changed setting adds runs beside the finished ones and changing it back finds them again; a
+setting at its default is not in the context, so a release that adds a setting keeps every run id.
+`<run>/settings.json` (written by train.py) lists a run's whole identity, key included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import settings
+
+NAME = r"[a-z][a-z0-9_]*"
+VALUE = r"[A-Za-z0-9.+-]+"  # the text of a canonical value: safe in folder names and shell commands
+KEY_LENGTH = 10
+# The wildcard of every run folder, whatever the space: it names folders and reaches shell commands.
+RUN_PATTERN = rf"(?:{NAME}={VALUE}_)*seed=\d+(?:_ctx=[0-9a-f]{{{KEY_LENGTH}}})?"
+DATA_DEFAULT = "cifar10"  # the official, md5-checked CIFAR-10: what the report's runs were trained on
+MAX_RUN_ID = 200  # characters; a folder name may have 255 bytes
+
+
+def value_text(name: str, value) -> str:
+    """The canonical text of a setting's value in a run id (floats: 3 significant digits)."""
+    kind = settings.BY_NAME[name].kind
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is float:
+        return f"{float(value):.2e}"
+    return str(value)
+
+
+def parse_value(name: str, text: str):
+    """A setting's value from its text in a run id (the inverse of value_text)."""
+    kind = settings.BY_NAME[name].kind
+    if kind is bool:
+        if text not in ("true", "false"):
+            raise ValueError(f"{name}={text}: not true or false")
+        return text == "true"
+    return kind(text)
+
+
+def context(values: dict, named=(), data_id: str = DATA_DEFAULT, stop: dict | None = None) -> dict:
+    """What identifies a run beyond its named settings and seed (see the module doc)."""
+    ctx = {
+        k: settings.typed(k, values[k])
+        for k in settings.IDENTITY_KEYS
+        if k not in named
+        and k != "seed"
+        and k in values
+        and settings.typed(k, values[k]) != settings.BY_NAME[k].default
+    }
+    if data_id != DATA_DEFAULT:
+        ctx["data"] = data_id
+    if stop:
+        ctx["stop"] = {"epoch": int(stop["epoch"]), "margin": float(stop["margin"]), "against": sorted(stop["against"])}
+    return ctx
+
+
+def context_key(ctx: dict) -> str | None:
+    if not ctx:
+        return None
+    text = json.dumps(ctx, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def run_id(named: dict, seed: int, ctx: dict) -> str:
+    """The run id: named settings (name -> value, in order), the seed, the context's key if any."""
+    parts = [f"{k}={value_text(k, v)}" for k, v in named.items()] + [f"seed={int(seed)}"]
+    key = context_key(ctx)
+    return "_".join(parts + ([f"ctx={key}"] if key else []))
+
+
+def parse_run_id(text: str) -> tuple[dict, int, str | None]:
+    """(named settings by name, seed, context key or None); ValueError for anything else."""
+    if not re.fullmatch(RUN_PATTERN, text):
+        raise ValueError(f"not a run id of the form lr=1.00e-03_wd=..._mom=..._seed=N[_ctx=KEY]: {text!r}")
+    pairs = re.findall(rf"({NAME})=({VALUE})(?:_|$)", text)
+    key = dict(pairs).get("ctx")
+    named = {}
+    for name, value in pairs:
+        if name in ("seed", "ctx"):
+            continue
+        if name not in settings.BY_NAME or not settings.BY_NAME[name].identity:
+            raise ValueError(f"run id {text!r}: {name} is not a setting that can name a run")
+        named[name] = parse_value(name, value)
+    return named, int(dict(pairs)["seed"]), key

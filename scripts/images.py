@@ -1,0 +1,123 @@
+"""A folder of images in torchvision's ImageFolder layout, read the way ImageFolder reads it where
+that is sound, and safely where it is not. Torch-free.
+
+    <data_dir>/train/<class>/**/<image>    <data_dir>/test/<class>/**/<image>
+
+- Classes are the names of a split's sub-folders, sorted (ImageFolder's order, so labels agree);
+  both splits need the same classes. An image is any file below a class folder, at any depth, whose
+  extension (any case) is one of ImageFolder's; samples are sorted by folder, then by name.
+- Not as ImageFolder: hidden files and folders (.ipynb_checkpoints, .DS_Store) are skipped rather
+  than becoming a class or an image; symlinked folders are followed, but a folder reached again by
+  its real path (a symlink loop, a link to the split or to another class) is not entered twice; a
+  file reached twice in one class is read once, and one file in two classes is refused (which label
+  is right?).
+- Pixels: any mode PIL opens becomes 8-bit RGB. 16-bit images (mode I;16) are scaled by 255/65535
+  (PIL's own convert would clip them to white); float images (mode F) with values in [0, 1] are
+  scaled by 255; a 32-bit integer image, or a float one outside [0, 1], is refused with one line
+  (no scale to 8 bits is evident). Then a bilinear resize to image_size x image_size.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from util import DataError
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def class_folders(split: Path) -> list[str]:
+    if not split.is_dir():
+        raise DataError(f"{split}: missing (dataset folder reads train/<class>/ and test/<class>/)")
+    classes = sorted(e.name for e in os.scandir(split) if e.is_dir() and not _hidden(e.name))
+    if not classes:
+        raise DataError(f"{split}: no class folders (expected {split}/<class>/<images>)")
+    return classes
+
+
+def _class_files(folder: Path, visited: set) -> list[tuple[str, str]]:
+    """(dir, name) of every image below `folder`; folders already visited by real path are pruned."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        keep = []
+        for d in sorted(dirs):
+            real = os.path.realpath(os.path.join(root, d))
+            if not _hidden(d) and real not in visited:
+                visited.add(real)
+                keep.append(d)
+        dirs[:] = keep
+        found += [(root, f) for f in files if not _hidden(f) and f.lower().endswith(IMG_EXTENSIONS)]
+    return sorted(found)
+
+
+def index(split: Path, classes: list[str]) -> list[tuple[str, int]]:
+    """(path, label) of every image of a split, read once each (see the module doc)."""
+    visited = {os.path.realpath(split)} | {os.path.realpath(split / c) for c in classes}
+    owner, samples = {}, []
+    for label, c in enumerate(classes):
+        files = _class_files(split / c, visited)
+        if not files:
+            raise DataError(f"{split / c}: no images (extensions {', '.join(IMG_EXTENSIONS)})")
+        for root, name in files:
+            path = os.path.join(root, name)
+            real = os.path.realpath(path)
+            if real in owner:
+                other_path, other_label = owner[real]
+                if other_label != label:
+                    raise DataError(f"{path}: the same file as {other_path}, in class {classes[other_label]}")
+                continue
+            owner[real] = (path, label)
+            samples.append((path, label))
+    return samples
+
+
+def to_rgb8(im, path):
+    """An 8-bit RGB image of any mode PIL opens (see the module doc for 16-bit and float images)."""
+    from PIL import Image
+
+    if im.mode.startswith("I;16"):
+        a = np.asarray(im, dtype=np.uint32)
+        return Image.fromarray(((a * 255 + 32767) // 65535).astype(np.uint8), "L").convert("RGB")
+    if im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
+            raise DataError(f"{path}: float image with values outside [0, 1]: no evident scale to 8 bits")
+        return Image.fromarray(np.rint(a * 255).astype(np.uint8), "L").convert("RGB")
+    if im.mode == "I":
+        raise DataError(f"{path}: 32-bit integer image: no evident scale to 8 bits (save it as 8 or 16 bits)")
+    return im.convert("RGB")
+
+
+def read_into(samples, size: int, x, y) -> None:
+    """Each image of `samples` into x[i] ((N, 3, size, size) uint8, e.g. a memory map) and its label
+    into y[i]; an unreadable file is an error naming it."""
+    from PIL import Image
+
+    for i, (path, label) in enumerate(samples):
+        try:
+            with Image.open(path) as im:
+                rgb = to_rgb8(im, path).resize((size, size), Image.Resampling.BILINEAR)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            raise DataError(f"{path}: unreadable image ({type(e).__name__}: {e})") from None
+        x[i] = np.asarray(rgb).transpose(2, 0, 1)
+        y[i] = label
+
+
+def splits(data_dir) -> tuple[list[str], dict]:
+    """(classes, {split: samples}) of a folder dataset; both splits must have the same classes."""
+    root = Path(data_dir)
+    train, test = class_folders(root / "train"), class_folders(root / "test")
+    if train != test:
+        missing, extra = sorted(set(train) - set(test)), sorted(set(test) - set(train))
+        which = f"no folder for class(es) {', '.join(missing)}" if missing else f"class(es) {', '.join(extra)}"
+        raise DataError(
+            f"{root / 'test'}: {which}{'' if missing else ' not in train/'}; both splits need the same classes"
+        )
+    return train, {split: index(root / split, train) for split in ("train", "test")}

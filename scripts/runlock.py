@@ -1,0 +1,79 @@
+"""One writer per run: a lock on the run's folder that train.py and evaluate.py hold while they
+change anything in it. Torch-free.
+
+The lock is a POSIX record lock (fcntl.lockf) on `<run>/.lock`: NFSv3 (lockd) and NFSv4 carry such
+locks between hosts, so two workflows started from two clones, or on two nodes, on one outdir never
+write one run at once. The kernel (or the NFS server, when a client dies) drops the lock when the
+holder ends however it ends, so a dead holder never blocks for long. The file also records who holds
+it (host, pid, since, what), for the waiting process's messages; it is never deleted (deleting lock
+files races with their next holder). A mount with `nolock` or `local_lock=all` keeps locks on one
+host: such a mount cannot keep two hosts apart.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from util import RunError
+
+LOCK_NAME = ".lock"
+POLL_SECONDS = 1.0
+REPORT_EVERY_SECONDS = 300.0  # a waiting job says whom it waits for, then every 5 minutes
+
+
+class RunBusy(RunError):
+    """The run is held by another live process and we may not wait (longer)."""
+
+
+def holder_text(lock: Path) -> str:
+    """Who holds a lock, from what the holder wrote into it (best effort: it may be mid-write)."""
+    try:
+        h = json.loads(lock.read_text())
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["since"]))
+        return f"{h['what']} on host {h['host']}, pid {h['pid']}, since {since}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (its details are being written)"
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # EACCES or EAGAIN: held by another process
+        return False
+
+
+def _record_holder(fd: int, what: str) -> None:
+    text = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), "what": what})
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (text + "\n").encode(), 0)
+
+
+@contextmanager
+def hold(run_dir: str | Path, what: str, wait: float | None = None, log=print):
+    """Hold the run's lock for the duration of the block. While another live process holds it, wait
+    (`wait` seconds at most; None: as long as it takes), saying whom we wait for; RunBusy after that."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = run_dir / LOCK_NAME
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        start, reported = time.monotonic(), None
+        while not _try_lock(fd):
+            waited = time.monotonic() - start
+            if wait is not None and waited >= wait:
+                raise RunBusy(f"{run_dir}: held by {holder_text(lock)}; gave up after {waited:.0f} s")
+            if reported is None or waited - reported >= REPORT_EVERY_SECONDS:
+                log(f"run {run_dir.name} is held by {holder_text(lock)}; waiting for it")
+                reported = waited
+            time.sleep(POLL_SECONDS)
+        _record_holder(fd, what)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor drops the lock

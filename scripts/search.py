@@ -1,0 +1,442 @@
+"""The search loop, the same for every strategy (strategies/), and the search's tables: the CLI
+steps the workflow's rules call, each runnable by hand.
+
+    python scripts/search.py init --spec '<json>' --settings '<json>' --meta prepared/meta.json --repeat 0 \\
+        --out search/rep0/round0/population.tsv
+    python scripts/search.py propose --spec ... --settings ... --meta ... --method ga --repeat 0 --round 2 \\
+        --history search/rep0/round0/fitness.tsv search/rep0/ga/round1/fitness.tsv \\
+        --out search/rep0/ga/round2/population.tsv
+    python scripts/search.py collect --spec ... --population .../population.tsv --results runs/*/result.json \\
+        --out .../fitness.tsv
+    python scripts/search.py summarize --spec ... --fitness <every fitness.tsv> --out-individuals ... \\
+        --out-summary ... --out-best search/best.tsv
+    python scripts/search.py plan --spec ... --settings ... --meta ... --best search/rep*/*/best.tsv \\
+        --suggestion lr_find/suggestion.json --baseline '{"lr": "auto", ...}' --final-seeds 3 --out final/plan.tsv
+
+A round's table holds `population` rows: the fittest distinct genomes so far (`elites` of them,
+origin `elite`), then the strategy's new genomes (origin: the method's). Round 0 (origin `init`) is
+drawn once per repeat and shared by every method. Every random number of repeat 0 comes from the
+streams the GA always used (generation g: [seed, g]; strategies.stream_entropy), so the same config
+gives the same populations whatever order jobs run in and after any interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import formats
+import ga
+import identity
+import settings
+import space as spaces
+import strategies
+from data import read_meta
+from layout import round_of, run_of
+from util import ArgumentParser, DataError, run_cli
+
+RESULT_COLUMNS = [f.name for f in formats.RESULT_FIELDS]
+NEVER_STOPPED = ("init", "elite")  # origins early stopping does not apply to
+
+
+# ----------------------------------------------------------------------------- the search's settings
+def spec_from_config(cfg: dict) -> dict:
+    """The search's settings from the config's ga: and search: sections; ValueError naming the key."""
+    g, s = cfg["ga"], cfg.get("search") or {}
+    space = spaces.from_config(g.get("genes") or {})
+    n = int(g["population"])
+    k = int(g.get("elites") or n // 2)
+    if n < 2:
+        raise ValueError(f"ga.population: must be >= 2, got {n}")
+    if not 1 <= k < n:
+        raise ValueError(f"ga.elites: must be between 1 and population-1 ({n - 1}), got {k}")
+    cx = (g.get("crossover") or {}).get("point")
+    point = space.middle() if cx is None else int(cx)
+    if len(space.genes) > 1 and not 0 < point < len(space.genes):
+        raise ValueError(f"ga.crossover.point: must be between 1 and {len(space.genes) - 1}, got {point}")
+    methods = list(s.get("methods") or ["ga"])
+    unknown = [m for m in methods if m not in strategies.methods()]
+    if unknown or len(set(methods)) != len(methods) or "baseline" in methods:
+        known = ", ".join(strategies.methods())
+        raise ValueError(f"search.methods: {', '.join(unknown or methods)}: give distinct methods of {known}")
+    return {
+        "space": space,
+        "population": n,
+        "elites": k,
+        "point": point,
+        "threshold": float((g.get("mutation") or {}).get("threshold", 0.3)),
+        "seed": int(g.get("seed", 0)),
+        "unique": bool(g.get("unique", True)),
+        "rounds": int(g.get("generations", 5)),
+        "early_stop": g.get("early_stop"),
+        "methods": methods,
+        "repeats": int(s.get("repeats", 1)),
+    }
+
+
+def spec_from_json(text: str) -> dict:
+    return spec_from_config(json.loads(text))
+
+
+def budget(spec: dict) -> int:
+    """The trainings every method pays for with unique genomes: round 0, then population - elites new
+    genomes per later round (30 for the report's 10, 5, 5)."""
+    return spec["population"] + (spec["population"] - spec["elites"]) * (spec["rounds"] - 1)
+
+
+def largest(spec: dict, name: str) -> list:
+    """[the largest value gene `name` can take], or [] if it is not searched."""
+    genes = [g for g in spec["space"].genes if g.name == name]
+    return [max(g.choices) if g.kind == "categorical" else g.high for g in genes]
+
+
+def smallest(spec: dict, name: str) -> list:
+    """[the smallest value gene `name` can take], or [] if it is not searched."""
+    genes = [g for g in spec["space"].genes if g.name == name]
+    return [min(g.choices) if g.kind == "categorical" else g.low for g in genes]
+
+
+def run_context(settings_values: dict, spec: dict, meta: dict, stop=None) -> dict:
+    """The identity context of the search's runs (identity.py): the settings that are not searched,
+    the data, and for a run early stopping may stop, its stop context."""
+    return identity.context(settings_values, named=spec["space"].names, data_id=meta["data_id"], stop=stop)
+
+
+# ----------------------------------------------------------------------------- round tables
+def read_round(path, spec: dict, kind: str = "population"):
+    """A round's table (population or fitness), with every gene column present and in the space."""
+    df = formats.read_table(kind, path)
+    space = spec["space"]
+    missing = [g for g in space.names if g not in df.columns]
+    if missing:
+        raise DataError(f"{path}: field {', '.join(missing)}: missing (a gene of ga.genes)")
+    for gene in space.genes:
+        for i, text in enumerate(df[gene.name]):
+            try:
+                ok = gene.contains(gene.parse(text))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise DataError(f"{path}: field {gene.name} (row {i + 1}): {text!r} is not in {gene.describe()}")
+    if len(df) != spec["population"]:
+        raise DataError(f"{path}: {len(df)} individuals, but ga.population is {spec['population']}")
+    return df
+
+
+def rows_of(df, spec: dict, number: int) -> list[dict]:
+    """A table's rows as dicts with the genes as canonical values and the round number."""
+    return [{**r, **spec["space"].parse(r), "round": number} for r in df.to_dict("records")]
+
+
+def population_frame(rows: list[dict], spec: dict):
+    import pandas as pd
+
+    space = spec["space"]
+    out = [
+        {"individual": i, "run": r["run"], **space.texts(r), "origin": r["origin"], "parents": r.get("parents", "")}
+        for i, r in enumerate(rows)
+    ]
+    return pd.DataFrame(out, columns=["individual", "run", *space.names, "origin", "parents"])
+
+
+def history_rows(paths, spec: dict) -> list[dict]:
+    """Every scored row of one search so far, from its fitness tables in round order."""
+    rows = []
+    for path in paths:
+        rows += rows_of(read_round(path, spec, "fitness"), spec, round_of(path)[2])
+    return rows
+
+
+# ----------------------------------------------------------------------------- the loop
+def initial_population(spec: dict, repeat: int) -> list[dict]:
+    """Round 0 of a repeat, shared by every method: draws from the space ([seed, 0] for repeat 0)."""
+    rng = strategies.Round(spec["space"], spec, [], [], 0, spec["seed"], repeat).stream(0)
+    pop = ga.init_population(spec["space"], spec["population"], rng, spec["unique"])
+    return [{**g, "origin": "init", "parents": ""} for g in pop]
+
+
+def elites_of(previous: list[dict], spec: dict) -> list[dict]:
+    """The rows carried into the next round: the fittest distinct genomes of the previous round
+    (with duplicates counted in the report's plain GA, ga.unique false)."""
+    k = spec["elites"]
+    return ga.distinct_elites(previous, k, spec["space"]) if spec["unique"] else ga.select_elites(previous, k)
+
+
+def propose_round(spec: dict, method: str, history: list[dict], number: int, repeat: int) -> list[dict]:
+    """Round `number` of `method`: the elites of the previous round (with their runs), then the
+    strategy's new genomes, each never evaluated in this search (ga.unique) and not yet in the round."""
+    space = spec["space"]
+    elites = elites_of([r for r in history if r["round"] == number - 1], spec)
+    carried = [
+        {**space.canonical(e), "run": e["run"], "origin": "elite", "parents": f"gen{number - 1}:{int(e['individual'])}"}
+        for e in elites
+    ]
+    taken = {space.key(r) for r in history} | {space.key(e) for e in elites} if spec["unique"] else None
+    m = strategies.methods()[method]
+    rnd = strategies.Round(space, spec, history, elites, number, spec["seed"], repeat)
+    new = m.propose(rnd, spec["population"] - len(carried), taken)
+    return carried + [{**space.canonical(g), "origin": m.origin, "parents": g.get("parents", "")} for g in new]
+
+
+def name_runs(rows: list[dict], spec: dict, settings_values: dict, meta: dict, seed: int) -> list[dict]:
+    """Every new row gets its run id; with early stopping on, the new genomes of a round >= 1 carry
+    the stop context (the round's elites set their bar), so their ids differ from a full run's."""
+    space, stop_cfg = spec["space"], spec["early_stop"]
+    against = [r["run"] for r in rows if r["origin"] == "elite"]
+    for r in rows:
+        if "run" in r:
+            continue
+        stop = None
+        if stop_cfg and r["origin"] not in NEVER_STOPPED:
+            stop = {"epoch": stop_cfg["epoch"], "margin": stop_cfg.get("margin", 0.0), "against": against}
+        r["run"] = space.run_id(r, seed, run_context(settings_values, spec, meta, stop))
+    return rows
+
+
+def _inputs(args):
+    return spec_from_json(args.spec), json.loads(args.settings), read_meta(args.meta)
+
+
+def init_step(args) -> None:
+    spec, values, meta = _inputs(args)
+    rows = name_runs(initial_population(spec, args.repeat), spec, values, meta, args.train_seed)
+    formats.write_table("population", population_frame(rows, spec), args.out)
+
+
+def propose_step(args) -> None:
+    spec, values, meta = _inputs(args)
+    rows = propose_round(spec, args.method, history_rows(args.history, spec), args.round, args.repeat)
+    formats.write_table(
+        "population", population_frame(name_runs(rows, spec, values, meta, args.train_seed), spec), args.out
+    )
+
+
+# ----------------------------------------------------------------------------- scores
+def read_result(path) -> dict:
+    """A run's result.json, which must name the run whose folder it sits in."""
+    return formats.read_record("result", path, run=run_of(path))
+
+
+def collect(population, result_files, spec: dict):
+    """Join a round's table with its runs' result.json into its fitness table."""
+    df = read_round(population, spec)
+    by_run = {r["run"]: r for r in map(read_result, result_files)}
+    missing = [r for r in dict.fromkeys(df["run"]) if r not in by_run]
+    if missing:
+        raise DataError(f"{population}: no result.json given for run(s) {', '.join(missing)}")
+    envs = {environment(by_run[r]) for r in df["run"]}
+    if len(envs) > 1:  # fitness values from different environments may not be comparable
+        described = " | ".join(", ".join(map(str, e)) for e in sorted(envs, key=str))
+        print(
+            f"warning: {population} mixes {len(envs)} environments (see environments.tsv): {described}", file=sys.stderr
+        )
+    out = df.copy()
+    for c in RESULT_COLUMNS:
+        out[c] = [by_run[r][c] for r in df["run"]]
+    return out
+
+
+ENV_KEYS = ("torch", "torchvision", "cuda", "cudnn", "device", "deterministic", "threads", "commit")
+
+
+def environment(result: dict) -> tuple:
+    """The environment a run's numbers came from (result.json's provenance)."""
+    return tuple(result["provenance"].get(k, "unknown") for k in ENV_KEYS)
+
+
+def environments(result_files):
+    """One row per distinct environment: its fields, how many runs it produced, one of them."""
+    import pandas as pd
+
+    rows = {}
+    for res in map(read_result, result_files):
+        row = rows.setdefault(
+            environment(res), {**dict(zip(ENV_KEYS, environment(res))), "runs": 0, "example": res["run"]}
+        )
+        row["runs"] += 1
+    return pd.DataFrame(list(rows.values()), columns=[*ENV_KEYS, "runs", "example"])
+
+
+def collect_step(args) -> None:
+    formats.write_table("fitness", collect(args.population, args.results, spec_from_json(args.spec)), args.out)
+
+
+def environments_step(args) -> None:
+    formats.write_table("environments", environments(args.results), args.out)
+
+
+# ----------------------------------------------------------------------------- the search's tables
+def searches(paths, spec: dict) -> dict:
+    """{(method, repeat): its fitness tables in round order} from every fitness table given: round 0
+    of a repeat belongs to each of its methods."""
+    by_round = {round_of(p): p for p in paths}
+    out = {}
+    for m in spec["methods"]:
+        for r in range(spec["repeats"]):
+            tables = [by_round.get((r, None, 0))] + [by_round.get((r, m, k)) for k in range(1, spec["rounds"])]
+            if all(tables):
+                out[(m, r)] = tables
+    return out
+
+
+def all_individuals(paths, spec: dict):
+    """Every row of every search, with method, repeat and round in front (round 0 under each method)."""
+    import pandas as pd
+
+    frames = []
+    for (m, r), tables in searches(paths, spec).items():
+        for k, path in enumerate(tables):
+            frames.append(read_round(path, spec, "fitness").assign(method=m, repeat=r, round=k))
+    df = pd.concat(frames, ignore_index=True)
+    front = ["method", "repeat", "round"]
+    return df[front + [c for c in df.columns if c not in front]]
+
+
+def best_row(df):
+    """One row: the fittest individual (ties: the earliest round, then the lowest index)."""
+    return df.sort_values(["fitness", "round", "individual"], ascending=[False, True, True], kind="stable").head(1)
+
+
+def summarize(ind):
+    """Per method, repeat and round: size, distinct and new runs, diverged and stopped runs, epochs
+    trained and saved by early stopping, best / median / mean fitness, and so far: the best fitness,
+    the trainings and the device-hours spent."""
+    import pandas as pd
+
+    rows = []
+    for (m, r), search in ind.groupby(["method", "repeat"], sort=False):
+        seen, hours = set(), 0.0
+        for k, df in search.groupby("round", sort=True):
+            new = df[~df["run"].isin(seen)].drop_duplicates("run")
+            stopped = new[new["status"] == "stopped"]
+            seen |= set(df["run"])
+            hours += new["process_seconds"].sum() / 3600
+            rows.append(
+                {
+                    "method": m,
+                    "repeat": r,
+                    "round": k,
+                    "individuals": len(df),
+                    "distinct_runs": df["run"].nunique(),
+                    "new_runs": len(new),
+                    "diverged": int(df["status"].isin(formats.NO_SCORES).sum()),
+                    "stopped": len(stopped),
+                    "epochs_trained": int(new["epochs_completed"].sum()),
+                    "epochs_saved": int((stopped["epochs"] - stopped["epochs_completed"]).sum()),
+                    "best": df["fitness"].max(),
+                    "median": df["fitness"].median(),
+                    "mean": df["fitness"].mean(),
+                    "trainings_so_far": len(seen),
+                    "device_hours_so_far": hours,
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["best_so_far"] = out.groupby(["method", "repeat"])["best"].cummax()
+    return out
+
+
+def summarize_step(args) -> None:
+    """individuals.tsv, summary.tsv and best.tsv (each search's fittest individual) in one step."""
+    import pandas as pd
+
+    spec = spec_from_json(args.spec)
+    ind = all_individuals(args.fitness, spec)
+    formats.write_table("individuals", ind, args.out_individuals)
+    formats.write_table("summary", summarize(ind), args.out_summary)
+    bests = [best_row(df) for _, df in ind.groupby(["method", "repeat"], sort=False)]
+    formats.write_table("best", pd.concat(bests, ignore_index=True), args.out_best)
+
+
+# ----------------------------------------------------------------------------- after the search
+def baseline_genome(spec: dict, values: dict, baseline: dict, suggestion: dict) -> dict:
+    """The baseline "without GA": lr from the LR finder (baseline.lr auto) or the config, wd and mom
+    from baseline:, every other gene at the value the config trains with."""
+    names = list(dict.fromkeys([*spec["space"].names, "lr", "wd", "mom"]))
+    out = {}
+    for name in names:
+        if name == "lr" and baseline["lr"] == "auto":
+            v = suggestion["suggestion"]
+        else:
+            v = baseline.get(name, values.get(name, settings.BY_NAME[name].default))
+        out[name] = spaces.canonical_float(v) if settings.BY_NAME[name].kind is float else settings.typed(name, v)
+    return out
+
+
+def plan(spec: dict, values: dict, meta: dict, best, baseline: dict, suggestion: dict, seed: int, final_seeds: int):
+    """The runs after the search: the baseline at the search seed (its curves sit beside the search's),
+    then the baseline and every search's best (each method, each repeat) at the fresh seeds
+    seed+1 .. seed+final_seeds. search_fitness: the best's validation fitness in the search."""
+    import pandas as pd
+
+    seeds = range(seed + 1, seed + final_seeds + 1)
+    base = baseline_genome(spec, values, baseline, suggestion)
+    base_ctx = identity.context(values, named=list(base), data_id=meta["data_id"])
+    rows = [("baseline", 0, "search", seed, identity.run_id(base, seed, base_ctx), float("nan"))]
+    rows += [("baseline", 0, "final", s, identity.run_id(base, s, base_ctx), float("nan")) for s in seeds]
+    ctx = run_context(values, spec, meta)
+    for _, b in best.iterrows():
+        genome = spec["space"].parse(b)
+        rows += [
+            (b["method"], int(b["repeat"]), "final", s, spec["space"].run_id(genome, s, ctx), b["fitness"])
+            for s in seeds
+        ]
+    return pd.DataFrame(rows, columns=["method", "repeat", "stage", "seed", "run", "search_fitness"])
+
+
+def plan_step(args) -> None:
+    spec, values, meta = _inputs(args)
+    best = formats.read_table("best", args.best)
+    suggestion = formats.read_record("suggestion", args.suggestion)
+    table = plan(spec, values, meta, best, json.loads(args.baseline), suggestion, args.train_seed, args.final_seeds)
+    formats.write_table("plan", table, args.out)
+
+
+# ----------------------------------------------------------------------------- command line
+def build_parser() -> ArgumentParser:
+    ap = ArgumentParser(description="The search loop's steps (see the module doc)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def command(name, func, help, inputs=True):
+        p = sub.add_parser(name, help=help)
+        p.set_defaults(func=func)
+        p.add_argument("--spec", required=True, help="the config's ga: and search: sections as JSON")
+        if inputs:
+            p.add_argument("--settings", required=True, help="the training settings of the config as JSON")
+            p.add_argument("--meta", required=True, help="the prepared data's meta.json (its identity)")
+            p.add_argument("--train-seed", type=int, default=0, help="the training seed of the search's runs")
+        return p
+
+    i = command("init", init_step, "round 0 of a repeat (shared by every method)")
+    i.add_argument("--repeat", type=int, default=0)
+    n = command("propose", propose_step, "round k of a method from the rounds before it")
+    n.add_argument("--method", required=True)
+    n.add_argument("--repeat", type=int, default=0)
+    n.add_argument("--round", type=int, required=True, help="the round to propose (>= 1)")
+    n.add_argument("--history", nargs="+", required=True, help="the search's fitness tables so far, round 0 first")
+    c = command("collect", collect_step, "a round's fitness table from its runs' results", inputs=False)
+    c.add_argument("--population", required=True)
+    c.add_argument("--results", nargs="+", required=True, help="the round's runs' result.json")
+    e = command("environments", environments_step, "the environments that produced the runs' numbers", inputs=False)
+    e.add_argument("--results", nargs="+", required=True, help="result.json files")
+    t = command("summarize", summarize_step, "every individual, a summary per round, each search's best", inputs=False)
+    t.add_argument("--fitness", nargs="+", required=True)
+    t.add_argument("--out-individuals", required=True)
+    t.add_argument("--out-summary", required=True)
+    t.add_argument("--out-best", required=True)
+    f = command("plan", plan_step, "the baseline and the final retraining of every search's best")
+    f.add_argument("--best", required=True, help="search/best.tsv")
+    f.add_argument("--suggestion", required=True, help="the LR finder's suggestion.json")
+    f.add_argument("--baseline", required=True, help="the config's baseline: section as JSON")
+    f.add_argument("--final-seeds", type=int, default=3)
+    for p in (i, n, c, e, f):
+        p.add_argument("--out", required=True)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_cli(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""The search space, declared once: each gene is a training setting of settings.py and a
+distribution to draw it from. Torch-free (the Snakefile builds it while parsing).
+
+    ga:
+      genes:                                    # in this order (crossover cuts the list in the middle)
+        lr: {low: 1.0e-6, high: 1.0e-2, log: true}       float: uniform, or log-uniform
+        batch_size: {low: 64, high: 512, step: 64}        integer: uniform on the grid low, low+step, ..
+        arch: {choices: [resnet20, resnet32, resnet56]}   categorical
+        wd: null                                          not searched (a gene of an earlier config file)
+
+A gene's type follows from its setting: `choices` make it categorical, otherwise a float setting is a
+float gene and an integer setting an integer gene. From the space alone come: a value's canonical
+form and text (floats keep 3 significant digits), the population and fitness columns (one per gene),
+the run id of a genome (identity.py), what `train.py --genome` sets, each gene's draw and redraw (the
+GA's mutation), Optuna's distributions (the TPE strategy) and the figures' labels.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import NamedTuple
+
+import identity
+import settings
+
+SIG_DIGITS = 3
+
+
+def canonical_float(x: float) -> float:
+    return float(f"{float(x):.{SIG_DIGITS - 1}e}")
+
+
+class Gene(NamedTuple):
+    name: str  # a setting of settings.py
+    kind: str  # "float", "int" or "categorical"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: int = 1
+    choices: tuple = ()
+
+    def grid_size(self) -> int:
+        return (int(self.high) - int(self.low)) // self.step + 1
+
+    def draw(self, rng):
+        """One value from the gene's distribution (numpy Generator), in canonical form."""
+        if self.kind == "categorical":
+            return self.choices[int(rng.integers(len(self.choices)))]
+        if self.kind == "int" and not self.log:
+            return int(self.low) + self.step * int(rng.integers(self.grid_size()))
+        lo, hi = float(self.low), float(self.high)
+        v = math.exp(rng.uniform(math.log(lo), math.log(hi))) if self.log else rng.uniform(lo, hi)
+        # bounds are canonical and rounding is monotonic, so the rounded value stays inside them
+        return self.canonical(v)
+
+    def canonical(self, v):
+        if self.kind == "float":
+            return canonical_float(v)
+        if self.kind == "int":
+            i = round((float(v) - self.low) / self.step)
+            return int(self.low) + self.step * min(max(i, 0), self.grid_size() - 1)
+        return settings.typed(self.name, v)
+
+    def text(self, v) -> str:
+        return identity.value_text(self.name, v)
+
+    def parse(self, text):
+        """A value from its text in a table or a run id."""
+        return self.canonical(identity.parse_value(self.name, str(text)))
+
+    def contains(self, v) -> bool:
+        if self.kind == "categorical":
+            return v in self.choices
+        return self.low <= v <= self.high and self.canonical(v) == v
+
+    def label(self) -> str:
+        return f"{self.name} (log)" if self.log else self.name
+
+    def describe(self) -> str:
+        if self.kind == "categorical":
+            return f"{self.name} in {{{', '.join(self.text(c) for c in self.choices)}}}"
+        scale = "log-uniform" if self.log else "uniform"
+        grid = f", step {self.step}" if self.kind == "int" and self.step != 1 else ""
+        return f"{self.name} {scale} {self.text(self.low)}..{self.text(self.high)}{grid}"
+
+
+class Space(NamedTuple):
+    genes: tuple  # of Gene, in crossover order
+
+    @property
+    def names(self) -> list[str]:
+        return [g.name for g in self.genes]
+
+    def draw(self, rng) -> dict:
+        return {g.name: g.draw(rng) for g in self.genes}
+
+    def canonical(self, genome: dict) -> dict:
+        return {g.name: g.canonical(genome[g.name]) for g in self.genes}
+
+    def key(self, genome: dict) -> tuple:
+        """What makes two genomes the same: their canonical values."""
+        return tuple(g.canonical(genome[g.name]) for g in self.genes)
+
+    def texts(self, genome: dict) -> dict:
+        return {g.name: g.text(genome[g.name]) for g in self.genes}
+
+    def parse(self, row: dict) -> dict:
+        """A genome from a table row (its gene columns as text or numbers)."""
+        return {g.name: g.parse(row[g.name]) for g in self.genes}
+
+    def middle(self) -> int:
+        """The crossover point at the middle of the gene list (the report's "middle most node")."""
+        return len(self.genes) // 2
+
+    def run_id(self, genome: dict, seed: int, ctx: dict) -> str:
+        return identity.run_id(self.canonical(genome), seed, ctx)
+
+    def label(self, genome: dict) -> str:
+        """A compact label of a genome for legends: every gene, floats with 2 significant digits."""
+        parts = []
+        for g in self.genes:
+            v = genome[g.name]
+            parts.append(f"{g.name}={float(v):.2g}" if g.kind == "float" else f"{g.name}={g.text(v)}")
+        return " ".join(parts)
+
+
+def _gene(name: str, spec: dict) -> Gene:
+    """One gene from its config entry; ValueError naming the config key for what cannot be searched."""
+    key = f"ga.genes.{name}"
+    s = settings.BY_NAME.get(name)
+    if s is None or not s.identity or name == "seed":
+        searchable = ", ".join(k for k in settings.IDENTITY_KEYS if k != "seed")
+        raise ValueError(f"{key}: not a setting that can be searched; settings: {searchable}")
+    if "choices" in spec:
+        return _categorical(key, s, spec)
+    if s.kind not in (int, float):
+        raise ValueError(f"{key}: {name} is a {s.kind.__name__} setting: give its choices ({key}.choices)")
+    if "low" not in spec or "high" not in spec:
+        raise ValueError(f"{key}: give low and high (or choices)")
+    low, high = spec["low"], spec["high"]
+    for bound, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{key}.{bound}: must be a finite number, got {v!r}")
+        error = settings.range_error(s, settings.typed(name, v))
+        if error:
+            raise ValueError(f"{key}.{bound}: {error.replace(settings.flag(name), name)}")
+    if not low < high:
+        raise ValueError(f"{key}: low ({low:g}) must be below high ({high:g})")
+    log = bool(spec.get("log", False))
+    if log and low <= 0:
+        raise ValueError(f"{key}.low: a log-scale bound must be > 0, got {low:g}")
+    if s.kind is float:
+        for bound, v in (("low", low), ("high", high)):
+            if canonical_float(v) != v:
+                raise ValueError(f"{key}.{bound}: use at most {SIG_DIGITS} significant digits, got {v!r}")
+        return Gene(name, "float", float(low), float(high), log)
+    return _integer(key, name, spec, low, high, log)
+
+
+def _integer(key: str, name: str, spec: dict, low, high, log: bool) -> Gene:
+    step = spec.get("step", 1)
+    if int(low) != low or int(high) != high:
+        raise ValueError(f"{key}: {name} is an integer setting: low and high must be integers")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1 or (high - low) % step:
+        raise ValueError(f"{key}.step: must be a positive integer dividing high - low ({high - low}), got {step!r}")
+    if log and step != 1:
+        raise ValueError(f"{key}: log and step cannot be combined (for powers of two use choices: [64, 128, ...])")
+    return Gene(name, "int", int(low), int(high), log, step)
+
+
+def _categorical(key: str, s, spec: dict) -> Gene:
+    choices = spec["choices"]
+    if not isinstance(choices, list) or len(choices) < 2 or len(set(map(str, choices))) != len(choices):
+        raise ValueError(f"{key}.choices: give at least two distinct values")
+    extra = [k for k in spec if k != "choices"]
+    if extra:
+        raise ValueError(f"{key}: choices cannot be combined with {', '.join(extra)}")
+    for c in choices:
+        ok = isinstance(c, s.kind) and not (s.kind is int and isinstance(c, bool))
+        if s.kind is float and isinstance(c, int) and not isinstance(c, bool):
+            ok = True
+        if not ok:
+            raise ValueError(f"{key}.choices: {c!r} is not a {s.kind.__name__} ({s.name}'s type)")
+        error = (f"{s.name} must be one of {', '.join(s.choices)}" if s.choices and c not in s.choices else None) or (
+            settings.range_error(s, settings.typed(s.name, c))
+        )
+        if error:
+            raise ValueError(f"{key}.choices: {c!r}: {error.replace(settings.flag(s.name), s.name)}")
+    typed = tuple(settings.typed(s.name, c) for c in choices)
+    for c in typed:
+        if s.kind is float and canonical_float(c) != c:
+            raise ValueError(f"{key}.choices: use at most {SIG_DIGITS} significant digits, got {c!r}")
+        if not re.fullmatch(identity.VALUE, identity.value_text(s.name, c)):
+            raise ValueError(f"{key}.choices: {c!r}: a choice names run folders: letters, digits, '.', '+', '-'")
+    return Gene(s.name, "categorical", choices=typed)
+
+
+def from_config(genes: dict) -> Space:
+    """The space of `ga.genes` (entries set to null are not searched)."""
+    space = Space(tuple(_gene(name, spec) for name, spec in genes.items() if spec is not None))
+    if not space.genes:
+        raise ValueError("ga.genes: search at least one gene")
+    longest = identity.run_id({g.name: _longest(g) for g in space.genes}, settings.MAX_SEED, {"x": 1})
+    if len(longest) > identity.MAX_RUN_ID:
+        raise ValueError(
+            f"ga.genes: run folder names would reach {len(longest)} characters (at most {identity.MAX_RUN_ID}); "
+            "search fewer genes"
+        )
+    return space
+
+
+def _longest(g: Gene):
+    """The gene's value with the longest text (for the length of run ids)."""
+    values = g.choices if g.kind == "categorical" else (g.low, g.high)
+    return max(values, key=lambda v: len(g.text(v)))

@@ -1,0 +1,73 @@
+"""Search strategies behind one seam, as Optuna's samplers are: a strategy proposes a round's new
+genomes from the space, the search's history (every evaluated genome with its fitness), the round
+number and a random stream. The search loop (scripts/search.py) around it is the same for every
+strategy: round 0 is one shared initial population, then each round carries the fittest distinct
+genomes so far (`ga.elites` of them) and asks the strategy for `population - elites` new ones, never
+a genome already evaluated (`ga.unique`), until the GA's budget is spent.
+
+A method is one module in this folder that defines `METHOD = Method(...)`: adding one is that module
+and its name under `search.methods`. The plan, the comparison, the figures, the status view, the
+captions and the verdict read this registry (`methods()`), nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from functools import cache
+from typing import NamedTuple
+
+import numpy as np
+
+REPEAT_TAG = 7919  # marks a repeat's streams: [seed, ..., REPEAT_TAG, r] never equals a stream of repeat 0
+
+
+def stream_entropy(seed: int, repeat: int, *parts: int) -> list[int]:
+    """The entropy of one random stream of a search: repeat 0 draws exactly what the GA always drew
+    (generation g: [seed, g]; the random search: [seed, 0, 1]), repeat r > 0 its own streams."""
+    return [int(seed), *map(int, parts)] + ([REPEAT_TAG, int(repeat)] if repeat else [])
+
+
+class Round(NamedTuple):
+    """What a strategy sees when it proposes round `number` (>= 1) of one search."""
+
+    space: object  # space.Space
+    spec: dict  # the search's settings (population, elites, unique, crossover point, mutation threshold, ...)
+    history: list  # every evaluated row so far, round 0 first: genes, run, fitness, status, round, individual, origin
+    elites: list  # the rows carried into this round (the fittest distinct genomes of the previous one)
+    number: int
+    seed: int
+    repeat: int
+
+    def stream(self, *parts: int) -> np.random.Generator:
+        return np.random.default_rng(stream_entropy(self.seed, self.repeat, *parts))
+
+    def int_seed(self, *parts: int) -> int:
+        """An integer seed for a library's sampler, from this search's streams."""
+        return int(np.random.SeedSequence(stream_entropy(self.seed, self.repeat, *parts)).generate_state(1)[0])
+
+
+class Method(NamedTuple):
+    name: str  # the value under search.methods, the folder of its rounds, the `method` column
+    label: str  # how figures, tables and the verdict name it
+    colour: str  # its colour in every figure
+    origin: str  # the `origin` of its proposals in the round tables
+    propose: Callable  # propose(round: Round, n: int, taken: set | None) -> n new genomes (dicts; `parents` optional)
+    report_ga: bool = False  # the report's GA: the method every other one is compared with
+
+
+@cache
+def methods() -> dict[str, Method]:
+    """Every method of this folder, by name."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        method = getattr(importlib.import_module(f"{__name__}.{info.name}"), "METHOD", None)
+        if isinstance(method, Method):
+            found[method.name] = method
+    return found
+
+
+def reference(names) -> str:
+    """The method the others are compared with: the report's GA if it runs, else the first."""
+    return next((n for n in names if methods()[n].report_ga), names[0])

@@ -1,0 +1,300 @@
+"""The final comparison on the TEST set and the report's verdict, with honest statistics.
+
+    python scripts/verdict.py --spec '<json>' --plan final/plan.tsv --tests runs/*/test.json \\
+        --results runs/*/result.json --meta prepared/meta.json --suggestion lr_find/suggestion.json \\
+        --best-predictions runs/<reference best>/test_predictions.tsv --out-comparison comparison.tsv \\
+        --out-differences differences.tsv --out-predictions predictions.tsv --out-verdict verdict.txt
+
+A search is a random experiment: which method wins is known only across repeated searches. So each
+method's test top-1 is summarised over its searches (`search.repeats`), each search's best retrained
+with the final seeds: the mean, and a 95 % t-interval over the repeats' means (the unit that is
+replicated is the search; with one repeat the interval covers only the seed-to-seed noise of
+retraining, and the verdict says that one search per method cannot rank methods). The baseline has
+no search: its unit is the seed. A difference between two methods is Welch's t-interval on their
+units; an interval that covers 0 is "not distinguishable at this budget". A method whose mean test
+top-1 is at or below chance (1 / classes) failed and is named so, not compared. The winner's curse
+is shown per method: its bests' validation fitness in the search next to their validation and test
+top-1 when retrained.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import formats
+import search
+import strategies
+from layout import run_of
+from util import ArgumentParser, DataError, atomic_write_bytes, atomic_write_text, run_cli
+
+METRICS = list(formats.COMPARED)
+LEVEL = 0.95
+
+
+# ----------------------------------------------------------------------------- Student's t
+def _betacf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularized incomplete beta function (modified Lentz)."""
+    tiny, c, d = 1e-300, 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        for num in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
+            d = 1 + num * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    if x <= 0 or x >= 1:
+        return 0.0 if x <= 0 else 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1 - front * _betacf(b, a, 1 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return 1 - tail if t > 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Student's t quantile by bisection on its distribution function."""
+    lo, hi = -1e3, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+    return (lo + hi) / 2
+
+
+def interval(values: list[float]) -> tuple[float, float, float]:
+    """(mean, low, high): the 95 % t-interval of the mean of accuracies, within [0, 1] where it would
+    reach past them; NaN bounds with fewer than two values."""
+    m = statistics.fmean(values)
+    if len(values) < 2:
+        return m, math.nan, math.nan
+    half = t_quantile((1 + LEVEL) / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return m, max(0.0, m - half), min(1.0, m + half)
+
+
+def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), low, high): Welch's 95 % t-interval of the difference."""
+    diff = statistics.fmean(a) - statistics.fmean(b)
+    if len(a) < 2 or len(b) < 2:
+        return diff, math.nan, math.nan
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    if va + vb == 0:
+        return diff, diff, diff
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = t_quantile((1 + LEVEL) / 2, df) * math.sqrt(va + vb)
+    return diff, diff - half, diff + half
+
+
+# ----------------------------------------------------------------------------- tables
+def final_scores(plan_tsv, tests):
+    """The final runs' test.json, with the plan's method, repeat and search fitness, as a frame."""
+    import pandas as pd
+
+    by_run = {}
+    for path in tests:
+        record = formats.read_record("test", path, run=run_of(path))
+        by_run[record["run"]] = record
+    final = formats.read_table("plan", plan_tsv).query("stage == 'final'")
+    missing = [r for r in final["run"] if r not in by_run]
+    if missing:
+        raise DataError(f"{plan_tsv}: no test.json given for final run(s) {', '.join(missing)}")
+    rows = [{**p, **{k: by_run[p["run"]][k] for k in METRICS}} for p in final.to_dict("records")]
+    return pd.DataFrame(rows)
+
+
+def units(df) -> tuple[list[float], str]:
+    """A method's replicated unit: the mean test top-1 of each search when it ran more than one,
+    else each seed's."""
+    per_repeat = df.groupby("repeat")["test_top1"].mean()
+    if len(per_repeat) > 1:
+        return list(per_repeat), "repeats"
+    return list(df["test_top1"]), "seeds"
+
+
+def labels(names) -> dict:
+    return {"baseline": "baseline", **{m: strategies.methods()[m].label for m in names if m != "baseline"}}
+
+
+def compare(scores, chance: float):
+    """One row per method: repeats, seeds, mean and std of every metric, the test top-1's 95 % interval
+    and its basis, the winner's curse (search fitness) and whether it failed (at or below chance)."""
+    import pandas as pd
+
+    rows = []
+    names = [m for m in dict.fromkeys(scores["method"]) if m != "baseline"] + ["baseline"]  # the baseline last
+    for m in names:
+        df = scores[scores["method"] == m]
+        u, basis = units(df)
+        mean, low, high = interval(u)
+        row = {"method": m, "label": labels(names)[m], "repeats": df["repeat"].nunique(), "seeds": df["seed"].nunique()}
+        for k in METRICS:
+            row[f"{k}_mean"], row[f"{k}_std"] = df[k].mean(), df[k].std(ddof=1) if len(df) > 1 else math.nan
+        row.update(test_top1_ci_low=low, test_top1_ci_high=high, ci_basis=basis)
+        row.update(search_fitness_mean=df["search_fitness"].mean(), failed=bool(mean <= chance or math.isnan(mean)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def differences(scores, comparison, reference: str):
+    """Each method's test top-1 minus the reference method's and minus the baseline's (points of
+    accuracy as fractions), with Welch's interval; methods that failed are not compared."""
+    import pandas as pd
+
+    ok = set(comparison.loc[~comparison["failed"], "method"])
+    rows = []
+    for m in comparison["method"]:
+        for against in dict.fromkeys([reference, "baseline"]):
+            if m in (against, "baseline") or m not in ok or against not in ok:
+                continue
+            a, b = (units(scores[scores["method"] == x])[0] for x in (m, against))
+            diff, low, high = welch(a, b)
+            covers = math.isnan(low) or low <= 0 <= high
+            rows.append(
+                {
+                    "method": m,
+                    "against": against,
+                    "diff": diff,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "distinguishable": not covers,
+                }
+            )
+    return pd.DataFrame(rows, columns=["method", "against", "diff", "ci_low", "ci_high", "distinguishable"])
+
+
+# ----------------------------------------------------------------------------- the verdict
+def pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def score_sentence(c) -> str:
+    scores = []
+    for _, r in c.iterrows():
+        ci = (
+            ""
+            if math.isnan(r["test_top1_ci_low"])
+            else f" [{pct(r['test_top1_ci_low'])}, {pct(r['test_top1_ci_high'])}]"
+        )
+        scores.append(f"{r['label']} {pct(r['test_top1_mean'])}{ci}")
+    methods = c[c["method"] != "baseline"]
+    repeats, seeds = int(methods["repeats"].max()), int(c["seeds"].max())
+    if repeats > 1:
+        basis = (
+            f"mean with a 95 % t-interval over {repeats} searches per method, each search's best retrained "
+            f"with {seeds} seeds; the baseline's over its {seeds} seeds"
+        )
+    else:
+        basis = (
+            f"mean with a 95 % t-interval over {seeds} retraining seeds of one search per method: one search "
+            "per method cannot rank methods, the intervals cover only the seeds' noise"
+        )
+    return f"Test top-1: {'; '.join(scores)} ({basis})."
+
+
+def difference_sentences(d, c) -> list[str]:
+    label = dict(zip(c["method"], c["label"]))
+    out = []
+    for _, r in d.iterrows():
+        gap = f"{label[r['method']]} vs {label[r['against']]}: {100 * r['diff']:+.2f} points"
+        if math.isnan(r["ci_low"]):
+            out.append(f"{gap}, no interval (one value each): not distinguishable at this budget.")
+        elif r["distinguishable"]:
+            out.append(f"{gap} [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]: distinguishable (excludes 0).")
+        else:
+            out.append(
+                f"{gap} [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]: not distinguishable at this budget."
+            )
+    return out
+
+
+def failure_sentences(c, chance: float, suggestion: dict) -> list[str]:
+    out = [
+        f"{r['label']} failed: its test top-1 ({pct(r['test_top1_mean'])}) is at or below chance ({pct(chance)}); "
+        "it is not compared."
+        for _, r in c[c["failed"]].iterrows()
+    ]
+    if not suggestion["valid"]:
+        out.append(
+            f"The LR range test failed ({suggestion['reason']}): the baseline's lr {suggestion['suggestion']:.2e} is a "
+            "fallback, so the comparison with the baseline is not meaningful."
+        )
+    return out
+
+
+def curse_sentence(c) -> str:
+    parts = [
+        f"{r['label']}'s bests scored {pct(r['search_fitness_mean'])} on validation in the search, "
+        f"{pct(r['val_top1_mean'])} when retrained (test {pct(r['test_top1_mean'])})"
+        for _, r in c[c["method"] != "baseline"].iterrows()
+    ]
+    return f"Winner's curse: {'; '.join(parts)}."
+
+
+def cost_sentence(result_files) -> str:
+    results = [formats.read_record("result", p, run=run_of(p)) for p in result_files]
+    hours = sum(r["process_seconds"] for r in results) / 3600
+    devices = sorted({r["provenance"]["device"] for r in results})
+    optimizers = sorted({r["settings"].get("optimizer", "sgd") for r in results})
+    return (
+        f"It took {len(results)} trainings (every search, the baseline and the final seeds) and {hours:.2f} "
+        f"device-hours on {', '.join(devices)}, optimizer {', '.join(optimizers)}."
+    )
+
+
+def verdict(c, d, chance: float, suggestion: dict, result_files) -> str:
+    """The report's answer in one paragraph (see the module doc)."""
+    parts = [score_sentence(c), *failure_sentences(c, chance, suggestion), *difference_sentences(d, c)]
+    return " ".join([*parts, curse_sentence(c), cost_sentence(result_files)])
+
+
+def compare_step(args) -> None:
+    spec = search.spec_from_json(args.spec)
+    meta = formats.read_record("meta", args.meta)
+    suggestion = formats.read_record("suggestion", args.suggestion)
+    chance = 1 / meta["num_classes"]
+    scores = final_scores(args.plan, args.tests)
+    c = compare(scores, chance)
+    d = differences(scores, c, strategies.reference(spec["methods"]))
+    formats.write_table("comparison", c, args.out_comparison)
+    formats.write_table("differences", d, args.out_differences)
+    atomic_write_bytes(args.out_predictions, Path(args.best_predictions).read_bytes())
+    atomic_write_text(args.out_verdict, verdict(c, d, chance, suggestion, args.results) + "\n")
+    print(
+        c[["method", "repeats", "seeds", "test_top1_mean", "test_top1_ci_low", "test_top1_ci_high"]].to_string(
+            index=False
+        )
+    )
+
+
+def main(argv=None) -> int:
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spec", required=True, help="the config's ga: and search: sections as JSON")
+    ap.add_argument("--plan", required=True, help="final/plan.tsv (scripts/search.py plan)")
+    ap.add_argument("--tests", nargs="+", required=True, help="the final runs' test.json")
+    ap.add_argument("--results", nargs="+", required=True, help="every run's result.json, for the verdict's cost")
+    ap.add_argument("--meta", required=True, help="the prepared data's meta.json (chance = 1 / classes)")
+    ap.add_argument("--suggestion", required=True, help="the LR finder's suggestion.json")
+    ap.add_argument("--best-predictions", required=True, help="test_predictions.tsv of the reference's best")
+    for name in ("comparison", "differences", "predictions", "verdict"):
+        ap.add_argument(f"--out-{name}", required=True)
+    return run_cli(compare_step, ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
