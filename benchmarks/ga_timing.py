@@ -31,7 +31,7 @@ def job_kind(argv: list[str]) -> str | None:
     if name in KINDS:
         return KINDS[name]
     if name == "evaluate.py":
-        return "evaluate" if argv[1:2] == ["test"] else "light"
+        return "evaluate"
     if name.endswith(".py"):
         return "light"  # ga.py and the table steps
     return None
@@ -88,14 +88,18 @@ def breakdown(records: list[dict]) -> dict:
 
 
 def print_breakdown(b: dict, import_torch_s: float | None) -> None:
-    print(f"wall clock {b['wall_s']:.1f} s; no job running (Snakemake's own work and gaps): {b['snakemake_only_s']:.1f} s")
+    print(
+        f"wall clock {b['wall_s']:.1f} s; no job running (Snakemake's own work and gaps): {b['snakemake_only_s']:.1f} s"
+    )
     print(f"{'job kind':<10} {'jobs':>5} {'total s':>9} {'median s':>9}")
     for kind, v in sorted(b["per_kind"].items(), key=lambda kv: -kv[1]["total_s"]):
         print(f"{kind:<10} {v['jobs']:>5} {v['total_s']:>9.1f} {v['median_s']:>9.2f}")
     t = b["train_median_s"]
     if t:
         phases = ", ".join(f"{k} {t[k]:.2f}" for k in ("imports", "setup", "epochs", "teardown") if k in t)
-        print(f"train job (median s): process {t['total']:.2f} = {phases}; outside the epochs {t['outside_epochs']:.2f}")
+        print(
+            f"train job (median s): process {t['total']:.2f} = {phases}; outside the epochs {t['outside_epochs']:.2f}"
+        )
     if t and import_torch_s:
         print(
             f"bare `import torch` (same run): {import_torch_s:.2f} s; train fixed cost - import torch = "

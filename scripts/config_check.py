@@ -45,7 +45,12 @@ def _accepts(node: dict, root: dict, value) -> bool:
 
 
 def _child(node: dict, key, root: dict) -> dict:
+    """The schema of `key` inside `node`, looking through $ref and the branches of a oneOf."""
     node = _resolve(node, root)
+    for branch in node.get("oneOf", []):
+        found = _child(branch, key, root)
+        if found:
+            return found
     if isinstance(key, int):
         return node.get("items", {})
     props = node.get("properties", {})

@@ -43,6 +43,7 @@ from data import (
 from gpu_slots import choose_cuda_device, lock_dir
 from layout import RUN_FILES
 from models import build_model
+from optimizers import Optimizer
 from util import DataError, RunError, atomic_write_bytes, git_commit, package_version, settings_hash
 
 METRIC_COLUMNS = [
@@ -102,14 +103,25 @@ def step_schedule(step: int, lr: float, mom: float, milestones=(), warmup_iters:
 
 
 # ----------------------------------------------------------------------------- the process
-def set_determinism(on: bool) -> None:
+def set_determinism(on: bool, device_type: str = "cuda") -> None:
     """Deterministic kernels on CUDA (cuDNN, cuBLAS with a fixed workspace, scatter/index ops): two
     runs of a genome give the same numbers. Call before any CUDA work. An op without a deterministic
-    kernel then raises (no silent fallback)."""
+    kernel then raises (no silent fallback). On the CPU nothing is set: the CPU kernels a run uses are
+    deterministic for a fixed thread count (train.threads), and torch's switch imports the compiler
+    stack (1.1 s of a CPU job's start, torch 2.14)."""
+    if device_type != "cuda":
+        return
     if on:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
     torch.use_deterministic_algorithms(on)
     torch.backends.cudnn.deterministic = on
+
+
+def device_type(name: str) -> str:
+    """The kind of device `resolve_device` will pick, without starting CUDA."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
 
 
 def set_threads(n: int) -> None:
@@ -241,12 +253,13 @@ def param_groups(model, wd: float):
 
 
 def make_optimizer(model, name: str, lr: float, wd: float, momentum: float, device_type: str):
-    """SGD (momentum, L2 weight decay) or AdamW (decoupled weight decay, beta1 = momentum); fused
-    kernels on CUDA, foreach on the CPU. BatchNorm and biases are not decayed (param_groups)."""
-    impl = {"fused": True} if device_type == "cuda" else {"foreach": True}
+    """SGD (momentum, L2 weight decay) or AdamW (decoupled weight decay, beta1 = momentum), as
+    torch.optim computes them (optimizers.py); fused kernels on CUDA, foreach on the CPU. BatchNorm
+    and biases are not decayed (param_groups)."""
     if name == "adamw":
-        return torch.optim.AdamW(param_groups(model, wd), lr=lr, betas=(momentum, ADAMW_BETA2), eps=ADAMW_EPS, **impl)
-    return torch.optim.SGD(param_groups(model, wd), lr=lr, momentum=momentum, **impl)
+        hyper = {"lr": lr, "betas": (momentum, ADAMW_BETA2), "eps": ADAMW_EPS}
+        return Optimizer("adamw", param_groups(model, wd), hyper, device_type)
+    return Optimizer("sgd", param_groups(model, wd), {"lr": lr, "momentum": momentum}, device_type)
 
 
 def set_hparams(opt, lr: float, mom: float) -> None:

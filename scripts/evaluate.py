@@ -12,13 +12,12 @@ The comparison of the methods is verdict.py.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import formats
 import runlock
 from layout import run_of
-from util import ArgumentParser, DataError, atomic_write_bytes, run_cli
+from util import ArgumentParser, DataError, atomic_write_bytes, exit_now, run_cli
 
 PREDICTION_COLUMNS = ["index", "label", "pred1", "pred2", "pred3", "pred4", "pred5"]
 
@@ -29,6 +28,7 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     from data import load_prepared
     from engine import (
         Normalizer,
+        device_type,
         evaluate,
         load_model_file,
         model_on_device,
@@ -42,7 +42,7 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     run = run_of(result_json)
     res = formats.read_record("result", result_json, run=run)
     s = res["settings"]
-    set_determinism(s.get("deterministic", False))
+    set_determinism(s.get("deterministic", False), device_type(device))
     dev = resolve_device(device)
     set_threads(s.get("threads", 0))
     data = load_prepared(data_dir)
@@ -88,4 +88,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -59,7 +59,7 @@ ROUND_TAIL = [F("origin", "text"), F("parents", "text", nan="allowed")]
 FORMATS = {
     # a training run's files (train.py writes them; evaluate.py the test files)
     "result": [
-        F("run", "run"),
+        F("run", "text"),  # a run id in the workflow; any folder name by hand (readers check it is the folder's)
         *RESULT_FIELDS,
         F("settings", "dict"),
         F("named", "dict"),
@@ -70,7 +70,7 @@ FORMATS = {
         F("provenance", "dict"),
     ],
     "test": [
-        F("run", "run"),
+        F("run", "text"),
         F("status", "text", choices=STATUSES),
         F("seed", "int", low=0),
         *[F(f"test_{k}", "float", nan="no_scores", **UNIT) for k in ("top1", "top3", "top5")],

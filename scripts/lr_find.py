@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import torch
@@ -34,6 +33,7 @@ from engine import (
     Normalizer,
     augment_args,
     batch_stream,
+    device_type,
     load_split,
     make_optimizer,
     make_step,
@@ -43,7 +43,7 @@ from engine import (
     set_threads,
 )
 from train import check_ranges
-from util import ArgumentParser, DataError, atomic_write_text, run_cli
+from util import ArgumentParser, DataError, atomic_write_text, exit_now, run_cli
 
 MIN_DROP = 0.05  # a descent is a fall of the smoothed loss by at least 5 % of its starting level
 PLATEAU_SHARE = 0.1  # the stretch starts where the curve has fallen by 10 % of its whole descent
@@ -101,7 +101,7 @@ def range_test(args, step, Xtr, Ytr, device) -> list[tuple]:
 
 
 def lr_find(args) -> dict:
-    set_determinism(args.deterministic)
+    set_determinism(args.deterministic, device_type(args.device))
     device = resolve_device(args.device)
     set_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -145,4 +145,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -436,7 +436,7 @@ def build_parser() -> ArgumentParser:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name, (func, files) in COMMANDS.items():
-        p = sub.add_parser(name, help=func.__doc__.splitlines()[0] if func.__doc__ else None)
+        p = sub.add_parser(name, help=func.__doc__.splitlines()[0].replace("%", "%%") if func.__doc__ else None)
         p.add_argument("--spec", required=True, help="the config's ga: and search: sections as JSON")
         for arg, kind in files.items():
             p.add_argument(f"--{arg}", required=True, nargs="+" if kind is list else None)

@@ -86,6 +86,7 @@ SETTINGS = (
     S("eval_batch_size", 0, "evaluation batch size (0: 2x batch size)", identity=False, low=0),
     S("jobs_per_gpu", 1, "training jobs sharing one GPU (lock slots)", "jobs_per_gpu", identity=False, low=1),
     S("cache_dir", "", "torch.compile caches (Inductor, Triton) shared by every job", identity=False),
+    S("tensorboard", "", "write this run's TensorBoard events into this folder ('': none)", identity=False),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 IDENTITY_KEYS = [s.name for s in SETTINGS if s.identity]

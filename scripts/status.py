@@ -63,7 +63,7 @@ def run_state(out: str, run: str) -> dict:
     errors = [line for line in lines if line.startswith("error:") or "Traceback" in line]
     if errors:
         return {**state, "state": "failed", "error": errors[-1]}
-    return {**state, "state": "running" if lines else "pending"}
+    return {**state, "state": "running" if lines or rows else "pending"}
 
 
 def rounds(config: dict, spec: dict) -> list[dict]:

@@ -46,6 +46,7 @@ from engine import (
     Normalizer,
     atomic_torch_save,
     augment_args,
+    device_type,
     epoch_batches,
     evaluate,
     format_row,
@@ -69,7 +70,16 @@ from engine import (
     step_schedule,
 )
 from layout import RUN_FILES, run_of
-from util import ArgumentParser, DataError, RunError, atomic_write_text, process_start_time, run_cli, write_json
+from util import (
+    ArgumentParser,
+    DataError,
+    RunError,
+    atomic_write_text,
+    exit_now,
+    process_start_time,
+    run_cli,
+    write_json,
+)
 
 IMPORTS_DONE = time.time()
 # Tests of interruptions set this to widen each step (seconds); it never changes the numbers.
@@ -98,6 +108,7 @@ class Job:
     columns: list
     fingerprint: dict
     clock: dict  # phase -> time.time() when it ended
+    tensorboard: object = None  # tensorboard_log.RunLog with --tensorboard
 
 
 # ----------------------------------------------------------------------------- identity
@@ -155,7 +166,7 @@ def finished_result(out: Path, fingerprint: dict) -> dict | None:
 # ----------------------------------------------------------------------------- the parts of a run
 def setup(args) -> torch.device:
     """Determinism, device, threads and compile cache, then the global seeds (before the model)."""
-    set_determinism(args.deterministic)
+    set_determinism(args.deterministic, device_type(args.device))
     device = resolve_device(args.device, args.jobs_per_gpu)
     set_threads(args.threads)
     set_compile_cache(args.cache_dir)
@@ -285,6 +296,8 @@ def save_epoch(job: Job, model, opt, rows: list) -> None:
     with open(job.out / RUN_FILES["metrics"], "a") as f:
         f.write(format_row(rows[-1], job.columns))
         f.flush()
+    if job.tensorboard:
+        job.tensorboard.epoch(rows[-1])
     r = rows[-1]
     log(
         f"epoch {r['epoch']}/{job.args.epochs} lr {r['lr']:.3g} mom {r['momentum']:.3f} "
@@ -339,6 +352,9 @@ def finish(job: Job, model, status: str, rows: list, resumed_from) -> dict:
     result["process_seconds"] = time.time() - start
     formats.write_record("result", result, job.out / RUN_FILES["result"])
     (job.out / RUN_FILES["checkpoint"]).unlink(missing_ok=True)  # model.pt and result.json stay
+    if job.tensorboard:
+        job.tensorboard.finish({**result["named"], "seed": a.seed}, result["fitness"], status)
+        job.tensorboard.close()
     log(f"done: status {status}, fitness {result['fitness']:.4f}, {result['seconds']:.1f}s")
     return result
 
@@ -376,6 +392,10 @@ def train(args, out: Path, fingerprint: dict) -> dict:
     train_step = make_step(model, opt, norm, device.type == "cuda", args.compile, aug, args.label_smoothing)
     sched = schedule_of(args, job.total_steps)
     rows, resumed_from = resume(job, model, opt)
+    if args.tensorboard:
+        from tensorboard_log import RunLog  # imported only when asked for
+
+        job.tensorboard = RunLog(args.tensorboard, rows)
     write_schedule(job, sched)
     clock["setup"] = time.time()
     log(
@@ -454,4 +474,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

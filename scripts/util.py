@@ -121,6 +121,18 @@ def git_commit(where: Path = HERE) -> str:
     return p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else "unknown"
 
 
+def exit_now(code: int) -> None:
+    """End a torch process once its files are written and closed: flush the streams, run the exit
+    handlers, then leave without the interpreter's teardown of torch's modules and threads, which
+    took 0.65 s of every training job here (torch 2.14, 2 cores) and writes nothing."""
+    import atexit
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 def process_start_time() -> float:
     """When this process started (wall clock; Linux /proc, 10 ms resolution), so that a job's timing
     counts the interpreter's start and the imports; now, where /proc is not there."""

@@ -35,3 +35,10 @@ def no_leftover_snakemake():
     """Interruption tests start Snakemake in the background: kill whatever a failed test left."""
     yield
     kill_leftovers()
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that uses the whole smoke run is in the slow tier (pytest -m "not slow" skips it)."""
+    for item in items:
+        if "smoke" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

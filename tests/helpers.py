@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
 BIN = Path(sys.executable).parent  # snakemake and snakefmt live beside the interpreter
 SMOKE = ["--cores", "2", "--configfile", "config/smoke.yaml"]
-TARGET = "results/smoke/ga/gen1/fitness.tsv"  # two generations: enough to cut one in the middle
+TARGET = "results/smoke/search/rep0/ga/round1/fitness.tsv"  # two GA rounds: enough to cut one in the middle
 TIMING = ["seconds", "images_per_s"]  # wall-clock columns: the only ones that may differ between runs
 STEP_DELAY = "0.1"  # seconds added to every training step: epochs last seconds, not milliseconds
 STARTED: list = []  # every Snakemake started here, so that a failing test leaves none running
@@ -56,17 +56,39 @@ def lr_find_cmd(prepared, out, steps, *extra):
     return script_cmd("lr_find.py", *small_args(prepared, out), "--steps", steps, *extra)
 
 
+def genome_id(prepared, named: dict, seed: int, *extra, arch="resnet8", epochs=2) -> str:
+    """The run id train.py expects for these named settings under the flags of train_cmd(..., *extra)."""
+    import shlex
+
+    import identity
+    import train
+    from data import read_meta
+
+    cmd = train_cmd(prepared, "x", *extra, arch=arch, epochs=epochs)[2:]
+    args = train.parse_args(
+        [*map(str, cmd), *shlex.split(" ".join(f"--{k.replace('_', '-')} {v}" for k, v in named.items()))]
+    )
+    ctx = identity.context(vars(args), named=list(named), data_id=read_meta(prepared)["data_id"])
+    return identity.run_id(named, seed, ctx)
+
+
 def run_train(*args, **kw):
     p = subprocess.run(train_cmd(*args, **kw), capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
     return p
 
 
-def assert_same_ga(work, smoke, generations=(0, 1)):
-    for g in generations:
+def round_tables(out: Path, methods=("ga", "random", "tpe"), rounds=3) -> list[str]:
+    """The round tables of a finished smoke search, relative to its outdir."""
+    rels = ["search/rep0/round0"] + [f"search/rep0/{m}/round{k}" for m in methods for k in range(1, rounds)]
+    return [f"{r}/{name}.tsv" for r in rels for name in ("population", "fitness")]
+
+
+def assert_same_ga(work, smoke, tables=("search/rep0/round0", "search/rep0/ga/round1")):
+    for t in tables:
         for name in ("population.tsv", "fitness.tsv"):
-            a = (smoke["out"] / "ga" / f"gen{g}" / name).read_bytes()
-            assert (work / "results" / "smoke" / "ga" / f"gen{g}" / name).read_bytes() == a, f"gen{g}/{name}"
+            a = (smoke["out"] / t / name).read_bytes()
+            assert (work / "results" / "smoke" / t / name).read_bytes() == a, f"{t}/{name}"
 
 
 def start(cwd: Path, args, log: Path) -> subprocess.Popen:
@@ -95,7 +117,7 @@ def kill_leftovers() -> None:
 def run_states(runs_dir: Path):
     """(finished runs, runs in the middle of training: a checkpoint after epoch 1, no result yet)."""
     finished, mid = set(), set()
-    for d in runs_dir.glob("lr=*"):
+    for d in runs_dir.iterdir() if runs_dir.exists() else []:
         if (d / "result.json").exists():
             finished.add(d.name)
         elif (d / "checkpoint.pt").exists():
@@ -119,7 +141,7 @@ def wait_mid_epoch(proc, runs_dir: Path, exclude=(), need_finished=1, timeout=60
 
 def trained_runs(text: str):
     """Run ids of the train jobs that a Snakemake invocation started (from its job log)."""
-    return re.findall(r"rule train:\n(?:.*\n)*?\s+output: \S+/runs/(lr=[^/]+)/result\.json", text)
+    return re.findall(r"rule train:\n(?:.*\n)*?\s+output: \S+/runs/([^/\s]+)/result\.json", text)
 
 
 def kill_group(proc, sig=signal.SIGKILL):

@@ -48,6 +48,25 @@ BAD_CONFIGS = {
     "folder without data_dir": ("data: {dataset: folder}", "data.data_dir"),
     "image size too small": ("data: {image_size: 4}", "data.image_size"),
     "data_dir with generated data": ("data: {data_dir: .}", "data.data_dir"),
+    "a gene that is no setting": ("ga: {genes: {colour: {choices: [red, blue]}}}", "ga.genes.colour"),
+    "an unknown architecture as a choice": (
+        "ga: {genes: {arch: {choices: [resnet8, resnet51]}}}",
+        "ga.genes.arch.choices",
+    ),
+    "a gene with low and choices": ("ga: {genes: {arch: {choices: [resnet8, resnet20], low: 1}}}", "ga.genes.arch"),
+    "a batch-size gene larger than the data": ("ga: {genes: {batch_size: {choices: [100, 4000]}}}", "train.batch_size"),
+    "early stop past a gene's fewest epochs": (
+        "ga: {early_stop: {epoch: 1}, genes: {epochs: {low: 1, high: 3}}}",
+        "ga.early_stop.epoch",
+    ),
+    "crossover point past the genes": ("ga: {crossover: {point: 3}}", "ga.crossover.point"),
+    "an unknown method": ("search: {methods: [ga, bayes]}", "search.methods"),
+    "a method twice": ("search: {methods: [ga, ga]}", "search.methods"),
+    "no repeats": ("search: {repeats: 0}", "search.repeats"),
+    "the old random_search key": ("random_search: true", "random_search"),
+    "image size with CIFAR": ("data: {dataset: cifar10, verify_md5: false, image_size: 64}", "data.image_size"),
+    "cutout below 0": ("train: {cutout: -1}", "train.cutout"),
+    "label smoothing above 1": ("train: {label_smoothing: 1.5}", "train.label_smoothing"),
 }
 
 
@@ -78,3 +97,55 @@ def test_command_line_strings_become_the_numbers_the_schema_wants(smoke_config):
     config = merge(copy.deepcopy(smoke_config), {"ga": {"generations": "5", "unique": "false"}})
     checked = check_config(config)
     assert checked["ga"]["generations"] == 5 and checked["ga"]["unique"] is False
+
+
+@pytest.mark.parametrize(
+    "override, key, value",
+    [
+        ({"baseline": {"lr": "0.01"}}, ("baseline", "lr"), 0.01),
+        ({"baseline": {"lr": "auto"}}, ("baseline", "lr"), "auto"),
+        ({"ga": {"elites": "null"}}, ("ga", "elites"), None),
+        ({"ga": {"early_stop": "null"}}, ("ga", "early_stop"), None),
+        ({"train": {"compile": "true"}}, ("train", "compile"), True),
+        ({"train": {"compile": "reduce-overhead"}}, ("train", "compile"), "reduce-overhead"),
+        ({"train": {"flip": "false"}}, ("train", "flip"), False),
+        ({"ga": {"crossover": {"point": "null"}}}, ("ga", "crossover", "point"), None),
+        ({"ga": {"genes": {"wd": "null"}}}, ("ga", "genes", "wd"), None),
+        (
+            {"ga": {"genes": {"arch": "{choices: [resnet8, resnet20]}"}}},
+            ("ga", "genes", "arch"),
+            {"choices": ["resnet8", "resnet20"]},
+        ),
+        ({"search": {"methods": "[ga, tpe]"}}, ("search", "methods"), ["ga", "tpe"]),
+    ],
+)
+def test_every_documented_override_works_from_the_command_line(smoke_config, override, key, value):
+    """--config passes nested values as text (Snakemake's BaseLoader): what the schema allows is taken."""
+    checked = check_config(merge(copy.deepcopy(smoke_config), override))
+    node = checked
+    for k in key:
+        node = node[k]
+    assert node == value
+
+
+def test_an_outdir_that_is_a_file_is_refused(smoke_config, tmp_path):
+    f = tmp_path / "results"
+    f.write_text("not a folder")
+    with pytest.raises(ConfigError, match="config key outdir: .* is a file"):
+        check_config(merge(copy.deepcopy(smoke_config), {"outdir": str(f)}))
+
+
+def test_a_prepared_folder_decides_the_split_check(smoke_config, tmp_path):
+    """A folder dataset's size is known once prepared: the check then reads meta.json."""
+    out = tmp_path / "out"
+    meta = out / "data" / "prepared" / "folder" / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text('{"train_size": 300}')
+    data = tmp_path / "images"
+    data.mkdir()
+    cfg = merge(
+        copy.deepcopy(smoke_config),
+        {"outdir": str(out), "data": {"dataset": "folder", "data_dir": str(data), "val_size": 300}},
+    )
+    with pytest.raises(ConfigError, match="config key data.val_size: 300 leaves no training images out of 300"):
+        check_config(cfg)

@@ -49,12 +49,14 @@ def test_generated_data_has_the_official_layout(synthetic_raw):
 def test_read_roundtrip_through_the_real_reading_code(tmp_path):
     tx, ty, vx, vy = make_synthetic(300, 50, seed=3)
     write_cifar10_layout(tmp_path, tx, ty, vx, vy)
-    rx, ry, rvx, rvy, classes = read_cifar(tmp_path, "synthetic")
-    assert np.array_equal(rx.reshape(300, 3072), tx) and np.array_equal(ry, ty)
-    assert np.array_equal(rvx.reshape(50, 3072), vx) and np.array_equal(rvy, vy)
+    classes, splits = read_cifar(tmp_path, "synthetic")
+    rx, ry = (np.concatenate([b[i] for b in splits["train"]]) for i in (0, 1))
+    assert np.array_equal(rx.reshape(300, 3072), tx) and np.array_equal(ry, ty) and len(splits["train"]) == 5
+    assert np.array_equal(splits["test"][0][0].reshape(50, 3072), vx) and np.array_equal(splits["test"][0][1], vy)
     assert rx.shape == (300, 3, 32, 32) and len(classes) == 10
     # data_dir may also be the batch folder itself
-    assert np.array_equal(read_cifar(tmp_path / "cifar-10-batches-py", "synthetic")[1], ty)
+    _, again = read_cifar(tmp_path / "cifar-10-batches-py", "synthetic")
+    assert np.array_equal(np.concatenate([b[1] for b in again["train"]]), ty)
 
 
 def test_synthetic_is_seeded():
@@ -69,6 +71,27 @@ def test_prepare_and_memory_map(prepared):
     assert d["train_x"].dtype == np.uint8 and d["test_y"].shape == (500,)
     meta = d["meta"]
     assert meta["num_classes"] == 10 and len(meta["mean"]) == 3 and all(0 < s < 1 for s in meta["std"])
+    assert meta["data_id"].startswith("synthetic-") and len(meta["data_id"]) == len("synthetic-") + 12
+    xf = np.asarray(d["train_x"], dtype=np.float64) / 255  # the exact streaming sums agree with numpy's
+    assert np.allclose(meta["mean"], xf.mean(axis=(0, 2, 3)), rtol=0, atol=1e-12)
+    assert np.allclose(meta["std"], xf.std(axis=(0, 2, 3)), rtol=0, atol=1e-12)
+
+
+def test_the_data_identity_follows_the_content(synthetic_raw, tmp_path):
+    a = data.prepare(synthetic_raw, tmp_path / "a", "synthetic")
+    b = data.prepare(synthetic_raw, tmp_path / "b", "synthetic")  # another folder, the same content
+    assert data.read_meta(a)["data_id"] == data.read_meta(b)["data_id"]
+    other = data.write_synthetic(tmp_path / "raw2", n_train=2500, n_test=500, seed=1)
+    c = data.prepare(other.parent, tmp_path / "c", "synthetic")
+    assert data.read_meta(c)["data_id"] != data.read_meta(a)["data_id"]
+
+
+def test_prepare_refuses_a_split_the_data_cannot_give_before_writing(synthetic_raw, tmp_path):
+    with pytest.raises(DataError, match=r"config key data.val_size: 2500 leaves no training images out of 2500"):
+        data.prepare(synthetic_raw, tmp_path / "p", "synthetic", fit=(2500, 0, 100))
+    with pytest.raises(DataError, match=r"config key train.batch_size: 3000 exceeds the 2000"):
+        data.prepare(synthetic_raw, tmp_path / "p", "synthetic", fit=(500, 0, 3000))
+    assert not (tmp_path / "p").exists()
 
 
 def test_cli_prepare_reports_counts(synthetic_raw, tmp_path):
@@ -145,13 +168,13 @@ def test_split_is_seeded_disjoint_and_complete():
 
 def test_augmentation_shapes_and_determinism():
     x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8)
-    o1, f1 = augment_params(64, epoch_generator(5, 2))
-    o2, f2 = augment_params(64, epoch_generator(5, 2))
+    o1, f1, _ = augment_params(64, epoch_generator(5, 2))
+    o2, f2, _ = augment_params(64, epoch_generator(5, 2))
     assert torch.equal(o1, o2) and torch.equal(f1, f2)
     assert o1.min() >= 0 and o1.max() <= 8 and 0 < f1.sum() < 64
     a = augment_batch(x, o1, f1)
     assert a.shape == x.shape and a.dtype == torch.uint8 and torch.equal(a, augment_batch(x, o2, f2))
-    o3, _ = augment_params(64, epoch_generator(5, 3))
+    o3, _, _ = augment_params(64, epoch_generator(5, 3))
     assert not torch.equal(o1, o3)  # another epoch, other crops
 
 

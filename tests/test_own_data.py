@@ -46,11 +46,109 @@ def test_an_unreadable_image_is_one_error_naming_the_file(images, tmp_path):
     assert not (tmp_path / "prep" / "meta.json").exists()
 
 
+def test_a_symlink_loop_and_hidden_folders_are_read_once_with_the_right_labels(images, tmp_path):
+    import os
+    import shutil
+
+    data = shutil.copytree(images, tmp_path / "data")
+    os.symlink("..", data / "train" / "cat" / "loop")  # a link farm's loop: train/cat/loop/dog/... is not "cat"
+    os.symlink(data / "train" / "dog", data / "train" / "zebra" / "dogs")  # another class's folder
+    (data / "train" / ".ipynb_checkpoints").mkdir()  # not a class
+    (data / "train" / "cat" / ".DS_Store").write_bytes(b"junk")
+    out = prepare(data, tmp_path / "prep", "folder", image_size=24)
+    meta = json.loads((out / "meta.json").read_text())
+    y = np.load(out / "train_y.npy")
+    plain = prepare(images, tmp_path / "plain", "folder", image_size=24)
+    assert meta["classes"] == ["cat", "dog", "zebra"] and meta["train_size"] == 300
+    assert np.array_equal(y, np.load(plain / "train_y.npy"))
+    assert np.array_equal(np.load(out / "train_x.npy"), np.load(plain / "train_x.npy"))
+
+
+def test_the_same_file_in_two_classes_is_refused(images, tmp_path):
+    import os
+    import shutil
+
+    data = shutil.copytree(images, tmp_path / "data")
+    first = sorted((data / "train" / "dog").iterdir())[0]
+    os.symlink(first, data / "train" / "cat" / "zz_also_a_dog.png")
+    with pytest.raises(DataError, match=r"dog/\d+.png: the same file as .*cat/zz_also_a_dog.png, in class cat"):
+        prepare(data, tmp_path / "prep", "folder")
+
+
+def test_16_bit_and_float_images_are_scaled_and_32_bit_ones_refused(images, tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    import images as image_folders
+
+    gray = (np.arange(40 * 40).reshape(40, 40) * 40).astype(np.uint16)  # 0 .. 63960 of 65535
+    Image.fromarray(gray).save(tmp_path / "g16.png")
+    with Image.open(tmp_path / "g16.png") as im:
+        assert im.mode.startswith("I;16")
+        rgb = np.asarray(image_folders.to_rgb8(im, "g16.png"))
+    assert rgb.dtype == np.uint8 and rgb[..., 0].max() == round(63960 * 255 / 65535) and rgb[0, 0, 0] == 0
+    assert np.array_equal(rgb[..., 0], rgb[..., 2])  # gray: the same in every channel, not near-white
+    f = Image.fromarray(np.linspace(0, 1, 1600, dtype=np.float32).reshape(40, 40), "F")
+    assert np.asarray(image_folders.to_rgb8(f, "f.tif"))[..., 0].max() == 255
+    with pytest.raises(DataError, match="float image with values outside"):
+        image_folders.to_rgb8(Image.fromarray(np.full((4, 4), 3.0, np.float32), "F"), "f.tif")
+    with pytest.raises(DataError, match="32-bit integer image"):
+        image_folders.to_rgb8(Image.fromarray(np.full((4, 4), 7, np.int32), "I"), "i.tif")
+    data = shutil.copytree(images, tmp_path / "data")
+    shutil.copy(tmp_path / "g16.png", data / "train" / "cat" / "zz_16bit.png")
+    out = prepare(data, tmp_path / "prep", "folder", image_size=40)
+    x = np.load(out / "train_x.npy")
+    assert x.shape[0] == 301 and x[100 - 1 + 1].max() > 200  # the 16-bit image, last of cat, scaled to 8 bits
+
+
+def test_prepare_streams_into_its_arrays(tmp_path):
+    """Peak memory of the prepare step within ~2x its arrays (it held a float64 copy, 8x, before)."""
+    import resource
+    import subprocess
+    import sys
+
+    from data import write_synthetic
+
+    raw = write_synthetic(tmp_path / "raw", n_train=40000, n_test=2000, seed=0)
+    code = (
+        "import sys, resource; sys.path.insert(0, sys.argv[1]); from data import prepare; "
+        "prepare(sys.argv[2], sys.argv[3], 'synthetic'); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    base = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import numpy, pandas, resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(script_cmd("data.py")[1]).rsplit("/", 1)[0],
+            str(raw.parent),
+            str(tmp_path / "prep"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stderr
+    arrays_kb = sum((tmp_path / "prep" / n).stat().st_size for n in ("train_x.npy", "test_x.npy")) / 1024
+    grown_kb = int(p.stdout.split()[-1]) - int(base.stdout.split()[-1])
+    assert grown_kb < 2.2 * arrays_kb, (grown_kb, arrays_kb)
+    del resource
+
+
+@pytest.mark.slow
 def test_smoke_ga_on_an_image_folder_labels_the_report_by_folder_name(images, tmp_path):
     work = copy_workflow(tmp_path / "wf")
     (work / "mine.yaml").write_text(
         f"data: {{dataset: folder, data_dir: {json.dumps(str(images))}, image_size: 24, val_size: 60}}\n"
-        "ga: {generations: 2}\n"
+        "ga: {generations: 2}\nsearch: {methods: [ga]}\n"
     )
     snakemake(work, *SMOKE, "mine.yaml")
     out = work / "results" / "smoke"

@@ -44,7 +44,7 @@ def test_no_code_is_loaded_from_data_and_nothing_is_cancelled_or_killed_by_name(
 def test_every_path_in_a_shell_directive_is_quoted():
     """Paths and config values are quoted ({x:q}); the exceptions are flag lists built (and quoted) in
     common.smk by settings.command_line, and the md5 switch."""
-    unquoted = re.compile(r"\{(input|output|log|params\.(?!settings\b|stop\b|md5_flag\b)\w+)(\.\w+)?\}")
+    unquoted = re.compile(r"\{(input|output|log|params\.(?!settings\b|stop\b|md5_flag\b|options\b|fit\b)\w+)(\.\w+)?\}")
     found = [
         f"{p.name}: {m.group(0)}"
         for p in (ROOT / "workflow" / "rules").glob("*.smk")

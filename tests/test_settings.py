@@ -45,10 +45,22 @@ def test_every_config_key_of_a_setting_is_in_the_schema():
                 node = node["properties"][part]
 
 
-def test_the_fingerprint_holds_what_changes_the_numbers_and_nothing_else():
-    keys = set(settings.FINGERPRINT_KEYS)
+def test_the_identity_holds_what_changes_the_numbers_and_nothing_else():
+    keys = set(settings.IDENTITY_KEYS)
     assert {"arch", "lr", "wd", "mom", "seed", "epochs", "threads", "deterministic", "optimizer"} <= keys
+    assert {"label_smoothing", "crop_pad", "flip", "cutout"} <= keys
     assert not keys & {"device", "jobs_per_gpu", "cache_dir", "eval_batch_size"}
+    assert set(settings.OPTION_KEYS) == {"device", "jobs_per_gpu", "cache_dir", "eval_batch_size", "tensorboard"}
+
+
+def test_every_setting_s_default_is_the_schema_s():
+    """One default per setting: the workflow's runs at the defaults are the runs of train.py by hand,
+    and their identity has no key (identity.py)."""
+    from config_check import check_config
+
+    defaults = settings.from_config(check_config({"outdir": "results"}))
+    for name, value in defaults.items():
+        assert value == settings.BY_NAME[name].default, name
 
 
 @pytest.mark.parametrize(

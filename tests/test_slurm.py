@@ -53,7 +53,7 @@ ARGS = [
     "--configfile",
     "config/smoke.yaml",
 ]
-SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/(lr=[^/]+)/\d+\.log\)")
+SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S+/rule_train/([^/]+)/\d+\.log\)")
 
 
 ANY_SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+)")  # train, lr_find, evaluate
@@ -152,9 +152,9 @@ def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, our
     assert set(tres) == set(jobs) and all("gres/gpu=1" in t for t, _ in tres.values()), tres
     distinct = {r for log in logs for _, r in submissions(log.read_text())}
     expected = set()
-    for g in (0, 1):
+    for t in ("round0", "ga/round1"):
         expected |= {
             line.split("\t")[1]
-            for line in (work / f"results/smoke/ga/gen{g}/population.tsv").read_text().splitlines()[1:]
+            for line in (work / f"results/smoke/search/rep0/{t}/population.tsv").read_text().splitlines()[1:]
         }
     assert distinct == expected

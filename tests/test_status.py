@@ -3,8 +3,10 @@
 import re
 import subprocess
 
+import pytest
+
+import formats
 from helpers import copy_workflow, script_cmd
-from util import read_tsv
 
 
 def status(work, *args):
@@ -14,14 +16,33 @@ def status(work, *args):
     return p.stdout
 
 
-def test_status_of_a_finished_run_lists_every_generation_and_the_best_genome(smoke):
+@pytest.mark.slow
+def test_status_of_a_finished_run_lists_every_round_of_every_method_and_the_best_genome(smoke):
     text = status(smoke["dir"])
-    for g in range(3):
-        assert re.search(rf"^generation {g}: 4/4 distinct runs trained, scored$", text, flags=re.M), text
-    run = read_tsv(smoke["out"] / "ga" / "best.tsv")["run"][0]
+    assert re.search(r"^every method, search 0, round 0: 4/4 distinct runs trained, scored$", text, flags=re.M), text
+    for label in ("GA", "random search", "TPE \\(Optuna\\)"):
+        for k in (1, 2):
+            assert re.search(rf"^{label}, search 0, round {k}: 4/4 distinct runs trained, scored$", text, flags=re.M), (
+                text
+            )
+    best = formats.read_table("best", smoke["out"] / "search" / "best.tsv")
+    run = best.sort_values("fitness", ascending=False)["run"].iloc[0]
     assert f"best so far: {run}" in text and "finished" in text and "in progress" not in text
+
+
+def test_status_survives_a_metrics_file_cut_mid_line(tmp_path, smoke):
+    import shutil
+
+    work = copy_workflow(tmp_path / "wf")
+    shutil.copytree(smoke["out"] / "search", work / "results" / "smoke" / "search")
+    run = formats.read_table("population", smoke["out"] / "search/rep0/round0/population.tsv")["run"][0]
+    folder = work / "results" / "smoke" / "runs" / run
+    folder.mkdir(parents=True)
+    header, first, second = (smoke["out"] / "runs" / run / "metrics.tsv").read_text().splitlines()[:3]
+    (folder / "metrics.tsv").write_text(f"{header}\n{first}\n{second[:12]}")  # a row being appended right now
+    assert re.search(rf"in progress  {re.escape(run)}  epoch 1/2, val top-1", status(work)), status(work)
 
 
 def test_status_before_the_run_starts_says_so(tmp_path):
     work = copy_workflow(tmp_path)
-    assert "no generation yet" in status(work)
+    assert "no round yet" in status(work)

@@ -1,6 +1,7 @@
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import time
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from engine import METRIC_COLUMNS, one_cycle, peak_step
-from helpers import TIMING, lr_find_cmd, run_train, train_cmd
+from helpers import TIMING, genome_id, lr_find_cmd, run_train, train_cmd
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -49,15 +50,23 @@ def test_short_training_learns_and_writes_its_files(prepared, tmp_path):
     sched = pd.read_csv(out / "schedule.tsv", sep="\t")
     assert len(sched) == 2 * 20 and sched["lr"].max() == pytest.approx(0.05)
     assert p.stdout.count("epoch ") >= 2 and "top1" in p.stdout  # one progress line per epoch
-    state = torch.load(out / "model.pt")
-    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    saved = torch.load(out / "model.pt", weights_only=True)
+    assert saved["run"] == out.name  # the weights record the run they belong to
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values() if v.is_floating_point())
 
 
-def test_genome_run_id_sets_hyperparameters(prepared, tmp_path):
-    out = tmp_path / "lr=2.00e-02_wd=1.00e-03_mom=9.00e-01_seed=3"
-    run_train(prepared, out, "--genome", out.name, "--max-train", 300, "--max-val", 100, epochs=1)
+def test_a_run_id_sets_its_named_settings_and_its_key_must_match_the_rest(prepared, tmp_path):
+    extra = ("--max-train", 300, "--max-val", 100)
+    rid = genome_id(prepared, {"lr": 0.02, "wd": 0.001, "mom": 0.9, "batch_size": 50}, 3, *extra, epochs=1)
+    out = tmp_path / rid
+    run_train(prepared, out, "--genome", rid, *extra, epochs=1)
     res = json.loads((out / "result.json").read_text())
-    assert (res["lr"], res["wd"], res["mom"], res["seed"]) == (0.02, 0.001, 0.9, 3)
+    assert res["named"] == {"lr": 0.02, "wd": 0.001, "mom": 0.9, "batch_size": 50} and res["seed"] == 3
+    assert res["settings"]["batch_size"] == 50 and json.loads((out / "settings.json").read_text())["run"] == rid
+    p = subprocess.run(
+        train_cmd(prepared, tmp_path / "x", "--genome", rid, *extra, epochs=2), capture_output=True, text=True
+    )
+    assert p.returncode == 1 and "has context key" in p.stderr and "epochs" in p.stderr  # 2 epochs is another run
 
 
 def test_divergence_stops_the_run_with_fitness_zero(prepared, tmp_path):
@@ -107,7 +116,7 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_pat
     pd.testing.assert_frame_equal(
         _metrics_without_timing(out / "metrics.tsv"), _metrics_without_timing(ref / "metrics.tsv")
     )
-    a, b = torch.load(out / "model.pt", weights_only=True), torch.load(ref / "model.pt", weights_only=True)
+    a, b = (torch.load(d / "model.pt", weights_only=True)["state_dict"] for d in (out, ref))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] == 1
 
@@ -130,11 +139,12 @@ def test_checkpoint_from_other_settings_is_moved_aside(prepared, tmp_path):
     proc = subprocess.run(train_cmd(prepared, out, *args, "--lr", 0.01, epochs=1), capture_output=True)
     assert proc.returncode == 0
     # fake an interrupted run: a complete checkpoint made under other settings, then rerun with lr 0.02
-    model = torch.load(out / "model.pt", weights_only=True)
+    model = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    (out / "result.json").unlink()
     fake = {"model": model, "optimizer": {}, "epoch": 1, "rows": [], "rng": {}, "fingerprint": {"lr": 0.01}}
     torch.save(fake, out / "checkpoint.pt")
     p = run_train(prepared, out, *args, "--lr", 0.02, epochs=1)
-    assert "other settings" in p.stdout and (out / "checkpoint.pt.bad-1").exists()
+    assert re.search(r"was written with other [a-z_, ]*\blr\b", p.stdout) and (out / "checkpoint.pt.bad-1").exists()
     assert json.loads((out / "result.json").read_text())["resumed_from_epoch"] is None
 
 
@@ -193,18 +203,20 @@ def test_unknown_arch_is_a_usage_error(prepared, tmp_path):
 
 def test_lr_finder_writes_curve_and_suggestion(prepared, tmp_path):
     out = tmp_path / "lrf"
-    p = subprocess.run(
-        lr_find_cmd(prepared, out, 40),
-        capture_output=True,
-        text=True,
-    )
+    p = subprocess.run(lr_find_cmd(prepared, out, 40), capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     curve = pd.read_csv(out / "lr_find.tsv", sep="\t")
     assert list(curve.columns) == ["step", "lr", "loss", "smoothed_loss"] and len(curve) >= 10
     assert np.all(np.diff(curve["lr"]) > 0) and curve["lr"].iloc[0] == pytest.approx(1e-7)
     sug = json.loads((out / "suggestion.json").read_text())
-    i = int(curve["smoothed_loss"].idxmin())
-    assert sug["lr_min_loss"] == curve["lr"][i] and sug["suggestion"] == pytest.approx(curve["lr"][i] / 10)
+    assert sug["valid"] and sug["rule"] == "valley" and sug["stretch"][0] <= sug["suggestion"] <= sug["stretch"][1]
+    assert sug["lr_min_loss"] == curve["lr"][int(curve["smoothed_loss"].idxmin())]
+
+
+def test_lr_finder_takes_only_the_settings_it_uses(prepared, tmp_path):
+    for flag in (["--genome", "lr=1.00e-02_seed=0"], ["--stop-against", "x"], ["--track-test"], ["--epochs", 3]):
+        p = subprocess.run(lr_find_cmd(prepared, tmp_path / "lrf", 5, *flag), capture_output=True, text=True)
+        assert p.returncode == 2 and "unrecognized arguments" in p.stderr, flag
 
 
 def test_step_schedule_divides_lr_at_milestones_with_optional_warmup():
@@ -273,7 +285,9 @@ def test_a_terminal_gets_a_progress_bar_and_a_job_log_one_line_per_epoch(prepare
 
 def elite_metrics(path, top1_at_1):
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"epoch": [1, 2, 3], "top1": [top1_at_1, 0.99, 0.99]}).to_csv(path, sep="\t", index=False)
+    rows = {c: [0.5] * 3 for c in METRIC_COLUMNS}
+    rows.update(epoch=[1, 2, 3], top1=[top1_at_1, 0.99, 0.99])
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
     return path
 
 
@@ -291,3 +305,54 @@ def test_a_child_below_the_elites_bar_stops_at_the_decision_epoch(prepared, tmp_
     out2 = tmp_path / "goes_on"
     run_train(prepared, out2, *stop[:4], "--stop-against", *low, "--max-train", 1000, epochs=3)
     assert json.loads((out2 / "result.json").read_text())["epochs_completed"] == 3
+
+
+def test_a_complete_run_is_kept_not_trained_again(prepared, tmp_path):
+    out = tmp_path / "done"
+    args = ("--max-train", 300, "--max-val", 100)
+    run_train(prepared, out, *args, epochs=1)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".lock"}
+    p = run_train(prepared, out, *args, epochs=1)  # Snakemake reran the job, or another workflow's did
+    assert "is complete" in p.stdout and "kept, not trained again" in p.stdout and "epoch 1/1" not in p.stdout
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".lock"} == before
+    p = subprocess.run(train_cmd(prepared, out, *args, "--lr", 0.1, epochs=1), capture_output=True, text=True)
+    assert p.returncode == 1 and "trained with other lr" in p.stderr  # never overwritten by other settings
+
+
+def test_a_second_writer_waits_for_the_run_s_holder_and_then_keeps_its_result(prepared, tmp_path):
+    out = tmp_path / "shared"
+    args = ("--max-train", 1000, "--max-val", 100)
+    env = {**os.environ, "RESNET_GA_TEST_STEP_DELAY": "0.05"}
+    first = subprocess.Popen(train_cmd(prepared, out, *args, epochs=2), stdout=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "settings.json").exists():
+        time.sleep(0.05)
+    second = subprocess.run(train_cmd(prepared, out, *args, epochs=2), capture_output=True, text=True, timeout=300)
+    first.wait(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr
+    assert "is held by train on host" in second.stdout and "kept, not trained again" in second.stdout
+    assert len(pd.read_csv(out / "metrics.tsv", sep="\t")) == 2  # one row per epoch: one writer
+
+
+def test_label_smoothing_cutout_and_no_augmentation_train(prepared, tmp_path):
+    runs = {}
+    for name, extra in {
+        "smooth": ["--label-smoothing", 0.1],
+        "cutout": ["--cutout", 8],
+        "plain": ["--crop-pad", 0, "--no-flip"],
+    }.items():
+        out = tmp_path / name
+        run_train(prepared, out, "--lr", 0.05, "--max-train", 500, "--max-val", 100, *extra, epochs=1)
+        runs[name] = pd.read_csv(out / "metrics.tsv", sep="\t")["train_loss"].iloc[0]
+        assert json.loads((out / "result.json").read_text())["status"] == "ok"
+    assert len(set(runs.values())) == 3  # each setting changes the numbers
+
+
+def test_cutout_zeroes_a_square_and_no_flip_draws_the_same_crops():
+    from data import Augment, augment_params, cutout, epoch_generator
+
+    x = torch.ones(4, 3, 16, 16)
+    c = cutout(x, torch.tensor([[0.5, 0.5]] * 4), 6)
+    assert int((c == 0).sum()) == 4 * 3 * 36 and c[:, :, 0, 0].eq(1).all()
+    a, b = (augment_params(8, epoch_generator(1, 0), Augment(flip=f)) for f in (True, False))
+    assert torch.equal(a[0], b[0]) and not b[1].any() and a[2] is None

@@ -106,6 +106,8 @@ def get_run_options():
         values = {k: SETTINGS[k] for k in settings.OPTION_KEYS if k in SETTINGS}
         if SETTINGS["compile"]:
             values["cache_dir"] = f"{OUT}/cache"
+        if config["train"]["tensorboard"]:
+            values["tensorboard"] = layout.tensorboard_dir(OUT, wildcards.run)
         return settings.command_line(values)
 
     return options

@@ -1,0 +1,129 @@
+"""The search space as data (space.py) and a run's identity (identity.py): genes of every type, their
+canonical text, run ids and their keys, and the config errors naming the key."""
+
+import numpy as np
+import pytest
+
+import identity
+import settings
+import space as spaces
+
+REPORT = {
+    "lr": {"low": 1e-6, "high": 1e-2, "log": True},
+    "wd": {"low": 0.0, "high": 0.1},
+    "mom": {"low": 0.1, "high": 1.5},
+}
+SEVEN = {
+    **REPORT,
+    "arch": {"choices": ["resnet8", "resnet20", "plain8"]},
+    "batch_size": {"choices": [64, 128, 256]},
+    "label_smoothing": {"low": 0.0, "high": 0.2},
+    "cutout": {"low": 0, "high": 16, "step": 4},
+    "flip": {"choices": [True, False]},
+    "epochs": {"low": 2, "high": 30, "log": True},
+}
+
+
+def test_every_gene_type_draws_canonical_values_inside_its_space():
+    space = spaces.from_config(SEVEN)
+    assert [g.kind for g in space.genes] == ["float"] * 3 + ["categorical"] * 2 + ["float", "int", "categorical", "int"]
+    rng = np.random.default_rng(0)
+    draws = [space.draw(rng) for _ in range(500)]
+    for d in draws:
+        assert all(g.contains(d[g.name]) for g in space.genes) and space.canonical(d) == d
+    assert {d["cutout"] for d in draws} == {0, 4, 8, 12, 16}
+    assert {d["arch"] for d in draws} == {"resnet8", "resnet20", "plain8"} and {d["flip"] for d in draws} == {
+        True,
+        False,
+    }
+    assert all(isinstance(d["batch_size"], int) and isinstance(d["epochs"], int) for d in draws)
+    assert min(d["epochs"] for d in draws) == 2 and max(d["epochs"] for d in draws) >= 25
+
+
+def test_the_report_s_genome_keeps_its_run_id():
+    space = spaces.from_config(REPORT)
+    genome = {"lr": 0.0031623, "wd": 0.012, "mom": 0.85}
+    rid = space.run_id(genome, 0, identity.context(settings.from_config(_defaults()), space.names))
+    assert rid == "lr=3.16e-03_wd=1.20e-02_mom=8.50e-01_seed=0"  # the default config's runs keep their folders
+    assert identity.parse_run_id(rid) == ({"lr": 0.00316, "wd": 0.012, "mom": 0.85}, 0, None)
+
+
+def test_run_ids_of_every_type_round_trip_and_match_the_wildcard():
+    space = spaces.from_config(SEVEN)
+    genome = space.draw(np.random.default_rng(3))
+    rid = space.run_id(genome, 7, {"epochs": 4})
+    named, seed, key = identity.parse_run_id(rid)
+    assert space.canonical(named) == genome and seed == 7 and key == identity.context_key({"epochs": 4})
+    import re
+
+    assert re.fullmatch(identity.RUN_PATTERN, rid) and "batch_size=" in rid and "flip=" in rid
+    with pytest.raises(ValueError, match="not a run id"):
+        identity.parse_run_id("lr=1e-3;touch x_seed=0")
+    with pytest.raises(ValueError, match="cache_dir is not a setting that can name a run"):
+        identity.parse_run_id("cache_dir=x_seed=0")
+
+
+def _defaults():
+    import yaml
+
+    from config_check import check_config
+    from helpers import ROOT
+
+    return check_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+
+
+def test_the_context_holds_what_changes_numbers_at_non_default_values_only():
+    values = settings.from_config(_defaults())
+    assert identity.context(values, ("lr", "wd", "mom")) == {}  # the report's experiment
+    changed = identity.context({**values, "epochs": 20, "jobs_per_gpu": 3, "device": "cpu"}, ("lr", "wd", "mom"))
+    assert changed == {"epochs": 20}  # scheduling knobs are never part of a run's identity
+    assert identity.context_key(changed) != identity.context_key({"epochs": 21})
+    assert identity.context(values, ("lr",), data_id="synthetic-abc") == {"data": "synthetic-abc"}
+    stop = {"epoch": 1, "margin": 0.0, "against": ["b", "a"]}
+    assert identity.context(values, ("lr",), stop=stop)["stop"]["against"] == ["a", "b"]  # in any order
+
+
+def test_a_new_setting_at_its_default_keeps_every_run_id():
+    """A release that adds a setting: the old record lacks it, and that is no difference."""
+    requested = settings.fingerprint({s.name: s.default for s in settings.SETTINGS})
+    recorded = {k: v for k, v in requested.items() if k != "label_smoothing"}
+    assert settings.differences(recorded, requested) == []
+    assert settings.differences(recorded, {**requested, "label_smoothing": 0.1}) == ["label_smoothing"]
+
+
+@pytest.mark.parametrize(
+    "genes, key",
+    [
+        ({"lr": {"low": 1e-2, "high": 1e-6, "log": True}}, "ga.genes.lr"),
+        ({"lr": {"low": 0.0, "high": 1e-2, "log": True}}, "ga.genes.lr.low"),
+        ({"wd": {"low": 0.0, "high": 0.12345}}, "ga.genes.wd.high"),
+        ({"wd": {"low": -0.1, "high": 0.1}}, "ga.genes.wd.low"),
+        ({"cache_dir": {"choices": ["a", "b"]}}, "ga.genes.cache_dir"),
+        ({"seed": {"low": 0, "high": 9}}, "ga.genes.seed"),
+        ({"arch": {"low": 1, "high": 2}}, "ga.genes.arch"),
+        ({"arch": {"choices": ["resnet8"]}}, "ga.genes.arch.choices"),
+        ({"arch": {"choices": ["resnet8", "resnet51"]}}, "ga.genes.arch.choices"),
+        ({"batch_size": {"low": 64, "high": 512, "log": True, "step": 64}}, "ga.genes.batch_size"),
+        ({"batch_size": {"low": 64, "high": 500, "step": 64}}, "ga.genes.batch_size.step"),
+        ({"cutout": {"low": 0.5, "high": 8}}, "ga.genes.cutout"),
+        ({"flip": {"choices": ["yes", "no"]}}, "ga.genes.flip.choices"),
+        ({"label_smoothing": {"low": 0.0, "high": 1.5}}, "ga.genes.label_smoothing.high"),
+        ({"lr": None, "wd": None, "mom": None}, "ga.genes"),
+    ],
+)
+def test_a_gene_the_space_cannot_search_is_one_error_naming_its_key(genes, key):
+    with pytest.raises(ValueError) as e:
+        spaces.from_config({**REPORT, **genes})
+    assert str(e.value).startswith(key), str(e.value)
+
+
+def test_a_null_gene_is_not_searched_and_too_long_run_ids_are_refused():
+    assert spaces.from_config({**REPORT, "wd": None}).names == ["lr", "mom"]
+    many = {k: {"low": 0.1, "high": 0.5} for k in ("label_smoothing", "pct_start", "max_momentum")}
+    long_choices = {"arch": {"choices": ["resnet110", "resnet152"]}, "shortcut": {"choices": ["A", "B"]}}
+    ints = {
+        k: {"low": 1, "high": 10**12}
+        for k in ("max_train", "max_val", "iterations", "warmup_iters", "epochs", "val_size")
+    }
+    with pytest.raises(ValueError, match="run folder names would reach"):
+        spaces.from_config({**REPORT, **many, **long_choices, **ints})

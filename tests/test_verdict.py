@@ -1,0 +1,144 @@
+"""The verdict's statistics on hand-made tables (verdict.py), and the LR finder's valley rule on
+built curves (lr_find.suggest)."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import formats
+import verdict
+from lr_find import suggest
+
+T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 5: 2.5706, 10: 2.2281, 30: 2.0423}  # Student's t tables
+
+
+@pytest.mark.parametrize("df", sorted(T975))
+def test_t_quantiles_match_the_tables(df):
+    assert verdict.t_quantile(0.975, df) == pytest.approx(T975[df], abs=1e-3)
+    assert verdict.t_cdf(T975[df], df) == pytest.approx(0.975, abs=1e-5)
+
+
+def test_interval_and_welch():
+    m, lo, hi = verdict.interval([0.50, 0.52])
+    assert m == pytest.approx(0.51) and hi - m == pytest.approx(
+        12.7062 * np.std([0.50, 0.52], ddof=1) / math.sqrt(2), rel=1e-4
+    )
+    assert verdict.interval([0.80, 0.84])[2] == 1.0  # an interval of accuracies stops at 100 %
+    assert math.isnan(verdict.interval([0.8])[1])
+    diff, lo, hi = verdict.welch([0.90, 0.91, 0.92], [0.80, 0.81, 0.82])
+    assert diff == pytest.approx(0.10) and 0 < lo < diff < hi
+
+
+def scores(values: dict) -> pd.DataFrame:
+    """{method: {repeat: [test top-1 per seed]}} as the frame final_scores makes."""
+    rows = []
+    for m, reps in values.items():
+        for r, seeds in reps.items():
+            for s, v in enumerate(seeds, start=1):
+                rows.append({"method": m, "repeat": r, "seed": s, "run": f"{m}{r}{s}", "search_fitness": v + 0.05,
+                             **{k: v for k in verdict.METRICS}})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def judge(values, chance=0.1, valid=True):
+    s = scores(values)
+    c = verdict.compare(s, chance)
+    d = verdict.differences(s, c, "ga")
+    sug = {"valid": valid, "reason": "the smoothed loss fell by 1.0 %", "suggestion": 4.1e-8}
+    return (
+        c,
+        d,
+        verdict.score_sentence(c)
+        + " "
+        + " ".join(verdict.failure_sentences(c, chance, sug) + verdict.difference_sentences(d, c)),
+    )
+
+
+def test_an_interval_covering_zero_is_not_distinguishable_and_repeats_are_the_unit():
+    c, d, text = judge(
+        {
+            "ga": {0: [0.90, 0.88], 1: [0.80, 0.82]},
+            "random": {0: [0.86, 0.84], 1: [0.83, 0.85]},
+            "baseline": {0: [0.70, 0.72]},
+        }
+    )
+    row = c.set_index("method").loc["ga"]
+    assert row["repeats"] == 2 and row["ci_basis"] == "repeats" and row["test_top1_mean"] == pytest.approx(0.85)
+    ga_vs_random = d[(d["method"] == "random") & (d["against"] == "ga")].iloc[0]
+    assert ga_vs_random["ci_low"] < 0 < ga_vs_random["ci_high"] and not ga_vs_random["distinguishable"]
+    assert "random search vs GA: -0.50 points" in text and "not distinguishable at this budget" in text
+    assert "over 2 searches per method" in text and "one search per method cannot rank" not in text
+    assert list(c["method"]) == ["ga", "random", "baseline"]  # the baseline last, compared to by the others
+
+
+def test_one_search_per_method_is_said_to_rank_nothing():
+    _, _, text = judge({"ga": {0: [0.90, 0.91]}, "random": {0: [0.60, 0.62]}, "baseline": {0: [0.7, 0.71]}})
+    assert "one search per method cannot rank methods" in text and "over 2 retraining seeds" in text
+
+
+def test_a_clear_gap_is_distinguishable():
+    ga = {0: [0.90, 0.91], 1: [0.92, 0.91], 2: [0.90, 0.90]}
+    rnd = {0: [0.60, 0.61], 1: [0.62, 0.62], 2: [0.61, 0.60]}
+    c, d, text = judge({"ga": ga, "random": rnd, "baseline": {0: [0.5, 0.51]}})
+    assert d[(d["method"] == "random") & (d["against"] == "ga")]["distinguishable"].iloc[0]
+    assert "distinguishable (excludes 0)" in text
+
+
+def test_a_method_at_chance_failed_and_a_failed_range_test_is_named():
+    c, d, text = judge({"ga": {0: [0.90, 0.91]}, "baseline": {0: [0.07, 0.07]}}, valid=False)
+    assert c.set_index("method").loc["baseline", "failed"]
+    assert "baseline failed: its test top-1 (7.00 %) is at or below chance (10.00 %)" in text
+    assert d.empty  # nothing is compared with a failed method
+    assert "The LR range test failed" in text and "4.10e-08 is a fallback" in text
+
+
+def test_the_tables_pass_their_contracts(tmp_path):
+    c, d, _ = judge({"ga": {0: [0.90, 0.88], 1: [0.80, 0.82]}, "baseline": {0: [0.70, 0.72]}})
+    formats.write_table("comparison", c, tmp_path / "c.tsv")
+    formats.write_table("differences", d, tmp_path / "d.tsv")
+    back = formats.read_table("comparison", tmp_path / "c.tsv")
+    assert back["failed"].tolist() == [False, False] and back["test_top1_mean"].iloc[0] == pytest.approx(0.85)
+
+
+# ----------------------------------------------------------------------------- the LR finder's rule
+def curve(n=100, start=1e-7, end=10.0, seed=0, fall=(60, 80), noise=0.02, level=2.3, bottom=1.2):
+    """lrs and a smoothed loss: flat and noisy, then falling over `fall`, then diverging."""
+    lrs = list(start * (end / start) ** (np.arange(n) / (n - 1)))
+    rng = np.random.default_rng(seed)
+    loss = np.full(n, level) + rng.normal(0, noise, n)
+    a, b = fall
+    loss[a:b] = np.linspace(level, bottom, b - a) + rng.normal(0, noise / 4, b - a)
+    loss[b:] = bottom * np.exp(np.linspace(0, 2, n - b))
+    return lrs, list(loss)
+
+
+def test_the_valley_rule_picks_an_lr_inside_the_falling_stretch():
+    lrs, loss = curve()
+    s = suggest(lrs, loss)
+    assert s["valid"] and s["rule"] == "valley"
+    assert lrs[58] <= s["suggestion"] <= lrs[80], (s, lrs[60], lrs[80])
+    noise_minimum = min(range(60), key=lambda i: loss[i])
+    assert lrs[noise_minimum] / 10 < lrs[58]  # the old rule (minimum / 10) would sit in the flat noise
+
+
+def test_a_range_test_with_no_descent_is_refused():
+    lrs, loss = curve(fall=(95, 96), bottom=2.29)
+    s = suggest(lrs, loss)
+    assert not s["valid"] and "less than 5 %" in s["reason"] and s["rule"] == "minimum/10"
+
+
+def test_lr_find_warns_and_records_a_failed_test(prepared, tmp_path):
+    import subprocess
+
+    from helpers import lr_find_cmd
+
+    out = tmp_path / "lrf"
+    p = subprocess.run(
+        lr_find_cmd(prepared, out, 20, "--start-lr", 1e-7, "--end-lr", 1e-6), capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+    s = json.loads((out / "suggestion.json").read_text())
+    assert not s["valid"] and "warning: the LR range test failed" in p.stdout
