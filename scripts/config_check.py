@@ -1,6 +1,7 @@
 """The one validation path of the workflow config: the schema, then the checks it cannot express.
 
     python scripts/config_check.py config/config.yaml [more.yaml ...]   (later files override)
+    python scripts/config_check.py --table      the markdown table of every key, from the schema
 
 The Snakefile calls `check_config` before any job; every error is one line naming its key.
 `--config ga='{generations: 8}'` reaches Snakemake as strings ('8'): values the schema wants as
@@ -249,10 +250,40 @@ def load_config(paths) -> dict:
     return check_config(config)
 
 
+def _rows(node: dict, prefix: str, root: dict):
+    """(key, default, description) of every documented key, depth first (nodes with a description
+    are one row; objects without one are opened)."""
+    node = _resolve(node, root) if "$ref" in node and "description" not in node else node
+    if "properties" in node and ("description" not in node or not prefix):
+        for key, child in node["properties"].items():
+            yield from _rows(child, f"{prefix}.{key}" if prefix else key, root)
+        return
+    default = node.get("default", _resolve(node, root).get("default", "")) if "$ref" in node else node.get("default", "")
+    yield prefix, default, node.get("description", "")
+
+
+def parameter_table(schema: dict | None = None) -> str:
+    """The config's keys as the markdown table of config/README.md (the catalog shows it)."""
+    schema = schema or yaml.safe_load(SCHEMA.read_text())
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for key, default, text in _rows(schema, "", schema):
+        shown = json.dumps(default) if not isinstance(default, str) else (f"`{default}`" if default else '`""`')
+        lines.append(f"| `{key}` | {shown} | {text.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
-    paths = (argv if argv is not None else sys.argv[1:]) or ["config/config.yaml"]
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("configs", nargs="*", default=["config/config.yaml"], help="config files, later ones override")
+    ap.add_argument("--table", action="store_true", help="print the markdown table of every key (config/README.md)")
+    args = ap.parse_args(argv)
+    if args.table:
+        print(parameter_table(), end="")
+        return 0
     try:
-        load_config(paths)
+        load_config(args.configs)
     except ConfigError as e:
         print(f"error: {e}".splitlines()[0], file=sys.stderr)
         return 1

@@ -50,8 +50,7 @@ RESULT_FIELDS = [
     F("status", "text", choices=STATUSES),
     F("epochs", "int", low=1),
     F("epochs_completed", "int", low=0),
-    F("process_seconds", "float", low=0.0),
-]
+]  # no timing: a round's fitness table is the same file whatever machine or job order made it
 COMPARED = ("test_top1", "test_top3", "test_top5", "test_loss", "val_top1")  # the final comparison's metrics
 ROW_KEYS = [F("individual", "int", low=0), F("run", "run")]
 ROUND_TAIL = [F("origin", "text"), F("parents", "text", nan="allowed")]
@@ -61,6 +60,7 @@ FORMATS = {
     "result": [
         F("run", "text"),  # a run id in the workflow; any folder name by hand (readers check it is the folder's)
         *RESULT_FIELDS,
+        F("process_seconds", "float", low=0.0),
         F("settings", "dict"),
         F("named", "dict"),
         F("seed", "int", low=0),
@@ -120,6 +120,7 @@ FORMATS = {
         *ROW_KEYS,
         *ROUND_TAIL,
         *RESULT_FIELDS,
+        F("process_seconds", "float", low=0.0),
     ],
     "summary": [
         F("method", "text"),

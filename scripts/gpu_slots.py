@@ -33,10 +33,12 @@ def lock_dir() -> Path:
     0700, made by the login manager), else /tmp/resnet-ga-gpu-locks-<uid>, made 0700 here."""
     if os.environ.get("RESNET_GA_GPU_LOCK_DIR"):
         return Path(os.environ["RESNET_GA_GPU_LOCK_DIR"])
+    # inside a SLURM allocation GPU indices count its own GPUs: one folder per allocation
+    job = f"-slurm{os.environ['SLURM_JOB_ID']}" if os.environ.get("SLURM_JOB_ID", "").isdigit() else ""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isdir(runtime):
-        return Path(runtime) / "resnet-ga-gpu-locks"
-    return Path(tempfile.gettempdir()) / f"resnet-ga-gpu-locks-{os.getuid()}"
+        return Path(runtime) / f"resnet-ga-gpu-locks{job}"
+    return Path(tempfile.gettempdir()) / f"resnet-ga-gpu-locks-{os.getuid()}{job}"
 
 
 def private_dir(directory: Path) -> Path:
@@ -95,8 +97,11 @@ def acquire(
 
 
 def choose_cuda_device(device_count: int, slots: int = 1) -> int | None:
-    """The GPU this process should use, or None to keep torch's default (cuda:0)."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES") is not None or device_count <= 1:
+    """The GPU this process should use, or None to keep torch's default (cuda:0). Where SLURM (or the
+    user) makes one GPU visible, it is that one; where several are visible to several jobs (a SLURM
+    group job given K GPUs runs K trainings at once), each job locks one of them."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if device_count <= 1 or (visible is not None and len([v for v in visible.split(",") if v.strip()]) <= 1):
         return None
     return acquire(device_count, slots=slots)
 

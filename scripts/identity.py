@@ -32,7 +32,7 @@ KEY_LENGTH = 10
 # The wildcard of every run folder, whatever the space: it names folders and reaches shell commands.
 RUN_PATTERN = rf"(?:{NAME}={VALUE}_)*seed=\d+(?:_ctx=[0-9a-f]{{{KEY_LENGTH}}})?"
 DATA_DEFAULT = "cifar10"  # the official, md5-checked CIFAR-10: what the report's runs were trained on
-MAX_RUN_ID = 200  # characters; a folder name may have 255 bytes
+MAX_RUN_ID = 230  # characters; a folder name may have 255 bytes
 
 
 def value_text(name: str, value) -> str:

@@ -279,8 +279,9 @@ def searches(paths, spec: dict) -> dict:
     return out
 
 
-def all_individuals(paths, spec: dict):
-    """Every row of every search, with method, repeat and round in front (round 0 under each method)."""
+def all_individuals(paths, spec: dict, result_files=()):
+    """Every row of every search, with method, repeat and round in front (round 0 under each method),
+    and with `result_files` each run's device time (process_seconds, for the costs)."""
     import pandas as pd
 
     frames = []
@@ -288,6 +289,14 @@ def all_individuals(paths, spec: dict):
         for k, path in enumerate(tables):
             frames.append(read_round(path, spec, "fitness").assign(method=m, repeat=r, round=k))
     df = pd.concat(frames, ignore_index=True)
+    if result_files:
+        seconds = {res["run"]: res["process_seconds"] for res in map(read_result, result_files)}
+        missing = sorted(set(df["run"]) - set(seconds))
+        if missing:
+            raise DataError(
+                f"no result.json given for run(s) {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+            )
+        df["process_seconds"] = df["run"].map(seconds)
     front = ["method", "repeat", "round"]
     return df[front + [c for c in df.columns if c not in front]]
 
@@ -340,7 +349,7 @@ def summarize_step(args) -> None:
     import pandas as pd
 
     spec = spec_from_json(args.spec)
-    ind = all_individuals(args.fitness, spec)
+    ind = all_individuals(args.fitness, spec, args.results)
     formats.write_table("individuals", ind, args.out_individuals)
     formats.write_table("summary", summarize(ind), args.out_summary)
     bests = [best_row(df) for _, df in ind.groupby(["method", "repeat"], sort=False)]
@@ -420,6 +429,7 @@ def build_parser() -> ArgumentParser:
     e.add_argument("--results", nargs="+", required=True, help="result.json files")
     t = command("summarize", summarize_step, "every individual, a summary per round, each search's best", inputs=False)
     t.add_argument("--fitness", nargs="+", required=True)
+    t.add_argument("--results", nargs="+", required=True, help="the searches' runs' result.json (their device time)")
     t.add_argument("--out-individuals", required=True)
     t.add_argument("--out-summary", required=True)
     t.add_argument("--out-best", required=True)

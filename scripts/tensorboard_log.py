@@ -39,17 +39,17 @@ class RunLog:
         for row in rows:
             self.epoch(row)
 
-    def _scalar(self, tag: str, value: float, step: int) -> None:
+    def _scalars(self, values: dict, step: int) -> None:
+        """One event for all of an epoch's scalars: a record cut off by a kill drops the whole epoch."""
         from tensorboard.compat.proto.event_pb2 import Event
         from tensorboard.compat.proto.summary_pb2 import Summary
 
-        summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value))])
+        summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
         self.writer.add_event(Event(step=step, summary=summary))
 
     def epoch(self, row: dict) -> None:
-        for column, tag in SCALARS.items():
-            if column in row and math.isfinite(row[column]):
-                self._scalar(tag, row[column], int(row["epoch"]))
+        values = {tag: row[c] for c, tag in SCALARS.items() if c in row and math.isfinite(row[c])}
+        self._scalars(values, int(row["epoch"]))
         self.writer.flush()
 
     def finish(self, hparams: dict, fitness: float, status: str) -> None:
@@ -60,7 +60,7 @@ class RunLog:
         values = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
         for summary in hparams_summaries({**values, "status": status}, {"hparam/fitness": fitness}):
             self.writer.add_event(Event(summary=summary))
-        self._scalar("hparam/fitness", fitness, 0)
+        self._scalars({"hparam/fitness": fitness}, 0)
         self.writer.flush()
 
     def close(self) -> None:

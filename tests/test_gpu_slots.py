@@ -52,6 +52,17 @@ def test_slurm_or_user_cuda_visible_devices_is_respected(monkeypatch, tmp_path):
     assert gpu_slots.choose_cuda_device(2) == 0 and (tmp_path / "gpu0.lock").exists()
 
 
+def test_several_visible_gpus_of_a_slurm_group_job_are_shared_out_by_locks(monkeypatch, tmp_path):
+    """A group job given 2 GPUs runs 2 trainings at once: each takes one of its own GPUs, and the
+    lock folder belongs to the allocation (indices count its GPUs, not the node's)."""
+    monkeypatch.delenv("RESNET_GA_GPU_LOCK_DIR", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    assert gpu_slots.lock_dir() == tmp_path / "resnet-ga-gpu-locks-slurm4242"
+    assert gpu_slots.choose_cuda_device(2) == 0 and gpu_slots.choose_cuda_device(2) == 1
+
+
 def test_acquire_times_out_with_a_clear_error(tmp_path):
     holder = subprocess.Popen(
         script_cmd("gpu_slots.py", "--gpus", 1, "--dir", tmp_path, "--hold", 30), stdout=subprocess.PIPE, text=True

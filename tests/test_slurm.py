@@ -158,3 +158,28 @@ def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, our
             for line in (work / f"results/smoke/search/rep0/{t}/population.tsv").read_text().splitlines()[1:]
         }
     assert distinct == expected
+
+
+GROUPED = [
+    "--groups",
+    "train=round",
+    "--group-components",
+    "round=64",
+    "--resources",
+    "gpu=1",
+]  # README: one queue wait per round
+GROUP_SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S+/group_round_train/\d+\.log\)")
+
+
+def test_grouped_rounds_wait_in_the_queue_once_per_round(smoke, tmp_path, our_jobs_cancelled_after):
+    work = copy_workflow(tmp_path)
+    log = tmp_path / "grouped.log"
+    our_jobs_cancelled_after.append(log)
+    proc = start(work, [*ARGS, *GROUPED], log)
+    assert proc.wait(timeout=900) == 0, log.read_text()[-3000:]
+    text = log.read_text()
+    groups, singles = GROUP_SUBMITTED.findall(text), submissions(text)
+    assert len(groups) == 2 and not singles, text[-3000:]  # round 0's four trainings, then round 1's two
+    assert_same_ga(work, smoke)
+    tres = sacct_tres([int(j) for j in groups])
+    assert all("gres/gpu=1" in t for t, _ in tres.values()), tres  # gpu=1: a group's trainings run in series

@@ -13,6 +13,7 @@ import yaml
 
 import formats
 import search
+from config_check import check_config, merge
 from helpers import BIN, ROOT, SMOKE, TARGET, assert_same_ga, copy_workflow, round_tables, snakemake, trained_runs
 
 pytestmark = pytest.mark.slow
@@ -255,3 +256,43 @@ def test_early_stopping_stops_a_child_deterministically_and_a_rerun_reuses_it(tm
     assert "stopped after epoch 1" in log and "elites' bar" in log
     p = snakemake(a.parent.parent, "results/smoke/search/summary.tsv", *SMOKE, "es.yaml", "-n")
     assert "Nothing to be done" in p.stdout + p.stderr
+
+
+def test_the_future_scope_searches_every_kind_of_gene_on_a_cpu(tmp_path, monkeypatch):
+    """config/future_scope.yaml (12 genes: layer design, schedule, batch size, label smoothing and
+    augmentation) at CPU size: populations hold every gene's type within its space, genomes are
+    unique, and the search-space figure has one panel per gene."""
+    work = copy_workflow(tmp_path)
+    (work / "cpu.yaml").write_text(
+        "outdir: results/fs\ntrain: {arch: resnet8, epochs: 2, batch_size: 100}\n"
+        "ga: {population: 4, elites: 2, generations: 2, genes: "
+        "{arch: {choices: [resnet8, plain8]}, batch_size: {choices: [50, 100]}}}\n"
+        "search: {methods: [ga, tpe]}\nfinal: {seeds: 1}\n"
+    )
+    snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml", "config/future_scope.yaml", "cpu.yaml")
+    out = work / "results" / "fs"
+    cfg = check_config(
+        merge(
+            *(
+                yaml.safe_load((work / f).read_text())
+                for f in ("config/config.yaml", "config/smoke.yaml", "config/future_scope.yaml", "cpu.yaml")
+            )
+        )
+    )
+    spec = search.spec_from_config(cfg)
+    assert len(spec["space"].genes) == 12 and {g.kind for g in spec["space"].genes} == {"float", "int", "categorical"}
+    ind = formats.read_table("individuals", out / "search" / "individuals.tsv")
+    for gene in spec["space"].genes:
+        values = [gene.parse(v) for v in ind[gene.name]]
+        assert all(gene.contains(v) for v in values), gene.name
+    for m in ("ga", "tpe"):
+        rows = ind[(ind["method"] == m) & (ind["origin"] != "elite")]
+        assert rows["run"].is_unique and len(rows) == 4 + 2
+    import plots
+
+    panels = []
+    monkeypatch.setattr(
+        plots, "save", lambda fig, path: panels.extend(a.get_title() for a in fig.axes if a.get_title())
+    )
+    plots.plot_search_space(spec, out / "search" / "individuals.tsv", tmp_path / "x.png")
+    assert panels == [g.describe() for g in spec["space"].genes]

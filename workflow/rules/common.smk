@@ -3,9 +3,39 @@ import os
 import sys
 from pathlib import Path
 
-# The scripts' modules, found from this file (not from the main Snakefile), so that the workflow also
-# runs as a module of another Snakefile; torch-free, so parsing stays fast.
-SCRIPTS = Path(workflow.current_basedir).parent.parent / "scripts"
+
+def scripts_folder():
+    """scripts/ on disk, found from this file (not from the main Snakefile), so that the workflow also
+    runs as a module of another Snakefile: beside it in a clone or a local module; for a module read
+    from git (gitfile(), github()), the files of scripts/MANIFEST copied once per version out of
+    Snakemake's source cache into .snakemake/resnet-ga/."""
+    import hashlib
+
+    base = workflow.current_basedir
+    if hasattr(base, "__fspath__"):
+        return Path(base).parent.parent / "scripts"
+    root = base.join("../..")
+    uri = root.get_path_or_uri(secret_free=True)
+    dest = Path(
+        ".snakemake", "resnet-ga", hashlib.sha256(uri.encode()).hexdigest()[:16]
+    )
+    with workflow.sourcecache.open(root.join("scripts/MANIFEST"), "r") as f:
+        names = [
+            line.strip() for line in f if line.strip() and not line.startswith("#")
+        ]
+    for name in names:
+        path = dest / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with workflow.sourcecache.open(root.join(name), "rb") as src:
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(src.read())
+                os.replace(tmp, path)
+    return dest / "scripts"
+
+
+# The scripts' modules: torch-free, so parsing stays fast.
+SCRIPTS = scripts_folder()
 sys.path.insert(0, str(SCRIPTS))
 import identity
 import layout
@@ -87,6 +117,15 @@ def get_script(name):
         return str(SCRIPTS / name)
 
     return script
+
+
+def get_gpu_model():
+    """The GPU model a SLURM job asks for (--gpus=<model>:1), from RESNET_GA_GPU_MODEL; empty: any."""
+
+    def model(wildcards):
+        return os.environ.get("RESNET_GA_GPU_MODEL", "")
+
+    return model
 
 
 def get_folder(name):
@@ -347,6 +386,10 @@ def get_search_runs():
             for k in ROUNDS:
                 runs += list(read_table("population", get_population(r, m, k))["run"])
     return list(dict.fromkeys(runs))
+
+
+def get_search_results(wildcards):
+    return [run_file(r, "result") for r in get_search_runs()]
 
 
 def get_curve_runs():

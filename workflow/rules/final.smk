@@ -9,6 +9,12 @@ checkpoint lr_find:
         log_file("lr_find", "lr_find"),
     conda:
         "../../envs/train.yaml"
+    threads: 4
+    resources:
+        gpu=1,
+        gpu_model=get_gpu_model(),
+        mem_mb=16000,
+        runtime=30,
     params:
         script=get_script("lr_find.py"),
         data=get_folder("data"),
@@ -64,6 +70,12 @@ rule evaluate:
         log_file("evaluate", "{run}"),
     conda:
         "../../envs/train.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        gpu_model=get_gpu_model(),
+        mem_mb=8000,
+        runtime=15,
     params:
         script=get_script("evaluate.py"),
         data=get_folder("data"),

@@ -65,7 +65,8 @@ checkpoint propose:
 rule summarize:
     """Every individual of every search, a summary per round, and each search's best."""
     input:
-        get_fitness_tables(),
+        fitness=get_fitness_tables(),
+        results=get_search_results,
     output:
         individuals=update(
             report(
@@ -93,6 +94,6 @@ rule summarize:
         script=get_script("search.py"),
         spec=SEARCH_CONFIG,
     shell:
-        "python {params.script:q} summarize --spec {params.spec:q} --fitness {input:q} "
+        "python {params.script:q} summarize --spec {params.spec:q} --fitness {input.fitness:q} --results {input.results:q} "
         "--out-individuals {output.individuals:q} --out-summary {output.summary:q} --out-best {output.best:q} "
         "> {log:q} 2>&1"

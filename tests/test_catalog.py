@@ -1,0 +1,45 @@
+"""The Snakemake workflow catalog's conventions: the catalog file and its flags, the .test case, the
+license, the version and its changelog entry, and the config table drawn from the schema."""
+
+import re
+import shutil
+import subprocess
+
+import yaml
+
+from config_check import check_config, merge, parameter_table
+from helpers import BIN, ROOT, copy_workflow, snakemake_env
+
+
+def test_the_catalog_file_parses_and_its_flags_work(tmp_path):
+    usage = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert usage["software-stack-deployment"] == {"conda": True} and usage["report"] is True
+    work = copy_workflow(tmp_path)
+    flags = usage["mandatory-flags"]["flags"].split()
+    p = subprocess.run(
+        [str(BIN / "snakemake"), "-n", *flags], cwd=work, capture_output=True, text=True, env=snakemake_env()
+    )
+    assert p.returncode == 0 and "init_population" in p.stdout, p.stdout[-2000:] + p.stderr[-2000:]
+
+
+def test_the_test_case_is_the_smoke_config(tmp_path):
+    case = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    configs = [yaml.safe_load((ROOT / "config" / n).read_text()) for n in ("config.yaml", "smoke.yaml")]
+    assert check_config(case) == check_config(merge(*configs))  # the schema's defaults are config.yaml's
+    work = copy_workflow(tmp_path)
+    shutil.copytree(ROOT / ".test", work / ".test", symlinks=True)  # config.yaml: a link to ../../config/smoke.yaml
+    cmd = [str(BIN / "snakemake"), "-n", "--cores", "2", "--directory", ".test", "--snakefile", "workflow/Snakefile"]
+    p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=snakemake_env())
+    assert p.returncode == 0 and "synthetic_data" in p.stdout, p.stderr[-2000:]
+
+
+def test_license_version_and_changelog():
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    version = (ROOT / "VERSION").read_text().strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    first = re.search(r"^## (\d+\.\d+\.\d+)", (ROOT / "CHANGELOG.md").read_text(), flags=re.M).group(1)
+    assert first == version
+
+
+def test_the_config_readme_table_is_the_schema_s():
+    assert parameter_table() in (ROOT / "config" / "README.md").read_text()
