@@ -258,8 +258,7 @@ def _rows(node: dict, prefix: str, root: dict):
         for key, child in node["properties"].items():
             yield from _rows(child, f"{prefix}.{key}" if prefix else key, root)
         return
-    default = node.get("default", _resolve(node, root).get("default", "")) if "$ref" in node else node.get("default", "")
-    yield prefix, default, node.get("description", "")
+    yield prefix, node.get("default", _resolve(node, root).get("default", "")), node.get("description", "")
 
 
 def parameter_table(schema: dict | None = None) -> str:
