@@ -30,7 +30,7 @@ YAML
   ARGS=(--cores 8 --resources gpu=1)
 fi
 cd "$W"
-torch_s=$(for _ in 1 2 3; do /usr/bin/env time -f %e python3 -c "import torch" 2>&1 >/dev/null | tail -1; done |
+torch_s=$(for _ in 1 2 3; do python3 -c "import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t)"; done |
   sort -n | sed -n 2p)  # the median of three
 export PYTHONPATH="$ROOT/benchmarks/timing_hook${PYTHONPATH:+:$PYTHONPATH}" RESNET_GA_TIMING_LOG="$OUT/hook.jsonl"
 rm -f "$RESNET_GA_TIMING_LOG"

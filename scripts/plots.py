@@ -23,7 +23,6 @@ as triangles; both are left out of the curve figures; the tables list them.
 from __future__ import annotations
 
 import io
-import sys
 import textwrap
 from pathlib import Path
 
@@ -39,7 +38,7 @@ import formats
 import search
 import strategies
 from layout import run_of
-from util import ArgumentParser, DataError, atomic_write_bytes, run_cli
+from util import ArgumentParser, DataError, atomic_write_bytes, exit_now, run_cli
 
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_STYLE = {"color": "black", "linestyle": "--", "linewidth": 2.2}
@@ -456,4 +455,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

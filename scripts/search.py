@@ -33,7 +33,7 @@ import space as spaces
 import strategies
 from data import read_meta
 from layout import round_of, run_of
-from util import ArgumentParser, DataError, run_cli
+from util import ArgumentParser, DataError, exit_now, run_cli
 
 RESULT_COLUMNS = [f.name for f in formats.RESULT_FIELDS]
 NEVER_STOPPED = ("init", "elite")  # origins early stopping does not apply to
@@ -449,4 +449,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import formats
 import search
 import strategies
 from layout import run_of
-from util import ArgumentParser, DataError, atomic_write_bytes, atomic_write_text, run_cli
+from util import ArgumentParser, DataError, atomic_write_bytes, atomic_write_text, exit_now, run_cli
 
 METRICS = list(formats.COMPARED)
 LEVEL = 0.95
@@ -297,4 +296,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
