@@ -5,15 +5,17 @@
 
 Every pipeline trains the same model class with SGD (momentum, weight decay; or AdamW with
 `--optimizer adamw`) at the same device and
-batch size on the same generated images (default: a real epoch, 50,000, on CUDA):
+batch size on the same generated images (default on CUDA: 50,000, CIFAR-10's training set, so the
+references' DataLoader streams a whole epoch; the epoch times count the 45,000 of a training split):
 - reference: what users usually write: a torchvision CIFAR10-style Dataset (HWC uint8 -> PIL image),
   PIL transforms (RandomCrop(32, padding=4), RandomHorizontalFlip, ToTensor, Normalize), a
   DataLoader (shuffle, workers, pin_memory on CUDA), fp32 (TF32 convolutions on CUDA), NCHW, the
   default SGD implementation;
 - strong reference: the same data path plus every standard trick of the compute: bf16 autocast on
   CUDA, channels_last, fused SGD (foreach on the CPU);
-- ours: the step train jobs run (scripts/engine.py): uint8 data resident on the device, whole-batch augmentation
-  there, channels_last, bf16 autocast + fused SGD on CUDA (fp32 on the CPU), optional torch.compile.
+- ours: the step train jobs run (scripts/engine.py): uint8 data resident on the device, whole-batch
+  augmentation there, channels_last, bf16 autocast + torch's fused SGD update on CUDA (fp32 and foreach
+  on the CPU; scripts/optimizers.py), optional torch.compile.
 The pipelines run `--repeats` times in turn (reference, strong, ours, reference, ...), `--steps`
 timed steps each after warm-up; every row reports min / median / max images/s, and the ratios use
 medians. It also reports what a train job pays before its first step. No timing is asserted
@@ -148,8 +150,8 @@ def ours_pipeline(args, device, data, meta):
     batches = batch_stream(len(Y), args.batch_size, 0, device)  # train.py's batch iterator
 
     def run_chunk(k):
-        for _, (idx, offsets, flips) in zip(range(k), batches):
-            step(X[idx], Y[idx], offsets, flips, 0.01, 0.9)
+        for _, (idx, draws) in zip(range(k), batches):
+            step(X[idx], Y[idx], draws, 0.01, 0.9)
 
     sync(device)
     t0 = time.perf_counter()

@@ -102,6 +102,7 @@ def test_16_bit_and_float_images_are_scaled_and_32_bit_ones_refused(images, tmp_
     assert x.shape[0] == 301 and x[100 - 1 + 1].max() > 200  # the 16-bit image, last of cat, scaled to 8 bits
 
 
+@pytest.mark.slow
 def test_prepare_streams_into_its_arrays(tmp_path):
     """Peak memory of the prepare step within ~2x its arrays (it held a float64 copy, 8x, before)."""
     import resource

@@ -35,6 +35,7 @@ def test_momentum_above_max_momentum_still_meets_the_genome_at_the_peak():
 
 
 # ----------------------------------------------------------------------------- training
+@pytest.mark.slow
 def test_short_training_learns_and_writes_its_files(prepared, tmp_path):
     out = tmp_path / "run"
     p = run_train(prepared, out, "--lr", 0.05, "--wd", 5e-4, "--mom", 0.85, "--max-train", 2000, arch="resnet20")
@@ -91,6 +92,7 @@ def _metrics_without_timing(path):
     return pd.read_csv(path, sep="\t").drop(columns=TIMING)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer, lr, wd", [("sgd", 0.05, 5e-4), ("adamw", 3e-3, 0.05)])
 def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_path, optimizer, lr, wd):
     args = ("--optimizer", optimizer, "--lr", lr, "--wd", wd, "--mom", 0.85, "--max-train", 1500)
@@ -176,6 +178,7 @@ class Payload:
         return (os.system, (f"touch '{self.marker}'",))
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_and_the_rerun_resumes(prepared, tmp_path):
     out = tmp_path / "term"
     out.mkdir()
@@ -291,6 +294,7 @@ def elite_metrics(path, top1_at_1):
     return path
 
 
+@pytest.mark.slow
 def test_a_child_below_the_elites_bar_stops_at_the_decision_epoch(prepared, tmp_path):
     high = [elite_metrics(tmp_path / f"e{i}" / "metrics.tsv", 0.95 + i / 100) for i in range(2)]
     stop = ["--stop-epoch", 1, "--stop-margin", 0.0, "--stop-against", *high, "--max-train", 1000]
