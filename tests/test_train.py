@@ -281,9 +281,10 @@ def test_a_terminal_gets_a_progress_bar_and_a_job_log_one_line_per_epoch(prepare
         chunks.append(chunk)
     os.close(master)
     bar = b"".join(chunks).decode(errors="replace")
-    assert p.returncode == 0 and "epoch 1/1" in bar and "10/10" in bar, bar  # tqdm: 10 steps of 100
+    # tqdm: 10 steps of 100; the bar redraws at most every 0.1 s, so which steps it shows depends on speed
+    assert p.returncode == 0 and "epoch 1/1" in bar and re.search(r"\d+/10 \[", bar) and "it/s" in bar, bar
     log = run_train(prepared, tmp_path / "log", "--max-train", 1000, epochs=1).stderr
-    assert "10/10" not in log and "it/s" not in log
+    assert not re.search(r"\d+/10 \[", log) and "it/s" not in log
 
 
 def elite_metrics(path, top1_at_1):
