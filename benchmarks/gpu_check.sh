@@ -3,13 +3,7 @@
 # ResNet-50 run through scripts/train.py on 50k generated images (45k train / 5k val, the default
 # split), the LR finder on CUDA, and the torch.compile variant with its warm-up.
 #   OUT=/tmp/gpu bash benchmarks/gpu_check.sh
-set -u
-export PYTHONUNBUFFERED=1
-OUT=${OUT:-/tmp/gpu-check}
-mkdir -p "$OUT"
-W=$(mktemp -d)
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-python3 -c "import sys, torch, torchvision; print('python', sys.version.split()[0], 'torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.version.cuda)" | tee -a "$OUT/gpu.txt"
+. "$(dirname "$0")/gpu_common.sh"
 for arch in resnet50 resnet20; do  # (this session ran with cuDNN autotuning on: the first-step numbers include it)
   echo "== bench $arch"
   python3 scripts/bench.py --arch "$arch" --device cuda --batch-size 512 --steps 40 --chunk 10 --warmup 10 \
@@ -26,4 +20,3 @@ python3 scripts/lr_find.py --data "$W/prep" --out "$W/lrf" --arch resnet50 --bat
 echo "== bench resnet50 with torch.compile"
 timeout 240 python3 scripts/bench.py --arch resnet50 --device cuda --batch-size 512 --steps 40 --chunk 10 --warmup 10 \
   --compile --json "$OUT/bench_resnet50_compile.json" 2>&1 | tail -8 | tee "$OUT/bench_resnet50_compile.txt"
-rm -rf "$W"

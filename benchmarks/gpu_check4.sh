@@ -4,14 +4,7 @@
 # and the compile warm-up with a cold and a warm shared cache. Every step has its own time limit.
 # The workflow end to end is benchmarks/ga_timing.sh (a second call).
 #   OUT=/tmp/gpu bash benchmarks/gpu_check4.sh
-set -u
-export PYTHONUNBUFFERED=1
-OUT=${OUT:-/tmp/gpu-check}
-mkdir -p "$OUT"
-W=$(mktemp -d)
-step() { local t=$1; shift; echo "== $*"; timeout "$t" "$@" 2>&1 | tee -a "$OUT/log.txt" | grep -v '^\[' | tail -12; }
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-python3 -c "import sys, torch, torchvision; print('python', sys.version.split()[0], 'torch', torch.__version__, 'torchvision', torchvision.__version__, 'cudnn', torch.backends.cudnn.version())" | tee -a "$OUT/gpu.txt"
+. "$(dirname "$0")/gpu_common.sh"
 
 B="python3 scripts/bench.py --device cuda --batch-size 512 --steps 20 --repeats 3 --warmup 5 --deterministic"
 step 100 $B --arch resnet50 --json "$OUT/bench_resnet50.json"
@@ -39,4 +32,3 @@ for i in cold warm; do  # the compile cache is shared through --cache-dir, as th
     --batch-size 512 --device cuda --compile --cache-dir "$W/cache"
   python3 -c "import json,sys; r=json.load(open('$W/compile_$i/result.json')); print('compile $i: process', round(r['process_seconds'],1), 's, train', round(r['seconds'],1), 's')" | tee -a "$OUT/compile.txt"
 done
-rm -rf "$W"

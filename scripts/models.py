@@ -14,13 +14,13 @@ CLI: ``python scripts/models.py`` prints every architecture with its parameter c
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch.nn.functional as F
 from torch import nn
 
 from archs import ARCHS
+from util import ArgumentParser, run_cli
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -150,20 +150,18 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def print_counts(args) -> None:
+    for arch in args.arch or ARCHS:
+        n = count_parameters(build_model(arch, args.num_classes, args.shortcut))
+        print(f"{arch}\t{n}\t{n / 1e6:.2f}M")
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("arch", nargs="*", help="names to print (default: all)")
     ap.add_argument("--num-classes", type=int, default=10)
     ap.add_argument("--shortcut", choices=["A", "B"], default="A")
-    args = ap.parse_args(argv)
-    try:
-        for arch in args.arch or ARCHS:
-            n = count_parameters(build_model(arch, args.num_classes, args.shortcut))
-            print(f"{arch}\t{n}\t{n / 1e6:.2f}M")
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli(print_counts, ap.parse_args(argv))
 
 
 if __name__ == "__main__":
