@@ -1,21 +1,21 @@
-"""How long Snakemake takes to evaluate the GA's DAG, small and large.
+"""How long Snakemake takes to evaluate the search's DAG, small and large.
 
-    python benchmarks/dag_overhead.py                       # default config and 50 generations x 100
+    python benchmarks/dag_overhead.py                       # 5 rounds x 10 and 50 rounds x 100
     python benchmarks/dag_overhead.py --sizes 5x10 20x50 50x100
 
-For each size (generations x population) it copies the workflow into a temporary folder and times:
-- `snakemake -n` with nothing done yet (only generation 0's checkpoint is pending: what a user sees
+For each size (rounds x population, the GA alone) it copies the workflow into a temporary folder and
+times:
+- `snakemake -n` with nothing done yet (only round 0's checkpoint is pending: what a user sees
   before the first run);
-- `snakemake -n <outdir>/ga/best.tsv` over a finished search (every population, fitness table and
-  run result present, made with the real GA operators and random fitness): Snakemake then evaluates
-  every generation's checkpoint and every distinct run; this is what each resume, and each
-  checkpoint re-evaluation late in a long run, pays.
+- `snakemake -n <outdir>/search/summary.tsv` over a finished search (every round's tables and every
+  run's files present, made with the real search loop and random fitness): Snakemake then evaluates
+  every round's checkpoint and every distinct run; this is what each resume, and each checkpoint
+  re-evaluation late in a long run, pays.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -24,66 +24,64 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-import ga
-from util import write_tsv
+import formats
+import search
+import settings
+from config_check import check_config, merge
 
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+META = {"dataset": "cifar10", "data_id": "cifar10", "classes": [str(i) for i in range(10)], "num_classes": 10,
+        "image_size": 32, "train_size": 50000, "test_size": 10000, "mean": [0.5] * 3, "std": [0.25] * 3}  # fmt: skip
 
 
-def fake_search(work: Path, generations: int, population: int) -> int:
-    """Write a finished search as the workflow would have left it; returns the number of runs."""
+def scored(rows: list[dict], number: int, rng) -> list[dict]:
+    """A round's rows with random results, as collect_fitness would have joined them."""
+    out = []
+    for i, r in enumerate(rows):
+        top1 = float(rng.random())
+        result = {"fitness": top1, "top1": top1, "top3": top1, "top5": top1, "val_loss": 1.0, "train_loss": 1.0}
+        out.append(
+            {**r, **result, "status": "ok", "epochs": 15, "epochs_completed": 15, "individual": i, "round": number}
+        )
+    return out
+
+
+def write_round(folder: Path, rows: list[dict], spec: dict, runs: Path) -> None:
+    folder.mkdir(parents=True)
+    pop = search.population_frame(rows, spec)
+    formats.write_table("population", pop, folder / "population.tsv")
+    fit = pop.assign(**{c: [r[c] for r in rows] for c in search.RESULT_COLUMNS})
+    formats.write_table("fitness", fit, folder / "fitness.tsv")
+    for run in pop["run"]:
+        if not (runs / run).exists():
+            (runs / run).mkdir(parents=True)
+            for f in ("model.pt", "metrics.tsv", "schedule.tsv", "result.json"):
+                (runs / run / f).write_text("")  # present is all a dry run asks of them
+
+
+def fake_search(work: Path, cfg: dict) -> int:
+    """Write a finished GA search as the workflow would have left it; returns the number of runs."""
     out = work / "results"
     prep = out / "data" / "prepared" / "cifar10"
     prep.mkdir(parents=True)
-    for f in ("train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy", "meta.json"):
+    for f in ("train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"):
         (prep / f).write_text("")
-    spec = ga.spec_from_json(json.dumps({"population": population, "seed": 0}))
-    fitness_rng = np.random.default_rng(1)
-    pop = [
-        {**p, "origin": "init", "parents": ""}
-        for p in ga.init_population(spec["genes"], population, ga.generation_rng(0, 0))
-    ]
-    runs = set()
-    for g in range(generations):
-        gdir = out / "ga" / f"gen{g}"
-        gdir.mkdir(parents=True)
-        frame = ga.population_frame(pop, 0)
-        write_tsv(frame, gdir / "population.tsv")
-        for rid in frame["run"]:
-            rdir = out / "runs" / rid
-            if rid not in runs:
-                rdir.mkdir(parents=True)
-                for f in ("model.pt", "metrics.tsv", "schedule.tsv"):
-                    (rdir / f).write_text("")
-                res = {
-                    "fitness": float(fitness_rng.random()),
-                    "top1": 0.0,
-                    "top3": 0.0,
-                    "top5": 0.0,
-                    "val_loss": 1.0,
-                    "train_loss": 1.0,
-                    "status": "ok",
-                    "run": rid,
-                }
-                (rdir / "result.json").write_text(json.dumps(res))
-                runs.add(rid)
-        fit = ga.collect(gdir / "population.tsv", sorted((out / "runs").glob("*/result.json")))
-        write_tsv(fit, gdir / "fitness.tsv")
-        if g + 1 < generations:
-            pop = ga.next_generation(
-                fit.to_dict("records"),
-                spec["genes"],
-                population,
-                spec["elites"],
-                spec["point"],
-                spec["threshold"],
-                ga.generation_rng(0, g + 1),
-                g + 1,
-            )
-    return len(runs)
+    formats.write_record("meta", META, prep / "meta.json")
+    spec = search.spec_from_config(cfg)
+    values = settings.changed({k: v for k, v in settings.from_config(cfg).items() if settings.BY_NAME[k].identity})
+    rng, history = np.random.default_rng(1), []
+    rows = search.name_runs(search.initial_population(spec, 0), spec, values, META, 0)
+    for k in range(spec["rounds"]):
+        rows = scored(rows, k, rng)
+        write_round(out / "search" / "rep0" / ("round0" if k == 0 else f"ga/round{k}"), rows, spec, out / "runs")
+        history += rows
+        if k + 1 < spec["rounds"]:
+            rows = search.name_runs(search.propose_round(spec, "ga", history, k + 1, 0), spec, values, META, 0)
+    return len({r["run"] for r in history})
 
 
 def timed(cmd, cwd) -> float:
@@ -96,24 +94,22 @@ def timed(cmd, cwd) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", nargs="+", default=["5x10", "50x100"], help="GENERATIONSxPOPULATION")
+    ap.add_argument("--sizes", nargs="+", default=["5x10", "50x100"], help="ROUNDSxPOPULATION")
     args = ap.parse_args(argv)
-    print(
-        f"{'generations x population':>24} {'runs':>6} {'dry-run, fresh (s)':>19} {'dry-run, finished search (s)':>29}"
-    )
+    print(f"{'rounds x population':>24} {'runs':>6} {'dry-run, fresh (s)':>19} {'dry-run, finished search (s)':>29}")
     for size in args.sizes:
-        generations, population = map(int, size.split("x"))
+        rounds, population = map(int, size.split("x"))
+        override = {"ga": {"generations": rounds, "population": population, "elites": population // 2}}
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             for d in ("workflow", "scripts", "config", "envs"):
                 shutil.copytree(ROOT / d, work / d)
-            (work / "size.yaml").write_text(
-                f"ga:\n  generations: {generations}\n  population: {population}\n  elites: {population // 2}\n"
-            )
-            base = [SNAKEMAKE, "-n", "--cores", "1", "--configfile", "size.yaml"]
+            (work / "size.yaml").write_text(yaml.safe_dump(override))
+            base = [SNAKEMAKE, "-n", "--cores", "1", "--configfile", "config/config.yaml", "size.yaml"]
             fresh = timed(base, work)
-            n_runs = fake_search(work, generations, population)
-            done = timed([SNAKEMAKE, "results/ga/best.tsv", "-n", "--cores", "1", "--configfile", "size.yaml"], work)
+            cfg = check_config(merge(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), override))
+            n_runs = fake_search(work, cfg)
+            done = timed([*base, "results/search/summary.tsv"], work)
         print(f"{size:>24} {n_runs:>6} {fresh:>19.1f} {done:>29.1f}", flush=True)
     return 0
 

@@ -19,7 +19,7 @@ references' DataLoader streams a whole epoch; the epoch times count the 45,000 o
 The pipelines run `--repeats` times in turn (reference, strong, ours, reference, ...), `--steps`
 timed steps each after warm-up; every row reports min / median / max images/s, and the ratios use
 medians. It also reports what a train job pays before its first step. No timing is asserted
-anywhere: the numbers go to the README's Performance table.
+anywhere: the numbers go to docs/performance.md.
 """
 
 from __future__ import annotations

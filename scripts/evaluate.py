@@ -68,7 +68,9 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
 def test_run(args) -> dict:
     with runlock.hold(Path(args.result).parent, "evaluate"):
         out, preds = test_metrics(args.data, args.result, args.model, args.device)
-        lines = ["\t".join(PREDICTION_COLUMNS) + "\n"]
+        columns = PREDICTION_COLUMNS[: len(preds[0])] if preds else PREDICTION_COLUMNS  # top-k of k < 5 classes
+        formats.check_rows("predictions", [dict(zip(columns, r)) for r in preds], args.out_predictions, columns)
+        lines = ["\t".join(columns) + "\n"]
         lines += ["\t".join(str(int(v)) for v in row) + "\n" for row in preds]
         atomic_write_bytes(args.out_predictions, "".join(lines).encode())
         formats.write_record("test", out, args.out)

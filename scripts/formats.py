@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import numbers
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -100,7 +101,7 @@ FORMATS = {
     "predictions": [
         F("index", "int", low=0),
         F("label", "int", low=0),
-        *[F(f"pred{i}", "int", low=0) for i in range(1, 6)],
+        *[F(f"pred{i}", "int", low=0, required=i == 1) for i in range(1, 6)],  # as many as classes, up to 5
     ],
     # the search (scripts/search.py); gene columns sit between `run` and `origin` (checked by the space)
     "population": [*ROW_KEYS, *ROUND_TAIL],
@@ -147,7 +148,11 @@ FORMATS = {
         F("label", "text"),
         F("repeats", "int", low=1),
         F("seeds", "int", low=1),
-        *[F(f"{k}_{s}", "float", nan="allowed", low=0.0) for k in COMPARED for s in ("mean", "std")],
+        *[
+            F(f"{k}_{s}", "float", nan="allowed", low=0.0, high=1.0 if k != "test_loss" else None)
+            for k in COMPARED
+            for s in ("mean", "std")
+        ],
         F("test_top1_ci_low", "float", nan="allowed", **UNIT),
         F("test_top1_ci_high", "float", nan="allowed", **UNIT),
         F("ci_basis", "text", choices=("repeats", "seeds")),
@@ -160,7 +165,8 @@ FORMATS = {
         F("diff", "float", low=-1.0, high=1.0),
         F("ci_low", "float", nan="allowed"),
         F("ci_high", "float", nan="allowed"),
-        F("distinguishable", "bool"),
+        F("basis", "text", choices=("repeats", "seeds")),  # the replicated unit of the method's side
+        F("distinguishable", "bool"),  # only over repeats: the interval excludes 0
     ],
     "degradation": [
         F("depth", "int", low=1),
@@ -198,7 +204,7 @@ def _bad(path, field, why, row=None) -> DataError:
 
 def _number(v) -> float | None:
     """v as a float (NaN and inf included), or None if it is not a number at all."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+    if isinstance(v, bool) or not isinstance(v, (numbers.Real, str)):  # numpy's numbers are Real too
         return None
     try:
         return float(v)

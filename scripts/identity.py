@@ -57,14 +57,8 @@ def parse_value(name: str, text: str):
 
 def context(values: dict, named=(), data_id: str = DATA_DEFAULT, stop: dict | None = None) -> dict:
     """What identifies a run beyond its named settings and seed (see the module doc)."""
-    ctx = {
-        k: settings.typed(k, values[k])
-        for k in settings.IDENTITY_KEYS
-        if k not in named
-        and k != "seed"
-        and k in values
-        and settings.typed(k, values[k]) != settings.BY_NAME[k].default
-    }
+    changed = settings.changed({k: values[k] for k in settings.IDENTITY_KEYS if k in values})
+    ctx = {k: settings.typed(k, v) for k, v in changed.items() if k not in named and k != "seed"}
     if data_id != DATA_DEFAULT:
         ctx["data"] = data_id
     if stop:

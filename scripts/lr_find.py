@@ -115,7 +115,8 @@ def lr_find(args) -> dict:
     rows = range_test(args, step, Xtr, Ytr, device)
     if len(rows) < 2:
         raise DataError(f"{args.out}: the LR range test diverged within its first steps; lower --start-lr")
-    out = Path(args.out)
+    out, columns = Path(args.out), ["step", "lr", "loss", "smoothed_loss"]
+    formats.check_rows("lr_find", [dict(zip(columns, r)) for r in rows], out / "lr_find.tsv", columns=columns)
     text = "step\tlr\tloss\tsmoothed_loss\n" + "".join(f"{s}\t{lr!r}\t{v!r}\t{sm!r}\n" for s, lr, v, sm in rows)
     atomic_write_text(out / "lr_find.tsv", text)
     result = {**suggest([r[1] for r in rows], [r[3] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}

@@ -201,8 +201,8 @@ def curve_runs(spec, individuals, plan_tsv, top_k: int) -> list[dict]:
     return runs
 
 
-def by_run(files, kind: str) -> dict:
-    return {run_of(f): formats.read_table(kind, f) for f in files}
+def by_run(files, kind: str, min_rows: int = 1) -> dict:
+    return {run_of(f): formats.read_table(kind, f, min_rows) for f in files}
 
 
 def plot_training_curves(spec, individuals, plan, metrics, top_k, out) -> None:
@@ -212,7 +212,7 @@ def plot_training_curves(spec, individuals, plan, metrics, top_k, out) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
     axes = axes.ravel()
     palette = sns.color_palette("tab10")
-    tables, handles = by_run(metrics, "metrics"), []
+    tables, handles = by_run(metrics, "metrics", min_rows=0), []  # a run invalid or diverged in epoch 1 has none
     for i, r in enumerate(curve_runs(spec, individuals, plan, top_k)):
         m = tables[r["run"]]
         style = BASELINE_STYLE if r["baseline"] else {"color": palette[(i - 1) % 10], "linewidth": 1.6}

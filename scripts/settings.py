@@ -141,6 +141,12 @@ def typed(name: str, value):
     return value
 
 
+def changed(values: dict) -> dict:
+    """The settings of `values` that differ from their defaults: all a command line or a rule's params
+    need to carry (the scripts take the defaults), so a release that adds a setting changes neither."""
+    return {k: v for k, v in values.items() if typed(k, v) != BY_NAME[k].default}
+
+
 def fingerprint(values: dict) -> dict:
     """The settings that can change a run's numbers (a checkpoint resumes only under the same)."""
     return {k: typed(k, values[k]) for k in IDENTITY_KEYS}

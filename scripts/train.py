@@ -234,10 +234,11 @@ def resume(job: Job, model, opt) -> tuple[list, int | None]:
 
 
 def write_schedule(job: Job, sched) -> None:
-    rows = [
-        f"{s}\t{s / job.steps_per_epoch:.6g}\t{lr!r}\t{m!r}\n" for s in range(job.total_steps) for lr, m in [sched(s)]
-    ]
-    atomic_write_text(job.out / RUN_FILES["schedule"], "step\tepoch\tlr\tmomentum\n" + "".join(rows))
+    path, columns = job.out / RUN_FILES["schedule"], ["step", "epoch", "lr", "momentum"]
+    rows = [(s, s / job.steps_per_epoch, *sched(s)) for s in range(job.total_steps)]
+    formats.check_rows("schedule", [dict(zip(columns, r)) for r in rows], path, columns=columns)
+    text = "".join(f"{s}\t{e:.6g}\t{lr!r}\t{m!r}\n" for s, e, lr, m in rows)
+    atomic_write_text(path, "\t".join(columns) + "\n" + text)
 
 
 def train_epoch(job: Job, epoch: int, train_step, sched):
@@ -290,6 +291,7 @@ def epoch_row(job: Job, model, norm, epoch: int, train_step, sched) -> dict | No
 
 def save_epoch(job: Job, model, opt, rows: list) -> None:
     """The checkpoint first, then the row: a kill in between is healed by the rewrite on resume."""
+    formats.check_rows("metrics", rows, job.out / RUN_FILES["metrics"], columns=job.columns)
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": rows[-1]["epoch"], "rows": rows}
     state.update(rng=rng_state(), fingerprint=job.fingerprint)
     atomic_torch_save(state, job.out / RUN_FILES["checkpoint"])

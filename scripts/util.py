@@ -88,15 +88,6 @@ def read_json(path: str | Path) -> dict:
         raise DataError(f"{path}: missing or unreadable ({e})") from None
 
 
-def read_by_run(paths) -> dict:
-    """JSON files that each name their run (result.json, test.json), by run id."""
-    out = {}
-    for path in paths:
-        record = read_json(path)
-        out[record["run"]] = record
-    return out
-
-
 def write_json(path: str | Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
 

@@ -2,7 +2,8 @@
 
     python scripts/verdict.py --spec '<json>' --plan final/plan.tsv --tests runs/*/test.json \\
         --results runs/*/result.json --meta prepared/meta.json --suggestion lr_find/suggestion.json \\
-        --best-predictions runs/<reference best>/test_predictions.tsv --out-comparison comparison.tsv \\
+        --baseline '{"lr": "auto", ...}' --best-predictions runs/<reference best>/test_predictions.tsv \\
+        --out-comparison comparison.tsv \\
         --out-differences differences.tsv --out-predictions predictions.tsv --out-verdict verdict.txt
 
 A search is a random experiment: which method wins is known only across repeated searches. So each
@@ -11,14 +12,17 @@ with the final seeds: the mean, and a 95 % t-interval over the repeats' means (t
 replicated is the search; with one repeat the interval covers only the seed-to-seed noise of
 retraining, and the verdict says that one search per method cannot rank methods). The baseline has
 no search: its unit is the seed. A difference between two methods is Welch's t-interval on their
-units; an interval that covers 0 is "not distinguishable at this budget". A method whose mean test
-top-1 is at or below chance (1 / classes) failed and is named so, not compared. The winner's curse
+units; an interval that covers 0 is "not distinguishable at this budget", and over the seeds of one
+search an interval that excludes 0 says only that two retrained genomes differ, never which method is
+better. A method whose mean test top-1 is at or below chance (1 / classes) failed and is named so, not
+compared; so is a baseline trained at the lr of an LR range test that failed (baseline.lr auto). The winner's curse
 is shown per method: its bests' validation fitness in the search next to their validation and test
 top-1 when retrained.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from pathlib import Path
@@ -161,20 +165,13 @@ def differences(scores, comparison, reference: str):
         for against in dict.fromkeys([reference, "baseline"]):
             if m in (against, "baseline") or m not in ok or against not in ok:
                 continue
-            a, b = (units(scores[scores["method"] == x])[0] for x in (m, against))
+            (a, basis), (b, _) = (units(scores[scores["method"] == x]) for x in (m, against))
             diff, low, high = welch(a, b)
-            covers = math.isnan(low) or low <= 0 <= high
-            rows.append(
-                {
-                    "method": m,
-                    "against": against,
-                    "diff": diff,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "distinguishable": not covers,
-                }
-            )
-    return pd.DataFrame(rows, columns=["method", "against", "diff", "ci_low", "ci_high", "distinguishable"])
+            excludes = not math.isnan(low) and not low <= 0 <= high
+            # over seeds alone (one search) an interval compares two retrained genomes, not the methods
+            row = {"method": m, "against": against, "diff": diff, "ci_low": low, "ci_high": high, "basis": basis}
+            rows.append({**row, "distinguishable": excludes and basis == "repeats"})
+    return pd.DataFrame(rows, columns=[f.name for f in formats.FORMATS["differences"]])
 
 
 # ----------------------------------------------------------------------------- the verdict
@@ -213,26 +210,45 @@ def difference_sentences(d, c) -> list[str]:
         gap = f"{label[r['method']]} vs {label[r['against']]}: {100 * r['diff']:+.2f} points"
         if math.isnan(r["ci_low"]):
             out.append(f"{gap}, no interval (one value each): not distinguishable at this budget.")
-        elif r["distinguishable"]:
-            out.append(f"{gap} [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]: distinguishable (excludes 0).")
+            continue
+        gap += f" [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]"
+        if r["distinguishable"]:
+            out.append(f"{gap}: distinguishable (excludes 0).")
+        elif r["basis"] == "seeds" and not r["ci_low"] <= 0 <= r["ci_high"]:
+            out.append(f"{gap} over retraining seeds: these two genomes differ, which does not rank the methods.")
         else:
-            out.append(
-                f"{gap} [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]: not distinguishable at this budget."
-            )
+            out.append(f"{gap}: not distinguishable at this budget.")
     return out
 
 
-def failure_sentences(c, chance: float, suggestion: dict) -> list[str]:
+def at_chance(c, chance: float):
+    """The rows whose mean test top-1 is at or below chance (or not a number)."""
+    return c[~(c["test_top1_mean"] > chance)]
+
+
+def fail_baseline_of_a_failed_range_test(c, suggestion: dict, baseline: dict):
+    """A baseline trained at the lr of a range test that failed is itself failed: not compared."""
+    if baseline.get("lr") == "auto" and not suggestion["valid"]:
+        c.loc[c["method"] == "baseline", "failed"] = True
+    return c
+
+
+def failure_sentences(c, chance: float, suggestion: dict, baseline: dict) -> list[str]:
     out = [
         f"{r['label']} failed: its test top-1 ({pct(r['test_top1_mean'])}) is at or below chance ({pct(chance)}); "
         "it is not compared."
-        for _, r in c[c["failed"]].iterrows()
+        for _, r in at_chance(c, chance).iterrows()
     ]
-    if not suggestion["valid"]:
+    if suggestion["valid"]:
+        return out
+    failed = f"The LR range test failed ({suggestion['reason']})"
+    if baseline.get("lr") == "auto":
         out.append(
-            f"The LR range test failed ({suggestion['reason']}): the baseline's lr {suggestion['suggestion']:.2e} is a "
-            "fallback, so the comparison with the baseline is not meaningful."
+            f"{failed}: the baseline trained at its fallback lr {suggestion['suggestion']:.2e}, so it failed too and "
+            "is not compared (set baseline.lr, or widen lr_find's range)."
         )
+    else:
+        out.append(f"{failed}; the baseline's lr is set in the config (baseline.lr), so it is compared.")
     return out
 
 
@@ -256,9 +272,9 @@ def cost_sentence(result_files) -> str:
     )
 
 
-def verdict(c, d, chance: float, suggestion: dict, result_files) -> str:
+def verdict(c, d, chance: float, suggestion: dict, baseline: dict, result_files) -> str:
     """The report's answer in one paragraph (see the module doc)."""
-    parts = [score_sentence(c), *failure_sentences(c, chance, suggestion), *difference_sentences(d, c)]
+    parts = [score_sentence(c), *failure_sentences(c, chance, suggestion, baseline), *difference_sentences(d, c)]
     return " ".join([*parts, curse_sentence(c), cost_sentence(result_files)])
 
 
@@ -268,12 +284,14 @@ def compare_step(args) -> None:
     suggestion = formats.read_record("suggestion", args.suggestion)
     chance = 1 / meta["num_classes"]
     scores = final_scores(args.plan, args.tests)
-    c = compare(scores, chance)
+    baseline = json.loads(args.baseline)
+    c = fail_baseline_of_a_failed_range_test(compare(scores, chance), suggestion, baseline)
     d = differences(scores, c, strategies.reference(spec["methods"]))
     formats.write_table("comparison", c, args.out_comparison)
     formats.write_table("differences", d, args.out_differences)
+    formats.read_table("predictions", args.best_predictions)  # checked, then copied as it is
     atomic_write_bytes(args.out_predictions, Path(args.best_predictions).read_bytes())
-    atomic_write_text(args.out_verdict, verdict(c, d, chance, suggestion, args.results) + "\n")
+    atomic_write_text(args.out_verdict, verdict(c, d, chance, suggestion, baseline, args.results) + "\n")
     print(
         c[["method", "repeats", "seeds", "test_top1_mean", "test_top1_ci_low", "test_top1_ci_high"]].to_string(
             index=False
@@ -289,6 +307,7 @@ def main(argv=None) -> int:
     ap.add_argument("--results", nargs="+", required=True, help="every run's result.json, for the verdict's cost")
     ap.add_argument("--meta", required=True, help="the prepared data's meta.json (chance = 1 / classes)")
     ap.add_argument("--suggestion", required=True, help="the LR finder's suggestion.json")
+    ap.add_argument("--baseline", required=True, help="the config's baseline: section as JSON")
     ap.add_argument("--best-predictions", required=True, help="test_predictions.tsv of the reference's best")
     for name in ("comparison", "differences", "predictions", "verdict"):
         ap.add_argument(f"--out-{name}", required=True)

@@ -340,7 +340,14 @@ def verdict_cmd(outdir, spec, plan=None, tests=None, suggestion=None, meta=None)
     meta = meta or outdir / "data/prepared/synthetic/meta.json"
     suggestion = suggestion or outdir / "lr_find/suggestion.json"
     inputs = ("--plan", plan or outdir / "final/plan.tsv", "--tests", *tests, "--results", *results, "--meta", meta)
-    more = ("--suggestion", suggestion, "--best-predictions", outdir / "final/predictions.tsv")
+    more = (
+        "--suggestion",
+        suggestion,
+        "--baseline",
+        '{"lr": "auto"}',
+        "--best-predictions",
+        outdir / "final/predictions.tsv",
+    )
     return ("verdict.py", "--spec", spec, *inputs, *more, *outs)
 
 

@@ -5,6 +5,7 @@ by a test (its module only) appearing in the comparison, the figures and the sta
 import json
 import math
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -139,8 +140,8 @@ def test_a_method_added_by_its_module_appears_everywhere(tmp_path):
     assert "lowest\tlowest bounds" in comparison
     assert "lowest bounds" in (out / "final" / "verdict.txt").read_text()
     assert (out / "search" / "rep0" / "lowest" / "round1" / "population.tsv").exists()
-    status = subprocess.run(
-        script_cmd("status.py", "--configfile", "config/smoke.yaml", "mine.yaml"),
+    status = subprocess.run(  # the copy's status.py: the new strategy is a module of its scripts/ alone
+        [sys.executable, work / "scripts" / "status.py", "--configfile", "config/smoke.yaml", "mine.yaml"],
         cwd=work,
         capture_output=True,
         text=True,

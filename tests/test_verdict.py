@@ -43,18 +43,14 @@ def scores(values: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def judge(values, chance=0.1, valid=True):
+def judge(values, chance=0.1, valid=True, baseline_lr="auto"):
     s = scores(values)
-    c = verdict.compare(s, chance)
-    d = verdict.differences(s, c, "ga")
     sug = {"valid": valid, "reason": "the smoothed loss fell by 1.0 %", "suggestion": 4.1e-8}
-    return (
-        c,
-        d,
-        verdict.score_sentence(c)
-        + " "
-        + " ".join(verdict.failure_sentences(c, chance, sug) + verdict.difference_sentences(d, c)),
-    )
+    base = {"lr": baseline_lr, "wd": 5e-4, "mom": 0.85}
+    c = verdict.fail_baseline_of_a_failed_range_test(verdict.compare(s, chance), sug, base)
+    d = verdict.differences(s, c, "ga")
+    sentences = verdict.failure_sentences(c, chance, sug, base) + verdict.difference_sentences(d, c)
+    return c, d, verdict.score_sentence(c) + " " + " ".join(sentences)
 
 
 def test_an_interval_covering_zero_is_not_distinguishable_and_repeats_are_the_unit():
@@ -75,8 +71,12 @@ def test_an_interval_covering_zero_is_not_distinguishable_and_repeats_are_the_un
 
 
 def test_one_search_per_method_is_said_to_rank_nothing():
-    _, _, text = judge({"ga": {0: [0.90, 0.91]}, "random": {0: [0.60, 0.62]}, "baseline": {0: [0.7, 0.71]}})
+    _, d, text = judge({"ga": {0: [0.90, 0.91]}, "random": {0: [0.60, 0.62]}, "baseline": {0: [0.7, 0.71]}})
     assert "one search per method cannot rank methods" in text and "over 2 retraining seeds" in text
+    # the seeds' interval excludes 0, yet one search per method ranks nothing: never "distinguishable"
+    assert (d["basis"] == "seeds").all() and not d["distinguishable"].any()
+    assert "distinguishable (excludes 0)" not in text
+    assert "random search vs GA: -29.50 points" in text and "these two genomes differ" in text
 
 
 def test_a_clear_gap_is_distinguishable():
@@ -92,7 +92,17 @@ def test_a_method_at_chance_failed_and_a_failed_range_test_is_named():
     assert c.set_index("method").loc["baseline", "failed"]
     assert "baseline failed: its test top-1 (7.00 %) is at or below chance (10.00 %)" in text
     assert d.empty  # nothing is compared with a failed method
-    assert "The LR range test failed" in text and "4.10e-08 is a fallback" in text
+    assert "The LR range test failed" in text and "fallback lr 4.10e-08, so it failed too" in text
+
+
+def test_a_baseline_above_chance_after_a_failed_range_test_is_failed_unless_its_lr_is_set():
+    values = {"ga": {0: [0.90, 0.91]}, "baseline": {0: [0.40, 0.42]}}
+    c, d, text = judge(values, valid=False)
+    assert c.set_index("method").loc["baseline", "failed"] and d.empty
+    assert "is at or below chance" not in text and "so it failed too and is not compared" in text
+    c, d, text = judge(values, valid=False, baseline_lr=0.01)
+    assert not c.set_index("method").loc["baseline", "failed"] and list(d["against"]) == ["baseline"]
+    assert "baseline.lr), so it is compared" in text
 
 
 def test_the_tables_pass_their_contracts(tmp_path):

@@ -13,7 +13,7 @@ import yaml
 
 import formats
 import search
-from config_check import check_config, merge
+from config_check import load_config
 from helpers import BIN, ROOT, SMOKE, TARGET, assert_same_ga, copy_workflow, round_tables, snakemake, trained_runs
 
 pytestmark = pytest.mark.slow
@@ -77,8 +77,10 @@ def test_two_fresh_runs_give_byte_identical_tables_and_tpe_proposals(smoke, tmp_
 
 def test_cores_1_gives_byte_identical_tables(smoke, tmp_path):
     work = copy_workflow(tmp_path)
-    snakemake(work, TARGET, "--cores", "1", "--configfile", "config/smoke.yaml")
-    assert_same_ga(work, smoke)
+    random = "results/smoke/search/rep0/random/round2/population.tsv"
+    snakemake(work, TARGET, random, "--cores", "1", "--configfile", "config/smoke.yaml")
+    assert_same_ga(work, smoke, ["search/rep0/round0", "search/rep0/ga/round1", "search/rep0/random/round1"])
+    assert (work / random).read_bytes() == (smoke["dir"] / random).read_bytes()
 
 
 def test_dry_run_of_default_config_without_data_plans_every_round_and_figure(tmp_path):
@@ -190,7 +192,8 @@ def test_every_result_records_its_provenance_and_the_report_lists_environments(s
         assert records and all(set(r["provenance"]) == PROVENANCE for r in records), name
         assert {r["provenance"]["threads"] for r in records} == {2}  # train.threads of smoke.yaml
     envs = pd.read_csv(out / "environments.tsv", sep="\t")
-    runs = {p.parent.name for p in (out / "runs").glob("*/result.json")}
+    searched = formats.read_table("individuals", out / "search" / "individuals.tsv")["run"]
+    runs = set(searched) | set(formats.read_table("plan", out / "final" / "plan.tsv")["run"])  # not degradation's
     assert len(envs) == 1 and envs["runs"].sum() == len(runs) and envs["device"].iloc[0].startswith("cpu")
 
 
@@ -208,6 +211,11 @@ def test_a_changed_setting_trains_new_runs_beside_the_finished_ones_and_back_tra
     assert len(new) == 4 and not set(new) & set(before)  # new run ids: epochs is part of their identity
     assert all(json.loads((runs / r / "result.json").read_text())["epochs"] == 3 for r in new)
     assert {p.parent.name: p.read_bytes() for p in runs.glob("*/model.pt") if p.parent.name in before} == before
+    # a setting at its default reaches no command line: a release that adds one changes no train job's params
+    p = snakemake(work, target, *SMOKE, "-n", "-p", "--config", "train={epochs: 4}")
+    commands = [line for line in (p.stdout + p.stderr).splitlines() if "train.py" in line]
+    assert len(commands) == 4 and all("--epochs 4" in c for c in commands)
+    assert not any(f in c for c in commands for f in ("--label-smoothing", "--cutout", "--crop-pad", "--flip"))
     p = snakemake(work, target, *SMOKE)  # back to 2 epochs: the finished runs are found again
     assert trained_runs(p.stdout + p.stderr) == []
     rel = "search/rep0/round0/fitness.tsv"
@@ -215,19 +223,26 @@ def test_a_changed_setting_trains_new_runs_beside_the_finished_ones_and_back_tra
 
 
 def test_repeated_searches_of_every_method(tmp_path):
+    """The smoke config with search.repeats 2: each repeat draws its own round 0, shared by its
+    methods, and every method trains exactly the GA's budget of distinct genomes per repeat."""
     work = copy_workflow(tmp_path)
-    (work / "rep.yaml").write_text("ga: {generations: 2}\nsearch: {repeats: 2}\nfinal: {seeds: 1}\n")
-    snakemake(work, *SMOKE, "rep.yaml")
+    (work / "rep.yaml").write_text("search: {repeats: 2}\nfinal: {seeds: 1}\n")
+    p = snakemake(work, *SMOKE, "rep.yaml")
+    trained = trained_runs(p.stdout + p.stderr)
+    assert len(trained) == len(set(trained)), "a run was trained twice"
     out = work / "results" / "smoke"
+    rounds0 = []
     for r in (0, 1):
-        round0 = formats.read_table("population", out / f"search/rep{r}/round0/population.tsv")
+        round0 = list(formats.read_table("population", out / f"search/rep{r}/round0/population.tsv")["run"])
+        rounds0.append(set(round0))
         for m in METHODS:
-            pop = formats.read_table("population", out / f"search/rep{r}/{m}/round1/population.tsv")
-            assert set(pop.loc[pop["origin"] == "elite", "run"]) <= set(round0["run"])
-            assert (pop["origin"] != "elite").sum() == 2
-    assert set(formats.read_table("population", out / "search/rep0/round0/population.tsv")["run"]).isdisjoint(
-        formats.read_table("population", out / "search/rep1/round0/population.tsv")["run"]
-    )  # each repeat draws its own round 0
+            runs = list(round0)
+            for k in (1, 2):
+                pop = formats.read_table("population", out / f"search/rep{r}/{m}/round{k}/population.tsv")
+                assert set(pop.loc[pop["origin"] == "elite", "run"]) <= set(runs)
+                runs += list(pop.loc[pop["origin"] != "elite", "run"])
+            assert len(runs) == len(set(runs)) == 4 + 2 * 2, (r, m)  # the GA's budget of distinct genomes
+    assert rounds0[0].isdisjoint(rounds0[1])  # each repeat draws its own round 0
     comp = formats.read_table("comparison", out / "final" / "comparison.tsv").set_index("method")
     assert (comp.loc[METHODS, "repeats"] == 2).all() and (comp.loc[METHODS, "ci_basis"] == "repeats").all()
     assert "over 2 searches per method" in (out / "final" / "verdict.txt").read_text()
@@ -244,9 +259,13 @@ def test_early_stopping_stops_a_child_deterministically_and_a_rerun_reuses_it(tm
         snakemake(work, "results/smoke/search/summary.tsv", *SMOKE, "es.yaml")
         runs.append(work / "results" / "smoke")
     a, b = runs
-    for rel in ["search/rep0/round0/fitness.tsv", "search/rep0/ga/round1/fitness.tsv", "search/summary.tsv"]:
+    for rel in ["search/rep0/round0/fitness.tsv", "search/rep0/ga/round1/fitness.tsv"]:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
     summary = formats.read_table("summary", a / "search" / "summary.tsv")
+    timing = ["device_hours_so_far"]  # the summary's one wall-clock column
+    assert summary.drop(columns=timing).equals(
+        formats.read_table("summary", b / "search/summary.tsv").drop(columns=timing)
+    )
     assert summary["stopped"].sum() >= 1 and summary["stopped"].iloc[0] == 0  # round 0 never stops
     assert summary["epochs_saved"].sum() == summary["stopped"].sum()  # 2 epochs, stopped after 1
     stopped = [json.loads(p.read_text()) for p in (a / "runs").glob("*/result.json")]
@@ -271,13 +290,8 @@ def test_the_future_scope_searches_every_kind_of_gene_on_a_cpu(tmp_path, monkeyp
     )
     snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml", "config/future_scope.yaml", "cpu.yaml")
     out = work / "results" / "fs"
-    cfg = check_config(
-        merge(
-            *(
-                yaml.safe_load((work / f).read_text())
-                for f in ("config/config.yaml", "config/smoke.yaml", "config/future_scope.yaml", "cpu.yaml")
-            )
-        )
+    cfg = load_config(
+        [work / f for f in ("config/config.yaml", "config/smoke.yaml", "config/future_scope.yaml", "cpu.yaml")]
     )
     spec = search.spec_from_config(cfg)
     assert len(spec["space"].genes) == 12 and {g.kind for g in spec["space"].genes} == {"float", "int", "categorical"}

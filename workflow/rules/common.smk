@@ -62,7 +62,13 @@ METHODS, REPEATS, ROUNDS = (
     range(SPEC["rounds"]),
 )
 SETTINGS = settings.from_config(config)
-IDENTITY = {k: v for k, v in SETTINGS.items() if settings.BY_NAME[k].identity}
+# The settings that can change a run's numbers, where the config sets them off their defaults: all
+# that rules' params and command lines carry, so that a scheduling knob or a release that adds a
+# setting at its default changes no params (Snakemake reruns a job whose params changed).
+IDENTITY = settings.changed(
+    {k: v for k, v in SETTINGS.items() if settings.BY_NAME[k].identity}
+)
+SEARCH_SETTINGS = json.dumps(IDENTITY, sort_keys=True)  # search.py --settings
 REFERENCE = strategies.reference(METHODS)  # the method the others are compared with
 
 
@@ -111,7 +117,9 @@ PREPARED = [prepared(name) for name in layout.PREPARED_FILES]
 # ----------------------------------------------------------------------------- params that never rerun a job
 # A params function of `input`, `output` or `resources` is "derived": Snakemake's params trigger
 # leaves it out. The scripts' folder and the scheduling knobs are such params, so moving a project
-# or changing jobs_per_gpu, the device or a lock folder never reruns a finished job (README).
+# or changing jobs_per_gpu, the device or a lock folder never reruns a finished job
+# (docs/reproducibility.md). The settings that can change numbers reach params only where the
+# config sets them off their defaults (IDENTITY above).
 def get_script(name):
     def script(wildcards, input):
         return str(SCRIPTS / name)

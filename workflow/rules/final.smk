@@ -42,7 +42,7 @@ checkpoint plan:
     params:
         script=get_script("search.py"),
         spec=SEARCH_CONFIG,
-        settings=json.dumps(SETTINGS, sort_keys=True),
+        settings=SEARCH_SETTINGS,
         baseline=json.dumps(config["baseline"], sort_keys=True),
         seed=TRAIN_SEED,
         seeds=config["final"]["seeds"],
@@ -121,9 +121,11 @@ rule compare:
     params:
         script=get_script("verdict.py"),
         spec=SEARCH_CONFIG,
+        baseline=json.dumps(config["baseline"], sort_keys=True),
     shell:
         "python {params.script:q} --spec {params.spec:q} --plan {input.plan:q} --tests {input.tests:q} "
         "--results {input.results:q} --meta {input.meta:q} --suggestion {input.suggestion:q} "
+        "--baseline {params.baseline:q} "
         "--best-predictions {input.predictions:q} --out-comparison {output.comparison:q} "
         "--out-differences {output.differences:q} --out-predictions {output.predictions:q} "
         "--out-verdict {output.verdict:q} > {log:q} 2>&1"

@@ -12,7 +12,7 @@ checkpoint init_population:
     params:
         script=get_script("search.py"),
         spec=SEARCH_CONFIG,
-        settings=json.dumps(SETTINGS, sort_keys=True),
+        settings=SEARCH_SETTINGS,
         seed=TRAIN_SEED,
     shell:
         "python {params.script:q} init --spec {params.spec:q} --settings {params.settings:q} --meta {input.meta:q} "
@@ -54,7 +54,7 @@ checkpoint propose:
     params:
         script=get_script("search.py"),
         spec=SEARCH_CONFIG,
-        settings=json.dumps(SETTINGS, sort_keys=True),
+        settings=SEARCH_SETTINGS,
         seed=TRAIN_SEED,
     shell:
         "python {params.script:q} propose --spec {params.spec:q} --settings {params.settings:q} "
