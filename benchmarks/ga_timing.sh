@@ -4,7 +4,8 @@
 # `import torch` measured in the same run, and the projected wall clock of the default GA.
 #   bash benchmarks/ga_timing.sh          GPU: ResNet-50, population 4, 2 generations, 2 epochs
 #   bash benchmarks/ga_timing.sh --dry    CPU: the smoke config as a newcomer runs it (what CI runs)
-# Writes $OUT/ga_timing.json (default OUT=/tmp/ga-timing) and prints the summary.
+# Writes $OUT/ga_timing.json (default OUT=/tmp/ga-timing) and prints the summary; with KEEP=1 the run's
+# outdir is kept as $OUT/results (for benchmarks/compare_tables.py).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-/tmp/ga-timing}
@@ -39,3 +40,4 @@ snakemake "${ARGS[@]}" --configfile "${CONFIGS[@]}" > "$OUT/snakemake.log" 2>&1 
 unset RESNET_GA_TIMING_LOG
 python3 "$ROOT/benchmarks/ga_timing.py" --outdir "$W/$OUTDIR" --hook-log "$OUT/hook.jsonl" \
   --import-torch "$torch_s" --json "$OUT/ga_timing.json"
+if [ "${KEEP:-}" = 1 ]; then rm -rf "$OUT/results" && cp -a "$W/$OUTDIR" "$OUT/results"; fi

@@ -23,7 +23,7 @@ import layout
 import search
 import strategies
 from config_check import ConfigError, load_config
-from util import ArgumentParser, DataError
+from util import ArgumentParser, DataError, error_line
 
 
 def live_table(kind: str, path: Path):
@@ -56,10 +56,12 @@ def run_state(out: str, run: str) -> dict:
     if result.exists():
         try:
             return {**state, "state": "done", "result": formats.read_record("result", result, run=run)}
-        except DataError as e:
-            return {**state, "state": "failed", "error": f"error: {e}"}
-    log = Path(layout.log_file(out, "train", run))
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        except (DataError, OSError) as e:  # broken, or unreadable (permissions, a stale NFS handle)
+            return {**state, "state": "failed", "error": f"error: {error_line(e)}"}
+    try:
+        lines = Path(layout.log_file(out, "train", run)).read_text(errors="replace").splitlines()
+    except OSError:  # not written yet, or unreadable: the metrics alone tell
+        lines = []
     errors = [line for line in lines if line.startswith("error:") or "Traceback" in line]
     if errors:
         return {**state, "state": "failed", "error": errors[-1]}
@@ -178,8 +180,8 @@ def main(argv=None) -> int:
             if not args.watch:
                 return 0
             time.sleep(args.watch)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ConfigError, DataError, OSError) as e:
+        print(f"error: {error_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -46,3 +46,15 @@ def test_status_survives_a_metrics_file_cut_mid_line(tmp_path, smoke):
 def test_status_before_the_run_starts_says_so(tmp_path):
     work = copy_workflow(tmp_path)
     assert "no round yet" in status(work)
+
+
+def test_status_names_a_result_it_cannot_read_and_goes_on(tmp_path, smoke):
+    """An OSError on a run's file (here EISDIR; EACCES and ESTALE alike) is that run's error line."""
+    import shutil
+
+    work = copy_workflow(tmp_path / "wf")
+    shutil.copytree(smoke["out"] / "search", work / "results" / "smoke" / "search")
+    run = formats.read_table("population", smoke["out"] / "search/rep0/round0/population.tsv")["run"][0]
+    (work / "results" / "smoke" / "runs" / run / "result.json").mkdir(parents=True)
+    text = status(work)
+    assert re.search(rf"{re.escape(run)}.*error: .*result.json: Is a directory", text), text

@@ -2,11 +2,14 @@
 TensorBoard's own reader; a run cut off mid-write leaves nothing the reader chokes on; a resumed run
 writes every epoch once."""
 
+import shutil
+
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 import formats
+from helpers import SMOKE, snakemake, trained_runs
 from tensorboard_log import RunLog
 
 
@@ -73,3 +76,18 @@ def test_every_run_of_the_smoke_search_is_in_tensorboard(smoke):
         )
         assert hparams["status"] == result["status"] and hparams["seed"] == result["seed"]
         assert all(k in hparams for k in result["named"]), (run, hparams)
+
+
+@pytest.mark.slow
+def test_switched_off_no_run_writes_events_and_switching_reruns_nothing(smoke, tmp_path):
+    off = ["--config", "train={tensorboard: false}"]
+    p = snakemake(smoke["dir"], *SMOKE, "-n", *off)
+    assert "Nothing to be done" in p.stdout + p.stderr  # a scheduling knob: finished runs stay
+    work = tmp_path / "copy"
+    shutil.copytree(smoke["dir"], work, symlinks=True)
+    target = "results/smoke/search/rep0/round0/fitness.tsv"
+    p = snakemake(work, target, *SMOKE, "-p", "--config", "train={tensorboard: false, epochs: 3}")
+    new = trained_runs(p.stdout + p.stderr)
+    commands = [line for line in (p.stdout + p.stderr).splitlines() if "train.py" in line]
+    assert len(new) == len(commands) == 4 and not any("--tensorboard" in c for c in commands)
+    assert not any((work / "results" / "smoke" / "tensorboard" / run).exists() for run in new)

@@ -112,6 +112,9 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(prepared, tmp_pat
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (out / "checkpoint.pt").exists() and not (out / "result.json").exists()
+    row = (out / "metrics.tsv").read_text().splitlines()[1]
+    with open(out / "metrics.tsv", "a") as f:  # what a second, older writer would leave: a doubled row, a cut one
+        f.write(f"{row}\n{row[:12]}")
 
     p = run_train(prepared, out, *args, epochs=3)
     assert "resuming from checkpoint" in p.stdout and "at epoch 1/3" in p.stdout
