@@ -19,7 +19,7 @@ import runlock
 from layout import run_of
 from util import ArgumentParser, DataError, atomic_write_bytes, exit_now, run_cli
 
-PREDICTION_COLUMNS = ["index", "label", "pred1", "pred2", "pred3", "pred4", "pred5"]
+PREDICTION_COLUMNS = [f.name for f in formats.FORMATS["predictions"]]  # index, label, pred1 .. pred5
 
 
 def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "auto"):

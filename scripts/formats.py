@@ -165,6 +165,9 @@ FORMATS = {
         F("ci_basis", "text", choices=("repeats", "seeds")),
         F("search_fitness_mean", "float", nan="allowed", **UNIT),
         F("failed", "bool"),
+        F(
+            "failure", "text", choices=("", "chance", "lr_find")
+        ),  # at or below chance; trained at a failed range test's lr
     ],
     "differences": [
         F("method", "text"),

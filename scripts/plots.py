@@ -329,7 +329,7 @@ def plot_final_comparison(spec, comparison, plan, tests, verdict, out) -> None:
 
 
 def plot_confusion_matrix(spec, predictions, meta, out) -> None:
-    p = formats.read_table("predictions", predictions)
+    p = formats.read_table("predictions", predictions, min_rows=0)  # a diverged best has none: an empty matrix
     classes = formats.read_record("meta", meta)["classes"]
     n = len(classes)
     if p[["label", "pred1"]].max().max() >= n:

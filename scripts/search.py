@@ -410,7 +410,9 @@ def build_parser() -> ArgumentParser:
         p.set_defaults(func=func)
         p.add_argument("--spec", required=True, help="the config's ga: and search: sections as JSON")
         if inputs:
-            p.add_argument("--settings", required=True, help="the training settings of the config as JSON")
+            p.add_argument(
+                "--settings", required=True, help="the config's identity settings off their defaults as JSON"
+            )
             p.add_argument("--meta", required=True, help="the prepared data's meta.json (its identity)")
             p.add_argument("--train-seed", type=int, default=0, help="the training seed of the search's runs")
         return p

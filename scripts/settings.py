@@ -147,6 +147,12 @@ def changed(values: dict) -> dict:
     return {k: v for k, v in values.items() if typed(k, v) != BY_NAME[k].default}
 
 
+def identity_changed(values: dict) -> dict:
+    """The settings of `values` that can change a run's numbers and are off their defaults: what the
+    search steps and the train jobs of a workflow are given (scripts/search.py --settings)."""
+    return changed({k: v for k, v in values.items() if BY_NAME[k].identity})
+
+
 def fingerprint(values: dict) -> dict:
     """The settings that can change a run's numbers (a checkpoint resumes only under the same)."""
     return {k: typed(k, values[k]) for k in IDENTITY_KEYS}

@@ -95,6 +95,12 @@ def test_a_method_at_chance_failed_and_a_failed_range_test_is_named():
     assert "The LR range test failed" in text and "fallback lr 4.10e-08, so it failed too" in text
 
 
+def test_a_method_exactly_at_chance_failed_in_the_table_and_the_text_alike():
+    c, d, text = judge({"ga": {0: [0.9, 0.9]}, "random": {0: [0.1] * 3, 1: [0.1] * 3}, "baseline": {0: [0.5, 0.5]}})
+    assert c.set_index("method").loc["random", "failed"] and "random" not in set(d["method"])
+    assert "random search failed: its test top-1 (10.00 %)" in text
+
+
 def test_a_baseline_above_chance_after_a_failed_range_test_is_failed_unless_its_lr_is_set():
     values = {"ga": {0: [0.90, 0.91]}, "baseline": {0: [0.40, 0.42]}}
     c, d, text = judge(values, valid=False)

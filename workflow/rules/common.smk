@@ -65,9 +65,7 @@ SETTINGS = settings.from_config(config)
 # The settings that can change a run's numbers, where the config sets them off their defaults: all
 # that rules' params and command lines carry, so that a scheduling knob or a release that adds a
 # setting at its default changes no params (Snakemake reruns a job whose params changed).
-IDENTITY = settings.changed(
-    {k: v for k, v in SETTINGS.items() if settings.BY_NAME[k].identity}
-)
+IDENTITY = settings.identity_changed(SETTINGS)
 SEARCH_SETTINGS = json.dumps(IDENTITY, sort_keys=True)  # search.py --settings
 REFERENCE = strategies.reference(METHODS)  # the method the others are compared with
 
