@@ -11,7 +11,9 @@ import time
 
 
 def _process_start() -> float:
-    """The wall-clock time this process started (Linux: /proc/self/stat, 10 ms resolution)."""
+    """The wall-clock time this process started (Linux: /proc/self/stat, 10 ms resolution). The same
+    as scripts/util.py's process_start_time, copied: this hook runs inside every Python process,
+    Snakemake's own included, and must import nothing of the project (a `util` there could shadow one)."""
     try:
         with open("/proc/self/stat") as f:
             start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
