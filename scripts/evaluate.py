@@ -17,7 +17,7 @@ from pathlib import Path
 import formats
 import runlock
 from layout import run_of
-from util import ArgumentParser, DataError, atomic_write_bytes, exit_now, run_cli
+from util import ArgumentParser, DataError, exit_now, run_cli
 
 PREDICTION_COLUMNS = [f.name for f in formats.FORMATS["predictions"]]  # index, label, pred1 .. pred5
 
@@ -69,10 +69,9 @@ def test_run(args) -> dict:
     with runlock.hold(Path(args.result).parent, "evaluate"):
         out, preds = test_metrics(args.data, args.result, args.model, args.device)
         columns = PREDICTION_COLUMNS[: len(preds[0])] if preds else PREDICTION_COLUMNS  # top-k of k < 5 classes
-        formats.check_rows("predictions", [dict(zip(columns, r)) for r in preds], args.out_predictions, columns)
-        lines = ["\t".join(columns) + "\n"]
-        lines += ["\t".join(str(int(v)) for v in row) + "\n" for row in preds]
-        atomic_write_bytes(args.out_predictions, "".join(lines).encode())
+        formats.write_rows(
+            "predictions", columns, preds, args.out_predictions, lambda r: "\t".join(str(int(v)) for v in r) + "\n"
+        )
         formats.write_record("test", out, args.out)
     print(f"{out['run']}: test top1 {out['test_top1']:.4f} top5 {out['test_top5']:.4f} loss {out['test_loss']:.4f}")
     return out

@@ -165,9 +165,8 @@ FORMATS = {
         F("ci_basis", "text", choices=("repeats", "seeds")),
         F("search_fitness_mean", "float", nan="allowed", **UNIT),
         F("failed", "bool"),
-        F(
-            "failure", "text", choices=("", "chance", "lr_find")
-        ),  # at or below chance; trained at a failed range test's lr
+        # why: at or below chance, or trained at the lr of an LR range test that failed
+        F("failure", "text", choices=("", "chance", "lr_find")),
     ],
     "differences": [
         F("method", "text"),
@@ -357,6 +356,13 @@ def write_table(name: str, df, path) -> None:
     buf = io.StringIO()
     df.to_csv(buf, sep="\t", index=False, float_format="%.10g", na_rep="nan")
     atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def write_rows(name: str, columns: list[str], rows: list[tuple], path, line) -> None:
+    """Rows (tuples in `columns` order) of format `name`, checked, then written atomically as a TSV,
+    each row by `line(row)` (a writer's own number format, with its line end)."""
+    check_rows(name, [dict(zip(columns, r)) for r in rows], path, columns=columns)
+    atomic_write_bytes(path, ("\t".join(columns) + "\n" + "".join(map(line, rows))).encode())
 
 
 def _read_text(path) -> str:

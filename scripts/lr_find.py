@@ -43,7 +43,7 @@ from engine import (
     set_threads,
 )
 from train import check_ranges
-from util import ArgumentParser, DataError, atomic_write_text, exit_now, run_cli
+from util import ArgumentParser, DataError, exit_now, run_cli
 
 MIN_DROP = 0.05  # a descent is a fall of the smoothed loss by at least 5 % of its starting level
 PLATEAU_SHARE = 0.1  # the stretch starts where the curve has fallen by 10 % of its whole descent
@@ -115,10 +115,9 @@ def lr_find(args) -> dict:
     rows = range_test(args, step, Xtr, Ytr, device)
     if len(rows) < 2:
         raise DataError(f"{args.out}: the LR range test diverged within its first steps; lower --start-lr")
-    out, columns = Path(args.out), ["step", "lr", "loss", "smoothed_loss"]
-    formats.check_rows("lr_find", [dict(zip(columns, r)) for r in rows], out / "lr_find.tsv", columns=columns)
-    text = "step\tlr\tloss\tsmoothed_loss\n" + "".join(f"{s}\t{lr!r}\t{v!r}\t{sm!r}\n" for s, lr, v, sm in rows)
-    atomic_write_text(out / "lr_find.tsv", text)
+    out = Path(args.out)
+    columns = ["step", "lr", "loss", "smoothed_loss"]
+    formats.write_rows("lr_find", columns, rows, out / "lr_find.tsv", lambda r: "\t".join(map(repr, r)) + "\n")
     result = {**suggest([r[1] for r in rows], [r[3] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}
     formats.write_record("suggestion", result, out / "suggestion.json")
     if not result["valid"]:

@@ -234,11 +234,11 @@ def resume(job: Job, model, opt) -> tuple[list, int | None]:
 
 
 def write_schedule(job: Job, sched) -> None:
-    path, columns = job.out / RUN_FILES["schedule"], ["step", "epoch", "lr", "momentum"]
     rows = [(s, s / job.steps_per_epoch, *sched(s)) for s in range(job.total_steps)]
-    formats.check_rows("schedule", [dict(zip(columns, r)) for r in rows], path, columns=columns)
-    text = "".join(f"{s}\t{e:.6g}\t{lr!r}\t{m!r}\n" for s, e, lr, m in rows)
-    atomic_write_text(path, "\t".join(columns) + "\n" + text)
+    formats.write_rows(
+        "schedule", ["step", "epoch", "lr", "momentum"], rows, job.out / RUN_FILES["schedule"],
+        lambda r: f"{r[0]}\t{r[1]:.6g}\t{r[2]!r}\t{r[3]!r}\n",
+    )  # fmt: skip
 
 
 def train_epoch(job: Job, epoch: int, train_step, sched):
