@@ -21,6 +21,7 @@ import math
 import os
 import pickle
 import sys
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
@@ -29,8 +30,9 @@ import numpy as np
 
 import formats
 import images
+import runlock
 from layout import PREPARED_FILES
-from util import ArgumentParser, DataError, atomic_write_bytes, run_cli
+from util import UMASK, ArgumentParser, DataError, atomic_write_bytes, run_cli
 
 # Official files; the same values torchvision's CIFAR10/CIFAR100 classes carry.
 DATASETS = {
@@ -179,12 +181,16 @@ def read_cifar(data_dir: str | Path, dataset: str = "cifar10", verify_md5: bool 
 
 # ----------------------------------------------------------------------------- writing
 class ArrayFile:
-    """One prepared .npy array, written through a memory map under a temporary name and renamed into
-    place once complete (a reader never sees half an array; no copy of it is held in memory)."""
+    """One prepared .npy array, written through a memory map under a temporary name of its own and
+    renamed into place once complete (a reader never sees half an array; no copy of it is held in
+    memory; a second writer, on a mount whose locks do not work, never writes into this one's file)."""
 
     def __init__(self, path: Path, dtype, shape):
-        self.path, self.tmp = path, path.with_name(f".{path.name}.prepare.tmp")
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        self.path, self.tmp = path, Path(tmp)
+        os.chmod(self.tmp, 0o666 & ~UMASK)  # mkstemp makes 0600 files; give them the usual permissions
         self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype, shape=shape)
 
     def commit(self) -> None:
@@ -457,7 +463,19 @@ def cutout(x, centres, size: int):
 
 
 # ----------------------------------------------------------------------------- CLI
+def _folder(args) -> Path:
+    """The folder a command writes: the one its lock guards."""
+    return Path(args.out if args.cmd == "prepare" else args.root)
+
+
 def _print(args) -> None:
+    # One writer per data folder (runlock.py): two workflows on one outdir both schedule these
+    # steps; the second waits, then writes the same bytes again, each file replaced atomically.
+    with runlock.hold(_folder(args), args.cmd):
+        _run(args)
+
+
+def _run(args) -> None:
     if args.cmd == "download":
         print(download(args.dataset, args.root))
     elif args.cmd == "synthetic":

@@ -1,5 +1,5 @@
 """One writer per run: a lock on the run's folder that train.py and evaluate.py hold while they
-change anything in it. Torch-free.
+change anything in it (and data.py on the data folder it writes). Torch-free.
 
 The lock is a POSIX record lock (fcntl.lockf) on `<run>/.lock`: NFSv3 (lockd) and NFSv4 carry such
 locks between hosts, so two workflows started from two clones, or on two nodes, on one outdir never
@@ -57,7 +57,7 @@ def _record_holder(fd: int, what: str) -> None:
 
 @contextmanager
 def hold(run_dir: str | Path, what: str, wait: float | None = None, log=print):
-    """Hold the run's lock for the duration of the block. While another live process holds it, wait
+    """Hold the folder's lock for the duration of the block. While another live process holds it, wait
     (`wait` seconds at most; None: as long as it takes), saying whom we wait for; RunBusy after that."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +70,7 @@ def hold(run_dir: str | Path, what: str, wait: float | None = None, log=print):
             if wait is not None and waited >= wait:
                 raise RunBusy(f"{run_dir}: held by {holder_text(lock)}; gave up after {waited:.0f} s")
             if reported is None or waited - reported >= REPORT_EVERY_SECONDS:
-                log(f"run {run_dir.name} is held by {holder_text(lock)}; waiting for it")
+                log(f"{run_dir.name} is held by {holder_text(lock)}; waiting for it")
                 reported = waited
             time.sleep(POLL_SECONDS)
         _record_holder(fd, what)

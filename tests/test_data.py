@@ -187,3 +187,26 @@ def test_augmentation_is_pad_crop_flip():
     shifted = augment_batch(x, torch.zeros(4, 2, dtype=torch.long), no)  # crop at the top-left corner
     assert not shifted[:, :, :4, :].any() and not shifted[:, :, :, :4].any()  # zero padding
     assert torch.equal(shifted[:, :, 4:, 4:], x[:, :, :28, :28])
+
+
+def test_a_second_prepare_on_one_folder_waits_for_the_first(synthetic_raw, tmp_path):
+    """Two workflows on one outdir both run the prepare step: the second waits for the first's lock
+    (runlock.py) and writes nothing meanwhile; two started at once both succeed, leaving one whole
+    folder and no temporary file (each writer's temporary names are its own)."""
+    from test_runlock import holder
+
+    out = tmp_path / "prepared"
+    args = ["prepare", "--data-dir", synthetic_raw, "--out", out, "--dataset", "synthetic"]
+    held = holder(out)
+    try:
+        waiting = subprocess.Popen(script_cmd("data.py", *args), stdout=subprocess.PIPE, text=True)
+        assert waiting.stdout.readline().startswith("prepared is held by train on host ")
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    finally:
+        held.kill()
+        held.wait()
+    assert waiting.wait(timeout=120) == 0 and "2500 train, 500 test" in waiting.stdout.read()
+    both = [subprocess.Popen(script_cmd("data.py", *args), stdout=subprocess.DEVNULL) for _ in range(2)]
+    assert [p.wait(timeout=120) for p in both] == [0, 0]
+    assert sorted(p.name for p in out.iterdir()) == sorted([".lock", *data.PREPARED_FILES])
+    assert load_prepared(out)["meta"]["train_size"] == 2500
