@@ -21,7 +21,6 @@ import math
 import os
 import pickle
 import sys
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
@@ -32,7 +31,7 @@ import formats
 import images
 import runlock
 from layout import PREPARED_FILES
-from util import UMASK, ArgumentParser, DataError, atomic_write_bytes, run_cli
+from util import ArgumentParser, DataError, atomic_write_bytes, run_cli, temp_beside
 
 # Official files; the same values torchvision's CIFAR10/CIFAR100 classes carry.
 DATASETS = {
@@ -182,16 +181,28 @@ def read_cifar(data_dir: str | Path, dataset: str = "cifar10", verify_md5: bool 
 # ----------------------------------------------------------------------------- writing
 class ArrayFile:
     """One prepared .npy array, written through a memory map under a temporary name of its own and
-    renamed into place once complete (a reader never sees half an array; no copy of it is held in
-    memory; a second writer, on a mount whose locks do not work, never writes into this one's file)."""
+    renamed into place by commit() (a reader never sees half an array; no copy of it is held in
+    memory; a second writer, on a mount whose locks do not work, never writes into this one's file).
+    Its disk space is reserved first: a full disk is then one OSError naming the array, where a write
+    into the map would end the process with SIGBUS. Leaving the block removes what was not committed."""
 
     def __init__(self, path: Path, dtype, shape):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
+        fd, tmp = temp_beside(path)
         self.path, self.tmp = path, Path(tmp)
-        os.chmod(self.tmp, 0o666 & ~UMASK)  # mkstemp makes 0600 files; give them the usual permissions
-        self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype, shape=shape)
+        try:
+            self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype, shape=shape)
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        except OSError as e:
+            self.tmp.unlink(missing_ok=True)
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        finally:
+            os.close(fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.tmp.unlink(missing_ok=True)
 
     def commit(self) -> None:
         self.array.flush()
@@ -199,9 +210,6 @@ class ArrayFile:
         with open(self.tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(self.tmp, self.path)
-
-    def discard(self) -> None:
-        self.tmp.unlink(missing_ok=True)
 
 
 def channel_stats(x, chunk: int = 4096) -> tuple[list[float], list[float]]:
@@ -234,15 +242,13 @@ def data_id(dataset: str, verified: bool, files) -> str:
 
 def _write_split(out_dir: Path, split: str, n: int, size: int, fill) -> None:
     """{split}_x.npy and {split}_y.npy, filled by fill(x, y) straight into the memory maps."""
-    xs = ArrayFile(out_dir / f"{split}_x.npy", np.uint8, (n, 3, size, size))
-    ys = ArrayFile(out_dir / f"{split}_y.npy", np.int64, (n,))
-    try:
+    with (
+        ArrayFile(out_dir / f"{split}_x.npy", np.uint8, (n, 3, size, size)) as xs,
+        ArrayFile(out_dir / f"{split}_y.npy", np.int64, (n,)) as ys,
+    ):
         fill(xs.array, ys.array)
         xs.commit()
         ys.commit()
-    finally:
-        xs.discard()
-        ys.discard()
 
 
 def _cifar_filler(batches):
@@ -468,14 +474,14 @@ def _folder(args) -> Path:
     return Path(args.out if args.cmd == "prepare" else args.root)
 
 
-def _print(args) -> None:
+def _locked(args) -> None:
     # One writer per data folder (runlock.py): two workflows on one outdir both schedule these
     # steps; the second waits, then writes the same bytes again, each file replaced atomically.
     with runlock.hold(_folder(args), args.cmd):
-        _run(args)
+        _print(args)
 
 
-def _run(args) -> None:
+def _print(args) -> None:
     if args.cmd == "download":
         print(download(args.dataset, args.root))
     elif args.cmd == "synthetic":
@@ -508,7 +514,7 @@ def main(argv=None) -> int:
     p.add_argument("--val-size", type=int, help="check the data holds this validation split ...")
     p.add_argument("--max-train", type=int, default=0, help="... with this cap on the training images ...")
     p.add_argument("--batch-size", type=int, help="... and a batch of this size (the largest any run uses)")
-    return run_cli(_print, ap.parse_args(argv))
+    return run_cli(_locked, ap.parse_args(argv))
 
 
 if __name__ == "__main__":

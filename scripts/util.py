@@ -32,17 +32,29 @@ class Terminated(BaseException):
     """SIGTERM (a SLURM time limit, preemption, or Snakemake stopping): leave cleanly."""
 
 
-UMASK = os.umask(0)
-os.umask(UMASK)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file of this process's own, in path's folder (so a rename onto path is atomic),
+    with the permissions a plain new file gets (mkstemp makes 0600 files): its descriptor and name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write via a temp file in the same folder, fsync, then rename: never a half-written file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_beside(path)
     try:
-        os.fchmod(fd, 0o666 & ~UMASK)  # mkstemp makes 0600 files; give them the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -584,6 +584,16 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(outdir, tmp_path, sp
         assert sorted(x.name for x in full.iterdir()) == ["filler"]  # no temp file, no half a table
 
 
+def test_prepare_on_a_full_disk_is_one_line_naming_the_array_not_a_bus_error(synthetic_raw, tmp_path):
+    """The prepared arrays are written through memory maps: their space is reserved first, so a full
+    disk is ENOSPC naming the array (a write into the map would end the process with SIGBUS)."""
+    with mounted(tmp_path / "small", "size=1m") as small:  # the .lock fits, train_x.npy (7.7 MB) does not
+        p = run("data.py", "prepare", "--data-dir", synthetic_raw, "--out", small / "p", "--dataset", "synthetic")
+        assert_one_clean_error(p, f"{small / 'p' / 'train_x.npy'}: No space left on device")
+        assert p.returncode == 1
+        assert sorted(x.name for x in (small / "p").iterdir()) == [".lock"]  # no temporary array left
+
+
 def test_a_read_only_output_folder_is_one_line(outdir, tmp_path, spec):
     with mounted(tmp_path / "ro", "ro,size=1m") as ro:
         p = run(*collect_cmd(outdir, outdir / "runs", spec)[:-1], ro / "fitness.tsv")
