@@ -191,7 +191,8 @@ class ArrayFile:
         self.path, self.tmp = path, Path(tmp)
         try:
             self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype, shape=shape)
-            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+            if hasattr(os, "posix_fallocate"):  # not on macOS: there a full disk stays a SIGBUS
+                os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
         except OSError as e:
             self.tmp.unlink(missing_ok=True)
             raise OSError(e.errno, e.strerror, str(path)) from None
