@@ -3,18 +3,21 @@
     python scripts/lr_find.py --data results/data/prepared/cifar10 --out results/lr_find --arch resnet50
 
 The lr grows exponentially from --start-lr to --end-lr over --steps augmented training batches
-(engine.py's batch iterator, optimizer and step: exactly what a run trains with); the loss is
-smoothed with a bias-corrected exponential moving average (beta 0.98) and the test stops early
-once the smoothed loss exceeds 4x its minimum.
+(engine.py's batch iterator, optimizer and step: exactly what a run trains with); the test stops
+early once a bias-corrected exponential moving average of the loss (beta 0.98, as fastai's) exceeds
+4x its minimum. That average lags by tens of steps (over 100 steps it is nearly the mean of all the
+losses so far), so the curve the rule reads is a centred running median over an eighth of the steps:
+no lag, and one noisy batch moves it little.
 
 The suggestion follows the valley rule (`suggest`; fastai offers valley, steep and minimum rules):
-the falling stretch is where the smoothed loss leaves its starting level on the way down to its
-minimum before divergence, and the suggestion is the lr halfway (geometrically) along it, the
-"smooth part" the report chose by eye (its Fig. 13: ~3e-3). Unlike the lr of the minimum divided by
-10, it holds on a curve that is flat and noisy for decades and falls only shortly before it
-diverges (the minimum / 10 then sits in the noise, far below any lr that trains). A range test
-whose smoothed loss never falls by 5 % is refused: suggestion.json says `valid: false` with the
-reason, the log warns, and the report and the verdict say the baseline's lr is a fallback.
+the falling stretch is where the smoothed loss leaves its starting level (the median loss of the
+first fifth of the batches) on the way down to its minimum before divergence, and the suggestion is
+the lr halfway (geometrically) along it, the "smooth part" the report chose by eye (its Fig. 13:
+~3e-3). Unlike the lr of the minimum divided by 10, it holds on a curve that is flat and noisy for
+decades and falls only shortly before it diverges (the minimum / 10 then sits in the noise, far
+below any lr that trains). A range test whose smoothed loss never falls by 5 % is refused:
+suggestion.json says `valid: false` with the reason, the log warns, and the report and the verdict
+say the baseline's lr is a fallback.
 
 Outputs in --out: lr_find.tsv (step, lr, loss, smoothed_loss) and suggestion.json.
 """
@@ -46,22 +49,29 @@ from train import check_ranges
 from util import ArgumentParser, DataError, exit_now, run_cli
 
 MIN_DROP = 0.05  # a descent is a fall of the smoothed loss by at least 5 % of its starting level
-PLATEAU_SHARE = 0.1  # the stretch starts where the curve has fallen by 10 % of its whole descent
+PLATEAU_SHARE = 0.2  # the stretch starts where the curve has fallen by 20 % of its whole descent
 USED = settings.LR_FIND_KEYS
 LR_FIND_SETTINGS = (
     settings.Setting("start_lr", 1e-7, "first lr of the range", low=0, open=True),
     settings.Setting("end_lr", 10.0, "last lr of the range", low=0, open=True),
     settings.Setting("steps", 100, "batches over the range", low=2),
-    settings.Setting("beta", 0.98, "loss smoothing factor", low=0, high=1, open=True),
+    settings.Setting("beta", 0.98, "smoothing of the blow-up check (EMA factor)", low=0, high=1, open=True),
 )
 
 
-def suggest(lrs: list[float], smoothed: list[float]) -> dict:
-    """The valley rule (module doc): the lr halfway along the falling stretch of the smoothed loss
-    before its minimum; `valid` false (with the minimum / 10 as a fallback) when it never falls."""
+def running_median(losses: list[float]) -> list[float]:
+    """The loss smoothed without lag: the median of a centred window of an eighth of the steps."""
+    half = max(3, len(losses) // 8 | 1) // 2
+    return [statistics.median(losses[max(0, i - half) : i + half + 1]) for i in range(len(losses))]
+
+
+def suggest(lrs: list[float], losses: list[float]) -> dict:
+    """The valley rule (module doc) on the per-batch losses: the lr halfway along the falling stretch
+    of their running median before its minimum; `valid` false (with the minimum / 10 as a fallback)
+    when it never falls."""
+    smoothed = running_median(losses)
     bottom = min(range(len(smoothed)), key=lambda j: smoothed[j])
-    head = smoothed[: max(3, len(smoothed) // 10)]
-    level = statistics.median(head)
+    level = statistics.median(losses[: max(5, len(losses) // 5)])
     drop = level - smoothed[bottom]
     out = {"lr_min_loss": lrs[bottom], "steps": len(lrs)}
     if drop < MIN_DROP * abs(level) or bottom < 2:
@@ -81,7 +91,7 @@ def suggest(lrs: list[float], smoothed: list[float]) -> dict:
 
 
 def range_test(args, step, Xtr, Ytr, device) -> list[tuple]:
-    """(step, lr, loss, smoothed loss) per batch until the end of the range or a blow-up."""
+    """(step, lr, loss) per batch until the end of the range or a blow-up."""
     ratio = (args.end_lr / args.start_lr) ** (1 / max(1, args.steps - 1))
     rows, avg, best = [], 0.0, math.inf
     n = len(Ytr)
@@ -91,11 +101,11 @@ def range_test(args, step, Xtr, Ytr, device) -> list[tuple]:
         value = step(Xtr[idx], Ytr[idx], draws, lr, args.mom)[0].item()
         if not math.isfinite(value):
             break
+        rows.append((i, lr, value))
         avg = args.beta * avg + (1 - args.beta) * value
-        smoothed = avg / (1 - args.beta ** (i + 1))
-        rows.append((i, lr, value, smoothed))
-        best = min(best, smoothed)
-        if i > 5 and smoothed > 4 * best:
+        ema = avg / (1 - args.beta ** (i + 1))  # bias-corrected
+        best = min(best, ema)
+        if i > 5 and ema > 4 * best:
             break
     return rows
 
@@ -117,8 +127,9 @@ def lr_find(args) -> dict:
         raise DataError(f"{args.out}: the LR range test diverged within its first steps; lower --start-lr")
     out = Path(args.out)
     columns = ["step", "lr", "loss", "smoothed_loss"]
+    rows = [(*r, s) for r, s in zip(rows, running_median([r[2] for r in rows]))]
     formats.write_rows("lr_find", columns, rows, out / "lr_find.tsv", lambda r: "\t".join(map(repr, r)) + "\n")
-    result = {**suggest([r[1] for r in rows], [r[3] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}
+    result = {**suggest([r[1] for r in rows], [r[2] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}
     formats.write_record("suggestion", result, out / "suggestion.json")
     if not result["valid"]:
         print(f"warning: the LR range test failed: {result['reason']}; fallback lr {result['suggestion']:.3g}")

@@ -258,7 +258,7 @@ def plot_lr_find(spec, tsv, suggestion, out) -> None:
     sug = formats.read_record("suggestion", suggestion)
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot(df["lr"], df["loss"], color="0.75", linewidth=1, label="loss per batch")
-    ax.plot(df["lr"], df["smoothed_loss"], color="C0", linewidth=2, label="smoothed loss")
+    ax.plot(df["lr"], df["smoothed_loss"], color="C0", linewidth=2, label="smoothed loss (running median)")
     if sug["valid"]:
         ax.axvspan(*sug["stretch"], color="C2", alpha=0.12, label="falling stretch (valley rule)")
     ax.axvline(
