@@ -12,6 +12,7 @@ host: such a mount cannot keep two hosts apart.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -41,12 +42,16 @@ def holder_text(lock: Path) -> str:
         return "another process (its details are being written)"
 
 
-def _try_lock(fd: int) -> bool:
+def _try_lock(fd: int, lock: Path) -> bool:
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
-    except OSError:  # EACCES or EAGAIN: held by another process
-        return False
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EAGAIN):  # held by another process
+            return False
+        # ENOLCK and the like: the file system gives no locks (an NFS mount whose lock service is
+        # unreachable); waiting would wait forever, writing unlocked could write one run twice
+        raise RunError(f"{lock}: cannot lock it: {e.strerror}; one writer per run needs file locks here") from e
 
 
 def _record_holder(fd: int, what: str) -> None:
@@ -65,7 +70,7 @@ def hold(run_dir: str | Path, what: str, wait: float | None = None, log=print):
     fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         start, reported = time.monotonic(), None
-        while not _try_lock(fd):
+        while not _try_lock(fd, lock):
             waited = time.monotonic() - start
             if wait is not None and waited >= wait:
                 raise RunBusy(f"{run_dir}: held by {holder_text(lock)}; gave up after {waited:.0f} s")

@@ -42,3 +42,18 @@ def test_a_live_holder_is_named_and_one_that_died_blocks_no_one(tmp_path):
     with runlock.hold(run, "train", wait=5, log=lambda _: None):
         assert '"what": "train"' in (run / runlock.LOCK_NAME).read_text()
     assert time.monotonic() - t0 < 5  # at once: the kernel dropped the dead holder's lock
+
+
+def test_a_file_system_without_locks_is_one_error_not_a_wait_forever(tmp_path, monkeypatch):
+    import errno
+
+    def no_locks(fd, how):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(runlock.fcntl, "lockf", no_locks)  # as on an NFS mount whose lock service is down
+    run = tmp_path / "lr=1.00e-03_seed=0"
+    t0 = time.monotonic()
+    with pytest.raises(runlock.RunError, match=r"\.lock: cannot lock it: No locks available; one writer per run"):
+        with runlock.hold(run, "train", wait=None, log=lambda _: None):
+            pass
+    assert time.monotonic() - t0 < 2
