@@ -61,21 +61,34 @@ def _child(node: dict, key, root: dict) -> dict:
     return extra if isinstance(extra, dict) else {}
 
 
+def _yaml_value(text: str):
+    """The YAML value of a `--config` string; YAML 1.1 (PyYAML) reads 1e-07, without a dot, as text."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
 def coerce_strings(config, schema: dict, root: dict | None = None):
-    """`--config` passes nested values as text ('0.01', 'null', 'true', '{low: 1}'): a string the
-    schema refuses where it accepts the string's YAML value becomes that value."""
+    """`--config` passes nested values as text ('0.01', '1e-07', 'null', 'true', '{low: 1}'): a
+    string the schema refuses where it accepts the string's YAML value becomes that value."""
     root = root or schema
     if isinstance(config, dict):
         return {k: coerce_strings(v, _child(schema, k, root), root) for k, v in config.items()}
     if isinstance(config, list):
         return [coerce_strings(v, _child(schema, i, root), root) for i, v in enumerate(config)]
     if isinstance(config, str) and schema and not _accepts(schema, root, config):
-        try:
-            value = yaml.safe_load(config)
-        except yaml.YAMLError:
-            return config
+        value = _yaml_value(config)
+        if isinstance(value, (dict, list)):
+            value = coerce_strings(value, schema, root)
         if _accepts(schema, root, value):
-            return coerce_strings(value, schema, root) if isinstance(value, (dict, list)) else value
+            return value
     return config
 
 

@@ -117,6 +117,9 @@ def test_command_line_strings_become_the_numbers_the_schema_wants(smoke_config):
             {"choices": ["resnet8", "resnet20"]},
         ),
         ({"search": {"methods": "[ga, tpe]"}}, ("search", "methods"), ["ga", "tpe"]),
+        ({"lr_find": {"start_lr": "1e-07"}}, ("lr_find", "start_lr"), 1e-7),  # YAML 1.1: text without a dot
+        ({"baseline": {"lr": "1e-2"}}, ("baseline", "lr"), 0.01),
+        ({"ga": {"genes": {"lr": "{low: 1e-6, high: 1e-2, log: true}"}}}, ("ga", "genes", "lr", "low"), 1e-6),
     ],
 )
 def test_every_documented_override_works_from_the_command_line(smoke_config, override, key, value):
