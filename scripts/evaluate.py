@@ -16,6 +16,7 @@ from pathlib import Path
 
 import formats
 import runlock
+import settings
 from layout import run_of
 from util import ArgumentParser, DataError, exit_now, run_cli
 
@@ -41,7 +42,7 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
 
     run = run_of(result_json)
     res = formats.read_record("result", result_json, run=run)
-    s = res["settings"]
+    s = settings.with_defaults(res["settings"])
     set_determinism(s.get("deterministic", False), device_type(device))
     dev = resolve_device(device)
     set_threads(s.get("threads", 0))

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+import settings
 from identity import RUN_PATTERN
 from util import DataError, atomic_write_bytes
 
@@ -222,7 +223,8 @@ def _number(v) -> float | None:
 
 
 def _check_value(f: Field, v, status, path, row):
-    """One value of field `f`; the row's status decides where NaN is allowed."""
+    """One value of field `f`; the row's status decides where NaN is allowed. A JSON record (`row`
+    None) holds numbers as numbers; a TSV's are text."""
     if f.kind in ("text", "run"):
         if f.nan == "allowed" and (v is None or (isinstance(v, float) and math.isnan(v))):
             return
@@ -240,7 +242,7 @@ def _check_value(f: Field, v, status, path, row):
         if not isinstance(v, kind):
             raise _bad(path, f.name, f"expected a {f.kind}, got {v!r}", row)
         return
-    x = _number(v)
+    x = _number(v) if row is not None or not isinstance(v, str) else None
     if x is None:
         raise _bad(path, f.name, f"not a number: {v!r}", row)
     if math.isnan(x):
@@ -285,13 +287,22 @@ def _result_consistent(rows, path):
             raise _bad(path, "epochs_completed", f"{done} of {asked} epochs with status 'ok'", where)
 
 
+def _settings_valid(rows, path) -> None:
+    """A result's recorded settings: each one this version knows a value of its type and range (one
+    it does not know, from another version, is not read)."""
+    for k, v in rows[0]["settings"].items():
+        why = settings.value_error(settings.BY_NAME[k], v) if k in settings.BY_NAME else None
+        if why:
+            raise _bad(path, f"settings.{k}", why)
+
+
 ROW_CHECKS = {  # what a format says across fields and rows
     "metrics": [_consecutive("epoch", 1)],
     "schedule": [_consecutive("step", 0)],
     "predictions": [_consecutive("index", 0)],
     "population": [_consecutive("individual", 0)],
     "fitness": [_consecutive("individual", 0), _result_consistent],
-    "result": [_result_consistent],
+    "result": [_result_consistent, _settings_valid],
 }
 
 

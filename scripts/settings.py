@@ -133,6 +133,31 @@ def range_error(s: Setting, value) -> str | None:
     return f"{flag(s.name)} must be {allowed}, got {value}"
 
 
+def value_error(s: Setting, value) -> str | None:
+    """Why `value` is not a value of setting `s` (its type, choices, range), or None."""
+    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if s.optional_value:
+        ok = isinstance(value, (bool, str))
+    elif s.kind is list:
+        ok = isinstance(value, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in value)
+    elif s.kind is float:
+        ok = real
+    elif s.kind is int:
+        ok = real and value == int(value)
+    else:
+        ok = isinstance(value, s.kind)
+    if not ok:
+        return f"not {'an' if s.kind is int else 'a'} {s.kind.__name__}: {value!r}"
+    if s.choices and value not in s.choices:
+        return f"{value!r} is not one of {', '.join(s.choices)}"
+    return range_error(s, value)
+
+
+def with_defaults(values: dict) -> dict:
+    """Every setting: the recorded `values`, the defaults for the ones a record predates."""
+    return {**{s.name: s.default for s in SETTINGS}, **values}
+
+
 def typed(name: str, value):
     """`value` as the setting's type (an int where a float is expected becomes a float)."""
     kind = BY_NAME[name].kind

@@ -120,6 +120,7 @@ def test_bad_command_line_override(work, override, key):
         "ga={generations: 5, population: 4, elites: 2}",
         "search={methods: [ga]}",
         "ga={genes: {wd: null}}",
+        "lr_find={start_lr: 1e-07}",
     ],  # fmt: skip
 )
 def test_documented_overrides_are_taken(work, override):
@@ -196,6 +197,19 @@ RESULT_EDITS = {
     "fitness other than top1": (lambda r: r.update(fitness=0.01), "field fitness: must equal top1"),
     "more epochs than asked": (lambda r: r.update(epochs_completed=9), "field epochs_completed: 9 is more than epochs"),
     "an unknown status": (lambda r: r.update(status="great"), "field status: 'great' is not one of"),
+    "a fitness written as text": (
+        lambda r: r.update(fitness="0.15", top1="0.15"),
+        "field fitness: not a number: '0.15'",
+    ),
+    "a setting of the wrong type": (lambda r: r["settings"].update(threads="x"), "field settings.threads: not an int"),
+    "a setting outside its range": (
+        lambda r: r["settings"].update(epochs=0),
+        "field settings.epochs: --epochs must be",
+    ),
+    "an architecture this version lacks": (
+        lambda r: r["settings"].update(arch="resnet7"),
+        "field settings.arch: 'resnet7' is not one of",
+    ),
     "the record of another run (a swapped folder)": (
         lambda r: r.update(run="lr=1.00e-02_wd=0.00e+00_mom=9.00e-01_seed=0"),
         "belongs to run",
@@ -462,6 +476,16 @@ def test_corrupt_model_weights_in_evaluate(prepared, outdir, tmp_path):
     p = run("evaluate.py", *evaluate_args(outdir / "data/prepared/synthetic", run_dir))
     assert_one_clean_error(p, "model.pt: unreadable model weights")
     assert not (run_dir / "test.json").exists()
+
+
+def test_evaluate_reads_a_result_that_predates_a_setting_with_its_default(prepared, outdir, tmp_path):
+    """A record written before a setting existed lacks it: the default is what that run trained with."""
+    run_dir = tmp_path / first_run(outdir)
+    shutil.copytree(outdir / "runs" / run_dir.name, run_dir, ignore=shutil.ignore_patterns("test*"))
+    edited(run_dir / "result.json", run_dir / "result.json", lambda r: r["settings"].pop("cutout"))
+    p = run("evaluate.py", *evaluate_args(outdir / "data/prepared/synthetic", run_dir))
+    assert p.returncode == 0, p.stderr
+    assert formats.read_record("test", run_dir / "test.json", run=run_dir.name)["status"] == "ok"
 
 
 class Payload:
