@@ -9,8 +9,8 @@ that is sound, and safely where it is not. Torch-free.
 - Not as ImageFolder: hidden files and folders (.ipynb_checkpoints, .DS_Store) are skipped rather
   than becoming a class or an image; symlinked folders are followed, but a folder reached again by
   its real path (a symlink loop, a link to the split or to another class) is not entered twice; a
-  file reached twice in one class is read once, and one file in two classes is refused (which label
-  is right?).
+  file or folder reached twice in one class is read once, and one reached from two classes (say a link
+  into another class's sub-folder) is refused (which label is right?).
 - Pixels: any mode PIL opens becomes 8-bit RGB. 16-bit images (mode I;16) are scaled by 255/65535
   (PIL's own convert would clip them to white); float images (mode F) with values in [0, 1] are
   scaled by 255; a 32-bit integer image, or a float one outside [0, 1], is refused with one line
@@ -42,36 +42,49 @@ def class_folders(split: Path) -> list[str]:
     return classes
 
 
-def _class_files(folder: Path, visited: set) -> list[tuple[str, str]]:
-    """(dir, name) of every image below `folder`; folders already visited by real path are pruned."""
+def _two_classes(kind, path, other_path, other, c) -> DataError:
+    msg = f"{path}: the same {kind} as {other_path}, in class {other}"
+    return DataError(f"{msg}; one {kind} in two classes ({other}, {c}) is refused")
+
+
+def _enter(path: str, c: str, seen: dict) -> bool:
+    """True the first time a folder is reached by its real path; False again from class `c`, the split, or
+    a link to another class's folder (that class reads it); from anywhere else in another class: refused."""
+    real = os.path.realpath(path)
+    if real not in seen:
+        seen[real] = (path, c, False)
+        return True
+    other_path, other, root = seen[real]
+    if other not in (None, c) and not (root and os.path.islink(path)):
+        raise _two_classes("folder", path, other_path, other, c)
+    return False
+
+
+def _class_files(split: Path, c: str, seen: dict) -> list[tuple[str, str]]:
+    """(dir, name) of every image below class folder `c`; folders are entered once (see _enter)."""
     found = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        keep = []
-        for d in sorted(dirs):
-            real = os.path.realpath(os.path.join(root, d))
-            if not _hidden(d) and real not in visited:
-                visited.add(real)
-                keep.append(d)
-        dirs[:] = keep
+    for root, dirs, files in os.walk(split / c, followlinks=True):
+        dirs[:] = [d for d in sorted(dirs) if not _hidden(d) and _enter(os.path.join(root, d), c, seen)]
         found += [(root, f) for f in files if not _hidden(f) and f.lower().endswith(IMG_EXTENSIONS)]
     return sorted(found)
 
 
 def index(split: Path, classes: list[str]) -> list[tuple[str, int]]:
     """(path, label) of every image of a split, read once each (see the module doc)."""
-    visited = {os.path.realpath(split)} | {os.path.realpath(split / c) for c in classes}
+    seen = {os.path.realpath(split): (str(split), None, True)}  # real folder -> (first path, class, is a root)
+    seen |= {os.path.realpath(split / c): (str(split / c), c, True) for c in classes}
     owner, samples = {}, []
     for label, c in enumerate(classes):
-        files = _class_files(split / c, visited)
+        files = _class_files(split, c, seen)
         if not files:
             raise DataError(f"{split / c}: no images (extensions {', '.join(IMG_EXTENSIONS)})")
         for root, name in files:
             path = os.path.join(root, name)
             real = os.path.realpath(path)
             if real in owner:
-                other_path, other_label = owner[real]
-                if other_label != label:
-                    raise DataError(f"{path}: the same file as {other_path}, in class {classes[other_label]}")
+                other_path, other = owner[real]
+                if other != label:
+                    raise _two_classes("file", path, other_path, classes[other], c)
                 continue
             owner[real] = (path, label)
             samples.append((path, label))

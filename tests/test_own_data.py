@@ -75,6 +75,29 @@ def test_the_same_file_in_two_classes_is_refused(images, tmp_path):
         prepare(data, tmp_path / "prep", "folder")
 
 
+@pytest.mark.parametrize("sub, link", [("zebra", "dog"), ("cat", "zebra")])  # link's class read before, after sub's
+def test_a_folder_in_two_classes_is_one_error_naming_both(images, tmp_path, sub, link):
+    import os
+    import shutil
+    import subprocess
+
+    data = shutil.copytree(images, tmp_path / "data")
+    (data / "train" / sub / "sub").mkdir()
+    for f in sorted((data / "train" / sub).glob("*.png"))[:3]:
+        f.rename(data / "train" / sub / "sub" / f.name)
+    os.symlink(f"../{sub}/sub", data / "train" / link / "link")  # sub's images, reachable from link's class too
+    prep = tmp_path / "prep"
+    p = subprocess.run(
+        script_cmd("data.py", "prepare", "--data-dir", data, "--out", prep, "--dataset", "folder"),
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 1 and p.stderr.count("\n") == 1 and p.stderr.startswith("error:"), p.stderr
+    both = f"two classes ({', '.join(sorted((sub, link)))})"  # in the order they are read
+    assert f"{sub}/sub" in p.stderr and f"{link}/link" in p.stderr and both in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr and [f.name for f in prep.iterdir()] == [".lock"]  # the run lock, no output
+
+
 def test_16_bit_and_float_images_are_scaled_and_32_bit_ones_refused(images, tmp_path):
     import shutil
 
