@@ -24,7 +24,7 @@ anywhere: the numbers go to docs/performance.md.
 
 from __future__ import annotations
 
-import json
+import errno
 import os
 import statistics
 import sys
@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torchvision
 
+from archs import ARCHS
 from data import load_prepared, prepare, write_synthetic
 from engine import (
     Normalizer,
@@ -49,7 +50,7 @@ from engine import (
     set_determinism,
 )
 from models import build_model
-from util import ArgumentParser
+from util import EXPECTED_ERRORS, ArgumentParser, error_line, write_json
 
 IMPORT_S = time.perf_counter() - T_IMPORT0
 EPOCH_IMAGES = 45_000
@@ -277,22 +278,63 @@ def parse_args(argv):
     ap.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="every pipeline's optimizer")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this file")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    for name, low in (("batch_size", 1), ("steps", 1), ("repeats", 1), ("warmup", 0), ("images", 0), ("threads", 0)):
+        if getattr(args, name) < low:
+            ap.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be at least {low}")
+    if args.arch not in ARCHS:
+        ap.error(f"--arch {args.arch!r}: unknown; valid names: {', '.join(ARCHS)}")
+    return args
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def check_writable(path: Path) -> None:
+    """Fail now, not after minutes of benchmarking, where `path` cannot be written: it must not be a
+    folder, and the nearest folder on its way that exists must take a new file of the name the atomic
+    writer uses (the writer makes the missing folders below it). A probe file is made and removed
+    at once; the OSError names `path` and gives the reason (ENOTDIR, EACCES, EROFS, ENAMETOOLONG, ...)."""
+    try:
+        if path.is_dir():
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+        folder = path.parent
+        while not folder.is_dir():
+            if folder.exists() or folder.is_symlink() or folder == folder.parent:  # a file where a folder must be
+                raise OSError(errno.ENOTDIR, f"{os.strerror(errno.ENOTDIR)} ({folder} is not a folder)")
+            folder = folder.parent
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno or 0), str(path)) from None
+
+
+def run(args) -> None:
+    if args.json:
+        check_writable(Path(args.json))
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts (see train.py)
     device = resolve_device(args.device)
     cuda = device.type == "cuda"
     args.workers = (8 if cuda else 0) if args.workers < 0 else args.workers
     args.images = args.images or (50_000 if cuda else 5_000)
+    if args.images < args.batch_size:
+        raise ValueError(f"--images {args.images}: fewer than one batch of --batch-size {args.batch_size}")
     if args.threads:
         torch.set_num_threads(args.threads)
     out = report(args, device, *run_all(args, device))
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        write_json(args.json, out)  # atomic: the old file or the whole new one
+
+
+def main(argv=None) -> int:
+    """util.run_cli's error tail: bad input or an OS fault is one `error:` line and exit 1. SIGTERM keeps
+    its default action here (run_cli would catch it): a benchmark has nothing to save, and a caught one
+    leaves the references' DataLoader workers dying during teardown, with tracebacks."""
+    args = parse_args(argv)
+    try:
+        run(args)
+    except EXPECTED_ERRORS as e:
+        print(f"error: {error_line(e)}", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 

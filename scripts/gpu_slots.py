@@ -16,6 +16,7 @@ crashed job never leaves a GPU blocked.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import stat
 import sys
@@ -43,15 +44,25 @@ def lock_dir() -> Path:
 
 def private_dir(directory: Path) -> Path:
     """Create `directory` 0700 if absent; refuse one that another user owns or can write, or a symlink
-    (in a shared /tmp anybody can create the folder first)."""
+    (in a shared /tmp anybody can create the folder first). Every failure is a PermissionError whose
+    message starts with the folder and gives the reason (ENOENT, ENOTDIR, EACCES, EROFS, ...), so a
+    job that cannot take a GPU slot stops with one line (run_cli here, engine.resolve_device there)."""
     try:
         os.mkdir(directory, 0o700)
     except FileExistsError:
         pass
-    st = os.lstat(directory)
+    except OSError as e:
+        raise PermissionError(
+            f"{directory}: cannot create the GPU lock folder ({e.strerror}); set RESNET_GA_GPU_LOCK_DIR "
+            f"to a folder of this user"
+        ) from None
+    try:
+        st = os.lstat(directory)
+    except OSError as e:
+        raise PermissionError(f"{directory}: cannot read the GPU lock folder ({e.strerror})") from None
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
         raise PermissionError(
-            f"GPU lock folder {directory} is not a private folder of this user (a symlink, another "
+            f"{directory}: the GPU lock folder is not a private folder of this user (a symlink, another "
             f"owner, or writable by others); remove it or set RESNET_GA_GPU_LOCK_DIR"
         )
     return directory
@@ -63,14 +74,18 @@ def _lock_file(path: Path) -> int | None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as e:
-        raise PermissionError(f"GPU lock file {path}: cannot open it safely ({e.strerror})") from None
+        raise PermissionError(f"{path}: cannot open the GPU lock file safely ({e.strerror})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         os.close(fd)
         return None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError as e:  # ENOSPC, EIO: give the slot back (closing releases the lock), then stop
+        os.close(fd)
+        raise PermissionError(f"{path}: cannot write the GPU lock file ({e.strerror})") from None
     return fd
 
 
@@ -118,7 +133,11 @@ def main(argv=None) -> int:
     ap.add_argument("--slots", type=int, default=1, help="jobs per GPU")
     ap.add_argument("--hold", type=float, default=0.0, help="seconds to hold the slot")
     args = ap.parse_args(argv)
-    return run_cli(hold_slot, args, (PermissionError, TimeoutError))
+    if args.gpus < 1 or args.slots < 1:  # no slot at all: acquire would wait out its whole timeout
+        ap.error(f"--gpus {args.gpus} --slots {args.slots}: each must be at least 1")
+    if not (math.isfinite(args.hold) and args.hold >= 0):
+        ap.error(f"--hold {args.hold}: must be a number of seconds, at least 0")
+    return run_cli(hold_slot, args, (OSError, ValueError))  # PermissionError, TimeoutError: OSErrors
 
 
 if __name__ == "__main__":

@@ -129,3 +129,31 @@ def test_k_slots_per_gpu_spread_over_gpus_then_fill_them(tmp_path):
         p.kill()
         p.wait()
     waiter.wait()
+
+
+@pytest.mark.parametrize("where", ["missing/x", "a_file/x"])
+def test_a_lock_folder_that_cannot_be_made_is_one_error_line_and_no_file(tmp_path, where):
+    """RESNET_GA_GPU_LOCK_DIR under a missing folder (ENOENT) or through a file (ENOTDIR): one line
+    naming the folder and the reason, exit 1, nothing made; in-process, a PermissionError (which
+    engine.resolve_device turns into one line too)."""
+    (tmp_path / "a_file").write_text("not a folder\n")
+    before = sorted(tmp_path.rglob("*"))
+    folder = tmp_path / where
+    reason = "No such file or directory" if where.startswith("missing") else "Not a directory"
+    env = {**os.environ, "RESNET_GA_GPU_LOCK_DIR": str(folder)}
+    p = subprocess.run(script_cmd("gpu_slots.py", "--gpus", 2), capture_output=True, text=True, env=env, timeout=60)
+    lines = p.stderr.splitlines()
+    assert p.returncode == 1 and "Traceback" not in p.stderr and p.stdout == "", p.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: {folder}: ") and reason in lines[0], p.stderr
+    with pytest.raises(PermissionError, match=reason):
+        gpu_slots.acquire(2, folder, timeout=0.5)
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("args", [("--gpus", 0), ("--gpus", 2, "--slots", 0), ("--gpus", 1, "--hold", -1)])
+def test_no_slot_to_wait_for_or_a_negative_hold_is_a_usage_error(tmp_path, args):
+    p = subprocess.run(
+        script_cmd("gpu_slots.py", *args, "--dir", tmp_path / "locks"), capture_output=True, text=True, timeout=60
+    )
+    assert p.returncode == 2 and len(p.stderr.splitlines()) == 1 and "error:" in p.stderr, p.stderr
+    assert not (tmp_path / "locks").exists()
