@@ -8,8 +8,9 @@ Subcommands (each also importable):
              .npy files training maps
 
 The prepared directory holds train_x.npy / test_x.npy (uint8, N x 3 x S x S with S the image size:
-32 for CIFAR, `image_size` for an image folder; the pickles' own channel-major order), train_y.npy / test_y.npy (int64) and meta.json (class names, per-channel
-mean/std of the training images). np.load(mmap_mode="r") opens them in milliseconds.
+32 for CIFAR, `image_size` for an image folder; the pickles' own channel-major order), train_y.npy /
+test_y.npy (int64) and meta.json (class names, per-channel mean/std of the training images).
+np.load(mmap_mode="r") opens them in milliseconds.
 """
 
 from __future__ import annotations

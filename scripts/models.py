@@ -1,4 +1,5 @@
-"""ResNet zoo for small images (CIFAR's 32x32, or an image folder's `image_size`), written to read like He et al. 2015 (arXiv:1512.03385).
+"""ResNet zoo for small images (CIFAR's 32x32, an image folder's `image_size`), written to read like
+He et al. 2015 (arXiv:1512.03385).
 
 Two families:
 - CIFAR nets of the paper's Sec. 4.2 (Table 6): depth 6n+2, three stages of n BasicBlocks
