@@ -61,25 +61,39 @@ def test_deployed_from_a_local_path_runs_the_smoke_ga_to_a_report(tmp_path):
     assert "filename=final_comparison.png;base64," in html and "Verdict." in html
 
 
-def test_deployed_from_a_git_repository_at_a_tag(tmp_path):
-    repo = tmp_path / "repo"
-    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", "results", ".snakemake", "__pycache__", ".git"))
+def git(repo, *commands):
     env = snakemake_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@x", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@x")
-    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "release"], ["tag", "v9.9.9"]):
+    for cmd in commands:
         subprocess.run(["git", *cmd], cwd=repo, check=True, env=env)
-    (repo / "scripts" / "ga.py").write_text("raise SystemExit('a later commit: not the tag')\n")  # the tag is what runs
-    work = deploy(tmp_path / "deployed", f'gitfile("{repo}", "workflow/Snakefile", tag="v9.9.9")')
-    snakemake(
-        work,
-        "results/smoke/search/rep0/round0/fitness.tsv",
-        "--cores",
-        "2",
-        "--configfile",
-        "config/smoke.yaml",
-        "config/mine.yaml",
-    )
-    assert (work / "results" / "smoke" / "search" / "rep0" / "round0" / "fitness.tsv").exists()
-    assert list((work / ".snakemake" / "resnet-ga").glob("*/scripts/train.py"))
+
+
+def dry_run(work):
     cmd = [str(BIN / "snakemake"), "-n", "--configfile", "config/smoke.yaml", "config/mine.yaml"]
     p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=snakemake_env())
-    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+
+
+def test_deployed_from_a_git_repository_at_a_tag_or_a_branch(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".venv", "results", ".snakemake", "__pycache__", ".git"))
+    git(repo, ["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "release"], ["tag", "v9.9.9"])
+    ga = (repo / "scripts" / "ga.py").read_text()
+    (repo / "scripts" / "ga.py").write_text("raise SystemExit('a later commit: not the tag')\n")
+    git(repo, ["commit", "-q", "-am", "later"])  # the tag is what runs
+    work = deploy(tmp_path / "deployed", f'gitfile("{repo}", "workflow/Snakefile", tag="v9.9.9")')
+    target = "results/smoke/search/rep0/round0/fitness.tsv"
+    snakemake(work, target, "--cores", "2", "--configfile", "config/smoke.yaml", "config/mine.yaml")
+    assert (work / target).exists()
+    assert list((work / ".snakemake" / "resnet-ga").glob("*/scripts/train.py"))
+    dry_run(work)
+    # at a branch: the scripts follow it as it moves (the copy is refreshed, not kept from the first run)
+    (repo / "scripts" / "ga.py").write_text(ga)
+    git(repo, ["commit", "-q", "-am", "fixed"])
+    work = deploy(tmp_path / "on-a-branch", f'gitfile("{repo}", "workflow/Snakefile", ref="main")')
+    for marker in ("# first", "# moved on"):
+        with open(repo / "scripts" / "layout.py", "a") as f:
+            f.write(marker + "\n")
+        git(repo, ["commit", "-q", "-am", marker])
+        dry_run(work)
+        (copied,) = (work / ".snakemake" / "resnet-ga").glob("*/scripts/layout.py")
+        assert copied.read_text().rstrip("\n").endswith(marker)

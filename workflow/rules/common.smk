@@ -7,8 +7,8 @@ from pathlib import Path
 def scripts_folder():
     """scripts/ on disk, found from this file (not from the main Snakefile), so that the workflow also
     runs as a module of another Snakefile: beside it in a clone or a local module; for a module read
-    from git (gitfile(), github()), the files of scripts/MANIFEST copied once per version out of
-    Snakemake's source cache into .snakemake/resnet-ga/."""
+    from git (gitfile(), github()), the files of scripts/MANIFEST copied out of Snakemake's source
+    cache into .snakemake/resnet-ga/ (again whenever they changed: a branch moves)."""
     import hashlib
 
     base = workflow.current_basedir
@@ -25,12 +25,13 @@ def scripts_folder():
         ]
     for name in names:
         path = dest / name
-        if not path.exists():
+        with workflow.sourcecache.open(root.join(name), "rb") as src:
+            data = src.read()
+        if not path.exists() or path.read_bytes() != data:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with workflow.sourcecache.open(root.join(name), "rb") as src:
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                tmp.write_bytes(src.read())
-                os.replace(tmp, path)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
     return dest / "scripts"
 
 
