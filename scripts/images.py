@@ -133,4 +133,17 @@ def splits(data_dir) -> tuple[list[str], dict]:
         raise DataError(
             f"{root / 'test'}: {which}{'' if missing else ' not in train/'}; both splits need the same classes"
         )
-    return train, {split: index(root / split, train) for split in ("train", "test")}
+    samples = {split: index(root / split, train) for split in ("train", "test")}
+    check_disjoint(samples)
+    return train, samples
+
+
+def check_disjoint(samples: dict) -> None:
+    """No image in both splits by real path (a link from train/ into test/): test images trained on
+    would make every test score a lie."""
+    train = {os.path.realpath(p): p for p, _ in samples["train"]}
+    for path, _ in samples["test"]:
+        if os.path.realpath(path) in train:
+            raise DataError(
+                f"{path}: the same file as {train[os.path.realpath(path)]}: an image in both splits is refused"
+            )

@@ -75,6 +75,18 @@ def test_the_same_file_in_two_classes_is_refused(images, tmp_path):
         prepare(data, tmp_path / "prep", "folder")
 
 
+def test_a_test_image_reached_from_train_is_refused(images, tmp_path):
+    import os
+    import shutil
+
+    data = shutil.copytree(images, tmp_path / "data")
+    os.symlink("../../test/dog", data / "train" / "dog" / "more")  # a link farm that reaches into test/
+    with pytest.raises(
+        DataError, match=r"test/dog/\S+: the same file as .*train/dog/more/\S+: an image in both splits"
+    ):
+        prepare(data, tmp_path / "prep", "folder")
+
+
 @pytest.mark.parametrize("sub, link", [("zebra", "dog"), ("cat", "zebra")])  # link's class read before, after sub's
 def test_a_folder_in_two_classes_is_one_error_naming_both(images, tmp_path, sub, link):
     import os
