@@ -43,3 +43,24 @@ def test_license_version_and_changelog():
 
 def test_the_config_readme_table_is_the_schema_s():
     assert parameter_table() in (ROOT / "config" / "README.md").read_text()
+
+
+def test_the_report_front_page_names_only_the_searched_genes():
+    """A gene set to null in ga.genes is not searched: the front page (rendered by Snakemake's jinja2)
+    must not list it."""
+    import jinja2
+
+    config = {
+        "verdict": "v",
+        "method_labels": "GA",
+        "train": {"arch": "resnet8"},
+        "data": {"dataset": "synthetic"},
+        "ga": {"genes": {"lr": {"low": 1e-6, "high": 1e-2}, "wd": None, "mom": {"low": 0.1}}, "population": 4},
+        "search": {"repeats": 1},
+        "final": {"seeds": 2},
+    }
+    config["ga"]["generations"] = 3
+    page = jinja2.Template((ROOT / "workflow" / "report" / "workflow.rst").read_text()).render(
+        snakemake=type("S", (), {"config": config})
+    )
+    assert "its training settings (lr, mom) searched by" in page.replace("\n", " ")
