@@ -55,11 +55,10 @@ def test_the_report_front_page_names_only_the_searched_genes():
         "method_labels": "GA",
         "train": {"arch": "resnet8"},
         "data": {"dataset": "synthetic"},
-        "ga": {"genes": {"lr": {"low": 1e-6, "high": 1e-2}, "wd": None, "mom": {"low": 0.1}}, "population": 4},
+        "ga": {"genes": {"lr": {"low": 1e-6}, "wd": None, "mom": {"low": 0.1}}, "population": 4, "generations": 3},
         "search": {"repeats": 1},
         "final": {"seeds": 2},
     }
-    config["ga"]["generations"] = 3
     page = jinja2.Template((ROOT / "workflow" / "report" / "workflow.rst").read_text()).render(
         snakemake=type("S", (), {"config": config})
     )
