@@ -89,28 +89,29 @@ def trajectories(ind) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def by_repeat(d, x: str) -> pd.DataFrame:
+    """Best so far of each repeat (columns) on one grid of `x` (the union of the repeats' points),
+    each repeat's step function carried forward; NaN before a repeat's first point."""
+    curves = {r: rep.groupby(x)["best_so_far"].max() for r, rep in d.groupby("repeat")}
+    grid = sorted(set().union(*(c.index for c in curves.values())))
+    return pd.DataFrame({r: c.reindex(grid).ffill() for r, c in curves.items()}, index=grid)
+
+
 def plot_search_progress(spec, individuals, out) -> None:
     """Best validation fitness so far per method, against trainings and device-hours: the mean over
-    repeats, and a band from the worst to the best repeat."""
+    repeats, and a band from the worst to the best repeat (where every repeat has a point)."""
     t = trajectories(read_individuals(individuals, spec))
     fig, axes = plt.subplots(1, 2, figsize=(15, 5.5))
     for m in dict.fromkeys(t["method"]):
         label, colour = method_style(m)
-        d = t[t["method"] == m]
-        by = d.groupby("trainings")["best_so_far"]
-        axes[0].step(by.mean().index, by.mean(), where="post", color=colour, linewidth=2.2, label=label)
-        axes[0].fill_between(by.min().index, by.min(), by.max(), step="post", color=colour, alpha=0.15)
-        for _, rep in d.groupby("repeat"):
-            axes[1].step(rep["device_hours"], rep["best_so_far"], where="post", color=colour, alpha=0.8)
-        axes[1].plot([], [], color=colour, label=label)
+        for ax, x in zip(axes, ("trainings", "device_hours")):
+            c = by_repeat(t[t["method"] == m], x).dropna()
+            ax.step(c.index, c.mean(axis=1), where="post", color=colour, linewidth=2.2, label=label)
+            ax.fill_between(c.index, c.min(axis=1), c.max(axis=1), step="post", color=colour, alpha=0.15)
     repeats = t["repeat"].nunique()
     axes[0].set(xlabel="trainings spent (distinct genomes)", ylabel="best validation top-1 so far (%)")
     axes[0].set_title(f"Best so far: mean over {repeats} search(es) per method, band: worst to best")
-    axes[1].set(
-        xlabel="device-hours spent",
-        ylabel="best validation top-1 so far (%)",
-        title="Against device time (each search)",
-    )
+    axes[1].set(xlabel="device-hours spent", ylabel="best validation top-1 so far (%)", title="Against device time")
     for ax in axes:
         ax.legend(loc="lower right")
     axes[0].xaxis.get_major_locator().set_params(integer=True)

@@ -191,3 +191,22 @@ def test_lr_find_warns_and_records_a_failed_test(prepared, tmp_path):
     assert p.returncode == 0, p.stderr
     s = json.loads((out / "suggestion.json").read_text())
     assert not s["valid"] and "warning: the LR range test failed" in p.stdout
+
+
+# ----------------------------------------------------------------------------- the search-progress figure
+def test_best_so_far_over_repeats_on_one_grid_of_device_hours():
+    import plots
+
+    t = pd.DataFrame(
+        {
+            "repeat": [0, 0, 0, 1, 1, 1],
+            "device_hours": [1.0, 2.0, 3.0, 1.5, 2.5, 3.5],
+            "best_so_far": [50.0, 60.0, 60.0, 40.0, 70.0, 80.0],
+        }
+    )
+    c = plots.by_repeat(t, "device_hours")
+    assert list(c.index) == [1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    assert c[1].isna().tolist() == [True, False, False, False, False, False]  # repeat 1 starts at 1.5
+    both = c.dropna()
+    assert both.mean(axis=1).tolist() == [45.0, 50.0, 65.0, 65.0, 70.0]  # each repeat carried forward
+    assert both.min(axis=1).tolist() == [40.0, 40.0, 60.0, 60.0, 60.0]
