@@ -69,6 +69,7 @@ def test_tpe_proposals_come_from_the_tables_alone_and_differ_by_repeat():
     assert a == b  # a fresh study each round, rebuilt from the same rows, seeded from config and round
     other = run_search(spec, "tpe", repeat=1)
     assert [r["lr"] for r in other if r["round"] == 0] != [r["lr"] for r in a if r["round"] == 0]
+    assert run_search(spec, "tpe", repeat=1) == other  # every repeat as deterministic as the first
 
 
 def test_tpe_leans_towards_the_good_region_of_a_simple_landscape():
@@ -150,3 +151,33 @@ def test_a_method_added_by_its_module_appears_everywhere(tmp_path):
     report = work / "report.html"
     snakemake(work, *SMOKE, "mine.yaml", "--report", report)
     assert "lowest bounds" in report.read_text(errors="replace")  # captions and the front page
+    for rule in ("plot_search_progress", "plot_search_space", "plot_final_comparison"):
+        assert "lowest bounds" in figure_texts(work, rule), rule
+
+
+DRAW = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import plots
+def texts(fig, out):
+    for ax in fig.axes:
+        found = [ax.get_title(), *(t.get_text() for t in ax.get_xticklabels())]
+        found += [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else []
+        print("\\n".join(found))
+plots.save = texts
+plots.main(sys.argv[2:])
+"""
+
+
+def figure_texts(work, rule) -> str:
+    """The titles, tick labels and legends of a figure rule's figure, drawn by the copy's plots.py with
+    the arguments the rule passes (as `snakemake -n -p` prints them)."""
+    import shlex
+
+    dry = snakemake(work, *SMOKE, "mine.yaml", "-n", "-p", "--forcerun", rule).stdout
+    line = next(x for x in dry.splitlines() if "plots.py" in x and "--out" in x)
+    args = shlex.split(line)
+    args = args[args.index(next(a for a in args if a.endswith("plots.py"))) + 1 : args.index(">")]
+    p = subprocess.run([sys.executable, "-c", DRAW, work / "scripts", *args], cwd=work, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
