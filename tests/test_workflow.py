@@ -77,10 +77,12 @@ def test_two_fresh_runs_give_byte_identical_tables_and_tpe_proposals(smoke, tmp_
 
 def test_cores_1_gives_byte_identical_tables(smoke, tmp_path):
     work = copy_workflow(tmp_path)
-    random = "results/smoke/search/rep0/random/round2/population.tsv"
-    snakemake(work, TARGET, random, "--cores", "1", "--configfile", "config/smoke.yaml")
-    assert_same_ga(work, smoke, ["search/rep0/round0", "search/rep0/ga/round1", "search/rep0/random/round1"])
-    assert (work / random).read_bytes() == (smoke["dir"] / random).read_bytes()
+    later = [f"results/smoke/search/rep0/{m}/round2/population.tsv" for m in ("random", "tpe")]
+    snakemake(work, TARGET, *later, "--cores", "1", "--configfile", "config/smoke.yaml")
+    rounds = ["search/rep0/round0", *(f"search/rep0/{m}/round1" for m in METHODS)]
+    assert_same_ga(work, smoke, rounds)
+    for path in later:
+        assert (work / path).read_bytes() == (smoke["dir"] / path).read_bytes(), path
 
 
 def test_dry_run_of_default_config_without_data_plans_every_round_and_figure(tmp_path):
