@@ -52,7 +52,12 @@ def work(smoke, tmp_path):
 
 @pytest.fixture
 def outdir(work):
-    return work / "results" / "smoke"
+    """The copy's outdir; every file under it must be byte-identical after the test (bad inputs and
+    faults change nothing there)."""
+    out = work / "results" / "smoke"
+    before = snapshot(out)
+    yield out
+    assert snapshot(out) == before, "a file under the outdir changed"
 
 
 def run(name, *args, cwd=None):
@@ -640,9 +645,10 @@ def test_a_path_component_too_long_is_one_line(outdir, tmp_path, spec):
 
 
 # ----------------------------------------------------------------------------- inside the workflow
-def test_a_bad_table_found_inside_a_job_deletes_nothing_and_names_the_file(work, outdir):
+def test_a_bad_table_found_inside_a_job_deletes_nothing_and_names_the_file(work):
     """A NaN fitness edited into round 1's table: the next round's proposal fails with one line
     naming the file and the field, and round 2's population (which existed) is kept as it was."""
+    outdir = work / "results" / "smoke"  # edited here, its job's log written: compared below, logs aside
     table = outdir / "search/rep0/ga/round1/fitness.tsv"
     edited(table, table, set_cell("fitness", "nan"))  # newer than round 2: Snakemake reruns the proposal
     before = snapshot(outdir)
