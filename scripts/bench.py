@@ -24,7 +24,6 @@ anywhere: the numbers go to docs/performance.md.
 
 from __future__ import annotations
 
-import errno
 import os
 import statistics
 import sys
@@ -50,7 +49,7 @@ from engine import (
     set_determinism,
 )
 from models import build_model
-from util import EXPECTED_ERRORS, ArgumentParser, error_line, write_json
+from util import EXPECTED_ERRORS, ArgumentParser, check_writable, error_line, write_json
 
 IMPORT_S = time.perf_counter() - T_IMPORT0
 EPOCH_IMAGES = 45_000
@@ -285,26 +284,6 @@ def parse_args(argv):
     if args.arch not in ARCHS:
         ap.error(f"--arch {args.arch!r}: unknown; valid names: {', '.join(ARCHS)}")
     return args
-
-
-def check_writable(path: Path) -> None:
-    """Fail now, not after minutes of benchmarking, where `path` cannot be written: it must not be a
-    folder, and the nearest folder on its way that exists must take a new file of the name the atomic
-    writer uses (the writer makes the missing folders below it). A probe file is made and removed
-    at once; the OSError names `path` and gives the reason (ENOTDIR, EACCES, EROFS, ENAMETOOLONG, ...)."""
-    try:
-        if path.is_dir():
-            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
-        folder = path.parent
-        while not folder.is_dir():
-            if folder.exists() or folder.is_symlink() or folder == folder.parent:  # a file where a folder must be
-                raise OSError(errno.ENOTDIR, f"{os.strerror(errno.ENOTDIR)} ({folder} is not a folder)")
-            folder = folder.parent
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise OSError(e.errno, e.strerror or os.strerror(e.errno or 0), str(path)) from None
 
 
 def run(args) -> None:

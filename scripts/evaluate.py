@@ -18,7 +18,7 @@ import formats
 import runlock
 import settings
 from layout import run_of
-from util import ArgumentParser, DataError, exit_now, run_cli
+from util import ArgumentParser, DataError, check_writable, exit_now, run_cli
 
 PREDICTION_COLUMNS = [f.name for f in formats.FORMATS["predictions"]]  # index, label, pred1 .. pred5
 
@@ -67,6 +67,8 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
 
 
 def test_run(args) -> dict:
+    for path in (args.out, args.out_predictions):  # both or neither: fail before either is written
+        check_writable(Path(path))
     with runlock.hold(Path(args.result).parent, "evaluate"):
         out, preds = test_metrics(args.data, args.result, args.model, args.device)
         columns = PREDICTION_COLUMNS[: len(preds[0])] if preds else PREDICTION_COLUMNS  # top-k of k < 5 classes

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import io
 import json
@@ -191,3 +192,23 @@ def run_cli(fn, args, errors: tuple = EXPECTED_ERRORS) -> int:
         print("stopped by SIGTERM (time limit, preemption or Snakemake stopping)", file=sys.stderr, flush=True)
         return 128 + signal.SIGTERM
     return 0
+
+
+def check_writable(path: Path) -> None:
+    """Fail now, not after minutes of benchmarking, where `path` cannot be written: it must not be a
+    folder, and the nearest folder on its way that exists must take a new file of the name the atomic
+    writer uses (the writer makes the missing folders below it). A probe file is made and removed
+    at once; the OSError names `path` and gives the reason (ENOTDIR, EACCES, EROFS, ENAMETOOLONG, ...)."""
+    try:
+        if path.is_dir():
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+        folder = path.parent
+        while not folder.is_dir():
+            if folder.exists() or folder.is_symlink() or folder == folder.parent:  # a file where a folder must be
+                raise OSError(errno.ENOTDIR, f"{os.strerror(errno.ENOTDIR)} ({folder} is not a folder)")
+            folder = folder.parent
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or os.strerror(e.errno or 0), str(path)) from None

@@ -663,3 +663,14 @@ def test_a_bad_table_found_inside_a_job_deletes_nothing_and_names_the_file(work)
     assert {k: v for k, v in after.items() if "logs" not in str(k)} == {
         k: v for k, v in before.items() if "logs" not in str(k)
     }
+
+
+def test_evaluate_with_an_output_through_a_file_writes_neither_output(prepared, outdir, tmp_path):
+    run_dir = tmp_path / first_run(outdir)
+    shutil.copytree(outdir / "runs" / run_dir.name, run_dir, ignore=shutil.ignore_patterns("test*"))
+    (tmp_path / "afile").write_text("x")
+    args = list(evaluate_args(outdir / "data/prepared/synthetic", run_dir))
+    args[args.index("--out") + 1] = tmp_path / "afile" / "test.json"
+    p = run("evaluate.py", *args)
+    assert_one_clean_error(p, f"{tmp_path / 'afile' / 'test.json'}: Not a directory")
+    assert not list(run_dir.glob("test*"))  # the predictions were not written first
