@@ -75,9 +75,19 @@ def _yaml_value(text: str):
     return value
 
 
+def _wants_integer(node: dict, root: dict) -> bool:
+    """The schema takes an integer here and no other number."""
+    node = _resolve(node, root)
+    types = [node.get("type"), *(_resolve(b, root).get("type") for b in node.get("oneOf", []))]
+    flat = {t for x in types for t in (x if isinstance(x, list) else [x]) if t}
+    return "integer" in flat and "number" not in flat
+
+
 def coerce_strings(config, schema: dict, root: dict | None = None):
     """`--config` passes nested values as text ('0.01', '1e-07', 'null', 'true', '{low: 1}'): a
-    string the schema refuses where it accepts the string's YAML value becomes that value."""
+    string the schema refuses where it accepts the string's YAML value becomes that value. A whole
+    float where the schema wants an integer (1e4, 1.0e+4) becomes that integer: the scripts' flags
+    take `10000`, not `10000.0`."""
     root = root or schema
     if isinstance(config, dict):
         return {k: coerce_strings(v, _child(schema, k, root), root) for k, v in config.items()}
@@ -85,10 +95,10 @@ def coerce_strings(config, schema: dict, root: dict | None = None):
         return [coerce_strings(v, _child(schema, i, root), root) for i, v in enumerate(config)]
     if isinstance(config, str) and schema and not _accepts(schema, root, config):
         value = _yaml_value(config)
-        if isinstance(value, (dict, list)):
-            value = coerce_strings(value, schema, root)
-        if _accepts(schema, root, value):
-            return value
+        value = value if isinstance(value, str) else coerce_strings(value, schema, root)
+        return value if _accepts(schema, root, value) else config
+    if isinstance(config, float) and config.is_integer() and schema and _wants_integer(schema, root):
+        return int(config)
     return config
 
 

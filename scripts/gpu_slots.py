@@ -15,6 +15,7 @@ crashed job never leaves a GPU blocked.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import math
 import os
@@ -77,9 +78,11 @@ def _lock_file(path: Path) -> int | None:
         raise PermissionError(f"{path}: cannot open the GPU lock file safely ({e.strerror})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as e:
         os.close(fd)
-        return None
+        if e.errno in (errno.EAGAIN, errno.EACCES):  # another job holds this slot
+            return None
+        raise PermissionError(f"{path}: cannot lock the GPU lock file ({e.strerror})") from None
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

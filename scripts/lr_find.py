@@ -74,11 +74,15 @@ def suggest(lrs: list[float], losses: list[float]) -> dict:
     level = statistics.median(losses[: max(5, len(losses) // 5)])
     drop = level - smoothed[bottom]
     out = {"lr_min_loss": lrs[bottom], "steps": len(lrs)}
+    fallback = {**out, "suggestion": lrs[bottom] / 10, "rule": "minimum/10", "valid": False}
     if drop < MIN_DROP * abs(level) or bottom < 2:
-        fell = 100 * max(drop, 0) / abs(level)
+        fell = 100 * max(drop, 0) / (abs(level) or 1)
         reason = f"the smoothed loss fell by {fell:.1f} % of its start, less than {100 * MIN_DROP:.0f} %: no descent"
-        return {**out, "suggestion": lrs[bottom] / 10, "rule": "minimum/10", "valid": False, "reason": reason}
-    start = max(i for i in range(bottom + 1) if smoothed[i] >= level - PLATEAU_SHARE * drop)
+        return {**fallback, "reason": reason}
+    at_level = [i for i in range(bottom + 1) if smoothed[i] >= level - PLATEAU_SHARE * drop]
+    if not at_level:  # it rose from the first steps and dipped: no stretch falling from its start
+        return {**fallback, "reason": "the loss rose from its first steps: no descent from its start; lower start_lr"}
+    start = max(at_level)
     mid = math.sqrt(lrs[start] * lrs[bottom])
     return {
         **out,
@@ -127,9 +131,9 @@ def lr_find(args) -> dict:
         raise DataError(f"{args.out}: the LR range test diverged within its first steps; lower --start-lr")
     out = Path(args.out)
     columns = ["step", "lr", "loss", "smoothed_loss"]
+    result = {**suggest([r[1] for r in rows], [r[2] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}
     rows = [(*r, s) for r, s in zip(rows, running_median([r[2] for r in rows]))]
     formats.write_rows("lr_find", columns, rows, out / "lr_find.tsv", lambda r: "\t".join(map(repr, r)) + "\n")
-    result = {**suggest([r[1] for r in rows], [r[2] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}
     formats.write_record("suggestion", result, out / "suggestion.json")
     if not result["valid"]:
         print(f"warning: the LR range test failed: {result['reason']}; fallback lr {result['suggestion']:.3g}")

@@ -135,7 +135,8 @@ def range_error(s: Setting, value) -> str | None:
 
 def value_error(s: Setting, value) -> str | None:
     """Why `value` is not a value of setting `s` (its type, choices, range), or None."""
-    real = isinstance(value, (int, float)) and not isinstance(value, bool)
+    real = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    kind = {list: "list of integers", int: "an integer", float: "a finite number"}.get(s.kind, f"a {s.kind.__name__}")
     if s.optional_value:
         ok = isinstance(value, (bool, str))
     elif s.kind is list:
@@ -143,11 +144,11 @@ def value_error(s: Setting, value) -> str | None:
     elif s.kind is float:
         ok = real
     elif s.kind is int:
-        ok = real and value == int(value)
+        ok = real and float(value).is_integer()
     else:
         ok = isinstance(value, s.kind)
     if not ok:
-        return f"not {'an' if s.kind is int else 'a'} {s.kind.__name__}: {value!r}"
+        return f"not {kind}: {value!r}"
     if s.choices and value not in s.choices:
         return f"{value!r} is not one of {', '.join(s.choices)}"
     return range_error(s, value)

@@ -37,11 +37,16 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def _mkstemp(folder: Path, path: Path) -> tuple[int, str]:
+    """A new file in `folder` named as the temporary file of `path` (.<name>.<random>.tmp)."""
+    return tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+
+
 def temp_beside(path: Path) -> tuple[int, str]:
     """A new temporary file of this process's own, in path's folder (so a rename onto path is atomic),
     with the permissions a plain new file gets (mkstemp makes 0600 files): its descriptor and name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _mkstemp(path.parent, path)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
     except BaseException:
@@ -195,7 +200,7 @@ def run_cli(fn, args, errors: tuple = EXPECTED_ERRORS) -> int:
 
 
 def check_writable(path: Path) -> None:
-    """Fail now, not after minutes of benchmarking, where `path` cannot be written: it must not be a
+    """Fail now, before any work, where `path` cannot be written: it must not be a
     folder, and the nearest folder on its way that exists must take a new file of the name the atomic
     writer uses (the writer makes the missing folders below it). A probe file is made and removed
     at once; the OSError names `path` and gives the reason (ENOTDIR, EACCES, EROFS, ENAMETOOLONG, ...)."""
@@ -207,7 +212,7 @@ def check_writable(path: Path) -> None:
             if folder.exists() or folder.is_symlink() or folder == folder.parent:  # a file where a folder must be
                 raise OSError(errno.ENOTDIR, f"{os.strerror(errno.ENOTDIR)} ({folder} is not a folder)")
             folder = folder.parent
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd, probe = _mkstemp(folder, path)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:

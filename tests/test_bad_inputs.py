@@ -53,7 +53,7 @@ def work(smoke, tmp_path):
 @pytest.fixture
 def outdir(work):
     """The copy's outdir; every file under it must be byte-identical after the test (bad inputs and
-    faults change nothing there)."""
+    faults change nothing there; run locks and empty folders aside)."""
     out = work / "results" / "smoke"
     before = snapshot(out)
     yield out
@@ -206,7 +206,14 @@ RESULT_EDITS = {
         lambda r: r.update(fitness="0.15", top1="0.15"),
         "field fitness: not a number: '0.15'",
     ),
-    "a setting of the wrong type": (lambda r: r["settings"].update(threads="x"), "field settings.threads: not an int"),
+    "a setting of the wrong type": (
+        lambda r: r["settings"].update(threads="x"),
+        "field settings.threads: not an integer",
+    ),
+    "an infinite setting": (
+        lambda r: r["settings"].update(epochs=float("inf")),
+        "field settings.epochs: not an integer",
+    ),
     "a setting outside its range": (
         lambda r: r["settings"].update(epochs=0),
         "field settings.epochs: --epochs must be",

@@ -119,6 +119,8 @@ def test_command_line_strings_become_the_numbers_the_schema_wants(smoke_config):
         ({"search": {"methods": "[ga, tpe]"}}, ("search", "methods"), ["ga", "tpe"]),
         ({"lr_find": {"start_lr": "1e-07"}}, ("lr_find", "start_lr"), 1e-7),  # YAML 1.1: text without a dot
         ({"baseline": {"lr": "1e-2"}}, ("baseline", "lr"), 0.01),
+        ({"train": {"max_train": "1e4"}}, ("train", "max_train"), 10000),  # an integer key: 10000, not 10000.0
+        ({"train": {"max_train": 1.0e4}}, ("train", "max_train"), 10000),  # so in a config file too
         ({"ga": {"genes": {"lr": "{low: 1e-6, high: 1e-2, log: true}"}}}, ("ga", "genes", "lr", "low"), 1e-6),
     ],
 )
@@ -128,7 +130,7 @@ def test_every_documented_override_works_from_the_command_line(smoke_config, ove
     node = checked
     for k in key:
         node = node[k]
-    assert node == value
+    assert node == value and type(node) is type(value)
 
 
 def test_an_outdir_that_is_a_file_is_refused(smoke_config, tmp_path):

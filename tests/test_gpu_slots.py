@@ -157,3 +157,16 @@ def test_no_slot_to_wait_for_or_a_negative_hold_is_a_usage_error(tmp_path, args)
     )
     assert p.returncode == 2 and len(p.stderr.splitlines()) == 1 and "error:" in p.stderr, p.stderr
     assert not (tmp_path / "locks").exists()
+
+
+def test_a_lock_folder_without_locks_is_an_error_not_a_wait(tmp_path, monkeypatch):
+    import errno
+
+    def no_locks(fd, how):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(gpu_slots.fcntl, "flock", no_locks)  # as on an NFS mount whose lock service is down
+    t0 = time.monotonic()
+    with pytest.raises(PermissionError, match=r"gpu0\S*: cannot lock the GPU lock file \(No locks available\)"):
+        gpu_slots.acquire(1, tmp_path / "locks", timeout=30, poll=0.1)
+    assert time.monotonic() - t0 < 5

@@ -153,6 +153,13 @@ def test_the_valley_rule_holds_on_noisy_batches_of_a_short_range_test(steps):
         assert s["valid"] and lrs[a] / 3 <= s["suggestion"] <= lrs[b], (seed, s, lrs[a], lrs[b])
 
 
+def test_a_range_test_rising_from_its_first_steps_is_refused_not_a_crash():
+    lrs = [1e-7 * 10 ** (i / 12) for i in range(100)]
+    s = suggest(lrs, [2.0] * 4 + [1.0] * 5 + [3.0] * 91)  # the first fifth's median is the rise
+    assert not s["valid"] and "rose from its first steps" in s["reason"]
+    assert not suggest(lrs, [0.0] * 100)["valid"]  # a zero loss: no division by its level
+
+
 def test_a_range_test_with_no_descent_is_refused():
     for seed in range(30):
         lrs, loss = curve(n=40, seed=seed, fall=(30, 30), noise=0.05, bottom=2.3)
