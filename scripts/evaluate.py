@@ -43,9 +43,9 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     run = run_of(result_json)
     res = formats.read_record("result", result_json, run=run)
     s = settings.with_defaults(res["settings"])
-    set_determinism(s.get("deterministic", False), device_type(device))
+    set_determinism(s["deterministic"], device_type(device))
     dev = resolve_device(device)
-    set_threads(s.get("threads", 0))
+    set_threads(s["threads"])
     data = load_prepared(data_dir)
     X, Y = to_device(data["test_x"], dev), to_device(data["test_y"], dev)
     out = {"run": run, "status": res["status"], "seed": res["seed"], "named": res["named"]}
@@ -62,7 +62,7 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
         ev = evaluate(model, X, Y, norm, 1000, amp=dev.type == "cuda", want_preds=True)
         out.update(test_top1=ev["top1"], test_top3=ev["top3"], test_top5=ev["top5"], test_loss=ev["loss"])
         preds = [(i, label, *top5) for i, (label, top5) in enumerate(zip(Y.cpu().numpy(), ev["preds"]))]
-    out["provenance"] = provenance(dev, s.get("deterministic", False), s)
+    out["provenance"] = provenance(dev, s["deterministic"], s)
     return out, preds
 
 
