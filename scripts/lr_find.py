@@ -15,9 +15,12 @@ first fifth of the batches) on the way down to its minimum before divergence, an
 the lr halfway (geometrically) along it, the "smooth part" the report chose by eye (its Fig. 13:
 ~3e-3). Unlike the lr of the minimum divided by 10, it holds on a curve that is flat and noisy for
 decades and falls only shortly before it diverges (the minimum / 10 then sits in the noise, far
-below any lr that trains). A range test whose smoothed loss never falls by 5 % is refused:
+below any lr that trains). A range test whose smoothed loss never falls by 5 %, or by no more than
+its batch-to-batch noise could (`NOISE_MARGIN` standard errors of the smoothed loss and of its
+starting level, the noise estimated from successive batches' differences), is refused:
 suggestion.json says `valid: false` with the reason, the log warns, and the report and the verdict
-say the baseline's lr is a fallback.
+say the baseline's lr is a fallback. (On flat curves of pure noise, 40-200 steps at 1-22 % noise,
+this accepts at most 4 in 300; the 5 % rule alone accepted up to 230 in 300.)
 
 Outputs in --out: lr_find.tsv (step, lr, loss, smoothed_loss) and suggestion.json.
 """
@@ -49,6 +52,7 @@ from train import check_ranges
 from util import ArgumentParser, DataError, exit_now, run_cli
 
 MIN_DROP = 0.05  # a descent is a fall of the smoothed loss by at least 5 % of its starting level
+NOISE_MARGIN = 4  # ... and by more than 4 standard errors of the noise (a flat noisy curve dips by ~2-3)
 PLATEAU_SHARE = 0.2  # the stretch starts where the curve has fallen by 20 % of its whole descent
 USED = settings.LR_FIND_KEYS
 LR_FIND_SETTINGS = (
@@ -65,6 +69,19 @@ def running_median(losses: list[float]) -> list[float]:
     return [statistics.median(losses[max(0, i - half) : i + half + 1]) for i in range(len(losses))]
 
 
+def noise_error(losses: list[float], bottom: int) -> float:
+    """The standard error of (starting level - smoothed minimum) that batch noise alone gives: the
+    noise's scale from the median absolute deviation of successive differences (a trend barely moves
+    them), a median of k values erring by ~sqrt(pi/2k) of it."""
+    diffs = [b - a for a, b in zip(losses[:bottom], losses[1 : bottom + 1])]
+    if len(diffs) < 2:
+        return 0.0
+    centre = statistics.median(diffs)
+    sigma = 1.4826 * statistics.median(abs(d - centre) for d in diffs) / math.sqrt(2)
+    window, first = max(3, len(losses) // 8 | 1), max(5, len(losses) // 5)
+    return sigma * math.sqrt(math.pi / 2 * (1 / window + 1 / first))
+
+
 def suggest(lrs: list[float], losses: list[float]) -> dict:
     """The valley rule (module doc) on the per-batch losses: the lr halfway along the falling stretch
     of their running median before its minimum; `valid` false (with the minimum / 10 as a fallback)
@@ -75,9 +92,16 @@ def suggest(lrs: list[float], losses: list[float]) -> dict:
     drop = level - smoothed[bottom]
     out = {"lr_min_loss": lrs[bottom], "steps": len(lrs)}
     fallback = {**out, "suggestion": lrs[bottom] / 10, "rule": "minimum/10", "valid": False}
+    fell = 100 * max(drop, 0) / (abs(level) or 1)
     if drop < MIN_DROP * abs(level) or bottom < 2:
-        fell = 100 * max(drop, 0) / (abs(level) or 1)
         reason = f"the smoothed loss fell by {fell:.1f} % of its start, less than {100 * MIN_DROP:.0f} %: no descent"
+        return {**fallback, "reason": reason}
+    noise = noise_error(losses, bottom)
+    if drop < NOISE_MARGIN * noise:
+        reason = (
+            f"the smoothed loss fell by {fell:.1f} % of its start, {drop / noise:.1f} standard errors of its"
+            f" batch noise (fewer than {NOISE_MARGIN}): no descent the noise could not make; more steps"
+        )
         return {**fallback, "reason": reason}
     at_level = [i for i in range(bottom + 1) if smoothed[i] >= level - PLATEAU_SHARE * drop]
     if not at_level:  # it rose from the first steps and dipped: no stretch falling from its start

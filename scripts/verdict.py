@@ -14,9 +14,10 @@ retraining, and the verdict says that one search per method cannot rank methods)
 no search: its unit is the seed. A difference between two methods is Welch's t-interval on their
 units; an interval that covers 0 is "not distinguishable at this budget", and over the seeds of one
 search an interval that excludes 0 says only that two retrained genomes differ, never which method is
-better. A method whose mean test top-1 is at or below chance (1 / classes) failed and is named so, not
-compared; so is a baseline trained at the lr of an LR range test that failed (baseline.lr auto). The winner's curse
-is shown per method: its bests' validation fitness in the search next to their validation and test
+better. A method whose mean test top-1 is at or below chance (the test set's largest class share)
+failed and is named so, not compared; so is a baseline trained at the lr of an LR range test that
+failed (baseline.lr auto). Values that do not vary give no interval. The winner's curse is shown per
+method: its bests' validation fitness in the search next to their validation and test
 top-1 when retrained.
 """
 
@@ -83,22 +84,24 @@ def t_quantile(p: float, df: float) -> float:
 
 def interval(values: list[float]) -> tuple[float, float, float]:
     """(mean, low, high): the 95 % t-interval of the mean of accuracies, within [0, 1] where it would
-    reach past them; NaN bounds with fewer than two values."""
+    reach past them; NaN bounds with fewer than two values or none that differ (repeats that found and
+    retrained the same genome: no spread to build an interval from, not a certain mean)."""
     m = statistics.fmean(values)
-    if len(values) < 2:
+    if len(values) < 2 or statistics.stdev(values) == 0:
         return m, math.nan, math.nan
     half = t_quantile((1 + LEVEL) / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     return m, max(0.0, m - half), min(1.0, m + half)
 
 
 def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
-    """(mean(a) - mean(b), low, high): Welch's 95 % t-interval of the difference."""
+    """(mean(a) - mean(b), low, high): Welch's 95 % t-interval of the difference; NaN bounds where
+    either side has fewer than two values or neither varies (a zero-width interval is no evidence)."""
     diff = statistics.fmean(a) - statistics.fmean(b)
     if len(a) < 2 or len(b) < 2:
         return diff, math.nan, math.nan
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
     if va + vb == 0:
-        return diff, diff, diff
+        return diff, math.nan, math.nan
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = t_quantile((1 + LEVEL) / 2, df) * math.sqrt(va + vb)
     return diff, diff - half, diff + half
@@ -185,11 +188,10 @@ def pct(x: float) -> str:
 def score_sentence(c) -> str:
     scores = []
     for _, r in c.iterrows():
-        ci = (
-            ""
-            if math.isnan(r["test_top1_ci_low"])
-            else f" [{pct(r['test_top1_ci_low'])}, {pct(r['test_top1_ci_high'])}]"
-        )
+        if not math.isnan(r["test_top1_ci_low"]):
+            ci = f" [{pct(r['test_top1_ci_low'])}, {pct(r['test_top1_ci_high'])}]"
+        else:
+            ci = " [no interval: every value the same]" if max(r["repeats"], r["seeds"]) > 1 else ""
         scores.append(f"{r['label']} {pct(r['test_top1_mean'])}{ci}")
     methods = c[c["method"] != "baseline"]
     repeats, seeds = int(methods["repeats"].max()), int(c["seeds"].max())
@@ -212,7 +214,7 @@ def difference_sentences(d, c) -> list[str]:
     for _, r in d.iterrows():
         gap = f"{label[r['method']]} vs {label[r['against']]}: {100 * r['diff']:+.2f} points"
         if math.isnan(r["ci_low"]):
-            out.append(f"{gap}, no interval (one value each): not distinguishable at this budget.")
+            out.append(f"{gap}, no interval (one value, or no spread, each): not distinguishable at this budget.")
             continue
         gap += f" [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]"
         if r["distinguishable"]:
@@ -277,18 +279,26 @@ def verdict(c, d, chance: float, suggestion: dict, baseline: dict, result_files)
     return " ".join([*parts, curse_sentence(c), cost_sentence(result_files)])
 
 
+def chance_of(test_labels, num_classes: int) -> float:
+    """The test top-1 of always answering the test set's most frequent class: 1 / classes on a
+    balanced test set (CIFAR-10: 10 %), 90 % on a two-class one of 90 % cats."""
+    counts = test_labels.value_counts()
+    return float(counts.max() / counts.sum()) if len(counts) else 1 / num_classes
+
+
 def compare_step(args) -> None:
     spec = search.spec_from_json(args.spec)
     meta = formats.read_record("meta", args.meta)
     suggestion = formats.read_record("suggestion", args.suggestion)
-    chance = 1 / meta["num_classes"]
+    predictions = formats.read_table("predictions", args.best_predictions, min_rows=0)
+    chance = chance_of(predictions["label"], meta["num_classes"])
     scores = final_scores(args.plan, args.tests)
     baseline = json.loads(args.baseline)
     c = fail_baseline_of_a_failed_range_test(compare(scores, chance), suggestion, baseline)
     d = differences(scores, c, strategies.reference(spec["methods"]))
     formats.write_table("comparison", c, args.out_comparison)
     formats.write_table("differences", d, args.out_differences)
-    formats.read_table("predictions", args.best_predictions, min_rows=0)  # checked, then copied as it is
+    # the predictions were checked above; copied as they are
     atomic_write_bytes(args.out_predictions, Path(args.best_predictions).read_bytes())
     atomic_write_text(args.out_verdict, verdict(c, d, chance, suggestion, baseline, args.results) + "\n")
     print(
@@ -304,10 +314,14 @@ def main(argv=None) -> int:
     ap.add_argument("--plan", required=True, help="final/plan.tsv (scripts/search.py plan)")
     ap.add_argument("--tests", nargs="+", required=True, help="the final runs' test.json")
     ap.add_argument("--results", nargs="+", required=True, help="every run's result.json, for the verdict's cost")
-    ap.add_argument("--meta", required=True, help="the prepared data's meta.json (chance = 1 / classes)")
+    ap.add_argument("--meta", required=True, help="the prepared data's meta.json (its classes)")
     ap.add_argument("--suggestion", required=True, help="the LR finder's suggestion.json")
     ap.add_argument("--baseline", required=True, help="the config's baseline: section as JSON")
-    ap.add_argument("--best-predictions", required=True, help="test_predictions.tsv of the reference's best")
+    ap.add_argument(
+        "--best-predictions",
+        required=True,
+        help="test_predictions.tsv of the reference's best (its labels give chance)",
+    )
     for name in ("comparison", "differences", "predictions", "verdict"):
         ap.add_argument(f"--out-{name}", required=True)
     return run_cli(compare_step, ap.parse_args(argv))

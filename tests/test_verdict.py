@@ -102,6 +102,30 @@ def test_a_method_exactly_at_chance_failed_in_the_table_and_the_text_alike():
     assert "random search failed: its test top-1 (10.00 %)" in text
 
 
+def test_chance_is_the_majority_class_share_of_the_test_set():
+    """An imbalanced test set (image folders allow one): answering its largest class always scores its
+    share, so a baseline at 90 % on a 90/10 two-class test set learned nothing and failed."""
+    assert verdict.chance_of(pd.Series([0, 1] * 50), 2) == 0.5
+    assert verdict.chance_of(pd.Series([0] * 90 + [1] * 10), 2) == 0.9
+    assert verdict.chance_of(pd.Series([], dtype=int), 10) == 0.1
+    chance = verdict.chance_of(pd.Series([0] * 90 + [1] * 10), 2)
+    c, d, text = judge({"ga": {0: [0.95, 0.96], 1: [0.95, 0.94]}, "baseline": {0: [0.90, 0.90]}}, chance=chance)
+    assert c.set_index("method").loc["baseline", "failed"] and d.empty
+    assert "baseline failed: its test top-1 (90.00 %) is at or below chance (90.00 %)" in text
+
+
+def test_identical_repeats_give_no_interval_not_a_zero_width_one():
+    """Repeats that found the same genome retrain it identically (same final seeds): the spread is 0,
+    and a zero-width interval would call a 1-point gap "distinguishable" from no evidence."""
+    same = {"ga": {0: [0.91, 0.93], 1: [0.91, 0.93]}, "random": {0: [0.90, 0.92], 1: [0.90, 0.92]}}
+    c, d, text = judge({**same, "baseline": {0: [0.70, 0.72]}})
+    assert c["test_top1_ci_low"].iloc[:2].isna().all()
+    assert not d[(d["method"] == "random") & (d["against"] == "ga")]["distinguishable"].iloc[0]
+    assert "GA 92.00 % [no interval: every value the same]" in text
+    assert "random search vs GA: -1.00 points, no interval" in text and "not distinguishable at this budget" in text
+    assert "random search vs GA: -1.00 points [" not in text
+
+
 def test_a_baseline_above_chance_after_a_failed_range_test_is_failed_unless_its_lr_is_set():
     values = {"ga": {0: [0.90, 0.91]}, "baseline": {0: [0.40, 0.42]}}
     c, d, text = judge(values, valid=False)
@@ -165,6 +189,26 @@ def test_a_range_test_with_no_descent_is_refused():
         lrs, loss = curve(n=40, seed=seed, fall=(30, 30), noise=0.05, bottom=2.3)
         s = suggest(lrs, loss)
         assert not s["valid"] and "less than 5 %" in s["reason"] and s["rule"] == "minimum/10", (seed, s)
+
+
+@pytest.mark.parametrize("steps", [40, 100])
+def test_a_flat_curve_noisier_than_5_percent_is_refused_too(steps):
+    """Per-batch noise of 4-9 % of the loss and no descent at all: the smoothed loss dips by more than
+    5 % by chance (the 5 % rule alone accepted 24-69 of these 100 curves, with suggestions anywhere
+    in the flat noise); the noise margin refuses all but a few, and a real 30 % fall at 4 % noise
+    still passes."""
+    flat = [
+        suggest(*curve(n=steps, seed=s, fall=(steps, steps), noise=nz, bottom=2.3))
+        for s in range(100)
+        for nz in (0.1, 0.2)
+    ]
+    assert sum(s["valid"] for s in flat) <= 4
+    assert any("batch noise" in s["reason"] for s in flat)
+    a, b = int(0.6 * steps), int(0.75 * steps)
+    for seed in range(30):
+        lrs, loss = curve(n=steps, seed=seed, fall=(a, b), noise=0.1, bottom=1.6)
+        s = suggest(lrs, loss)
+        assert s["valid"] and lrs[a] / 3 <= s["suggestion"] <= lrs[b], (seed, s)
 
 
 def test_the_lr_finder_figure_says_a_failed_range_test_failed(tmp_path, monkeypatch):
