@@ -122,7 +122,7 @@ def plot_search_progress(spec, individuals, out) -> None:
 def plot_ga_progress(spec, individuals, out) -> None:
     """The GA's generations (its first search): every individual, the best so far and the median."""
     ind = read_individuals(individuals, spec)
-    ind = ind[(ind["method"] == "ga") & (ind["repeat"] == 0)].copy()
+    ind = ind[(ind["method"] == strategies.report_ga(spec["methods"])) & (ind["repeat"] == 0)].copy()
     ind["fitness (%)"] = 100 * ind["fitness"]
     fig, ax = plt.subplots(figsize=(9, 5.5))
     ok = ind[~ind["status"].isin(formats.NO_SCORES) & (ind["status"] != "stopped")]

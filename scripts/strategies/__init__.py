@@ -68,6 +68,11 @@ def methods() -> dict[str, Method]:
     return found
 
 
+def report_ga(names) -> str | None:
+    """The report's GA among these methods, if it runs (its generations get their own figure)."""
+    return next((n for n in names if methods()[n].report_ga), None)
+
+
 def reference(names) -> str:
     """The method the others are compared with: the report's GA if it runs, else the first."""
-    return next((n for n in names if methods()[n].report_ga), names[0])
+    return report_ga(names) or names[0]
