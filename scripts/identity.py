@@ -73,9 +73,14 @@ def context_key(ctx: dict) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
+ORDER = {s.name: i for i, s in enumerate(settings.SETTINGS)}
+
+
 def run_id(named: dict, seed: int, ctx: dict) -> str:
-    """The run id: named settings (name -> value, in order), the seed, the context's key if any."""
-    parts = [f"{k}={value_text(k, v)}" for k, v in named.items()] + [f"seed={int(seed)}"]
+    """The run id: named settings in settings.py's order (so reordering the genes renames no run; the
+    report's lr, wd, mom keep theirs), the seed, the context's key if any."""
+    spelled = [f"{k}={value_text(k, named[k])}" for k in sorted(named, key=ORDER.__getitem__)]
+    parts = spelled + [f"seed={int(seed)}"]
     key = context_key(ctx)
     return "_".join(parts + ([f"ctx={key}"] if key else []))
 

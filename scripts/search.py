@@ -28,7 +28,6 @@ import sys
 import formats
 import ga
 import identity
-import settings
 import space as spaces
 import strategies
 from data import read_meta
@@ -357,17 +356,17 @@ def summarize_step(args) -> None:
 
 
 # ----------------------------------------------------------------------------- after the search
-def baseline_genome(spec: dict, values: dict, baseline: dict, suggestion: dict) -> dict:
+BASELINE_GENES = ("lr", "wd", "mom")  # the baseline: section; its run id spells these whatever is searched
+
+
+def baseline_genome(baseline: dict, suggestion: dict) -> dict:
     """The baseline "without GA": lr from the LR finder (baseline.lr auto) or the config, wd and mom
-    from baseline:, every other gene at the value the config trains with."""
-    names = list(dict.fromkeys([*spec["space"].names, "lr", "wd", "mom"]))
+    from baseline:. Every other setting is the config's (in the run's context, not its name), so a
+    gene added to the search leaves the baseline's run id, and its finished runs, as they were."""
     out = {}
-    for name in names:
-        if name == "lr" and baseline["lr"] == "auto":
-            v = suggestion["suggestion"]
-        else:
-            v = baseline.get(name, values.get(name, settings.BY_NAME[name].default))
-        out[name] = spaces.canonical_float(v) if settings.BY_NAME[name].kind is float else settings.typed(name, v)
+    for name in BASELINE_GENES:
+        v = suggestion["suggestion"] if name == "lr" and baseline["lr"] == "auto" else baseline[name]
+        out[name] = spaces.canonical_float(v)
     return out
 
 
@@ -378,7 +377,7 @@ def plan(spec: dict, values: dict, meta: dict, best, baseline: dict, suggestion:
     import pandas as pd
 
     seeds = range(seed + 1, seed + final_seeds + 1)
-    base = baseline_genome(spec, values, baseline, suggestion)
+    base = baseline_genome(baseline, suggestion)
     base_ctx = identity.context(values, named=list(base), data_id=meta["data_id"])
     rows = [("baseline", 0, "search", seed, identity.run_id(base, seed, base_ctx), float("nan"))]
     rows += [("baseline", 0, "final", s, identity.run_id(base, s, base_ctx), float("nan")) for s in seeds]

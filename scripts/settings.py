@@ -36,6 +36,7 @@ class Setting(NamedTuple):
     open: bool = False  # the bounds themselves are excluded
     choices: tuple = ()
     optional_value: bool = False  # `--name` alone means True, `--name VALUE` gives a value
+    searchable: bool = True  # can be a gene (identity settings only): not what defines the fitness or computes it
 
     @property
     def kind(self) -> type:
@@ -48,10 +49,10 @@ SETTINGS = (
     S("arch", "resnet50", "architecture (archs.py)", "train.arch", choices=tuple(ARCHS)),
     S("shortcut", "A", "CIFAR resnetN shortcut option", "train.shortcut", choices=("A", "B")),
     # the report's three genes and the seed
-    S("lr", 3e-3, "peak learning rate of the one-cycle schedule", low=0, open=True),
-    S("wd", 5e-4, "weight decay", low=0),
-    S("mom", 0.85, "momentum (AdamW: beta1) at the lr peak", low=0),
-    S("seed", 0, "seed of the weights, the shuffle and the augmentation", low=0, high=MAX_SEED),
+    S("lr", 3e-3, "peak learning rate of the one-cycle schedule", "train.lr", low=0, open=True),
+    S("wd", 5e-4, "weight decay", "train.wd", low=0),
+    S("mom", 0.85, "momentum (AdamW: beta1) at the lr peak", "train.mom", low=0),
+    S("seed", 0, "seed of the weights, the shuffle and the augmentation", low=0, high=MAX_SEED, searchable=False),
     # the optimizer and its schedule
     S("optimizer", "sgd", "SGD or AdamW (beta1 = momentum)", "train.optimizer", choices=("sgd", "adamw")),
     S("epochs", 15, "epochs to train", "train.epochs", low=1),
@@ -62,22 +63,42 @@ SETTINGS = (
     S("final_div", 1e4, "final lr = initial lr / final_div", "train.final_div", low=0, open=True),
     S("label_smoothing", 0.0, "label smoothing of the training loss", "train.label_smoothing", low=0, high=1),
     S("schedule", "onecycle", "onecycle (the GA's) or step (the paper's CIFAR recipe)", choices=("onecycle", "step")),
-    S("milestones", [], "step schedule: iterations at which lr is divided by 10"),
+    S("milestones", [], "step schedule: iterations at which lr is divided by 10", searchable=False),
     S("iterations", 0, "train this many steps instead of --epochs", low=0),
     S("warmup_iters", 0, "step schedule: lr/10 for this many steps", low=0),
     # the data and its augmentation (done on the device)
-    S("val_size", 5000, "validation images carved from train", "data.val_size", low=1),
-    S("split_seed", 0, "seed of the train/validation split", "data.split_seed", low=0, high=MAX_SEED),
+    S("val_size", 5000, "validation images carved from train", "data.val_size", low=1, searchable=False),
+    S("split_seed", 0, "seed of the train/validation split", "data.split_seed", low=0, high=MAX_SEED, searchable=False),
     S("max_train", 0, "cap on training images (0: all)", "train.max_train", low=0),
-    S("max_val", 0, "cap on validation images (0: all)", "train.max_val", low=0),
+    S("max_val", 0, "cap on validation images (0: all)", "train.max_val", low=0, searchable=False),
     S("crop_pad", 4, "random crops from images zero-padded by this many pixels (0: no crop)", "train.crop_pad", low=0),
     S("flip", True, "random horizontal flips", "train.flip"),
     S("cutout", 0, "Cutout: zero a random square of this many pixels per image (0: off)", "train.cutout", low=0),
-    S("track_test", False, "also record test loss/top-1 every epoch (the degradation experiment)"),
+    S("track_test", False, "also record test loss/top-1 every epoch (the degradation experiment)", searchable=False),
     # how the numbers are computed
-    S("threads", 4, "torch CPU threads (0: torch's default); CPU numbers depend on it", "train.threads", low=0),
-    S("deterministic", True, "deterministic CUDA kernels (an op without one is an error)", "train.deterministic"),
-    S("compile", False, "torch.compile the model (CUDA), optionally with a mode", "train.compile", optional_value=True),
+    S(
+        "threads",
+        4,
+        "torch CPU threads (0: torch's default); CPU numbers depend on it",
+        "train.threads",
+        low=0,
+        searchable=False,
+    ),
+    S(
+        "deterministic",
+        True,
+        "deterministic CUDA kernels (an op without one is an error)",
+        "train.deterministic",
+        searchable=False,
+    ),
+    S(
+        "compile",
+        False,
+        "torch.compile the model (CUDA), optionally with a mode",
+        "train.compile",
+        optional_value=True,
+        searchable=False,
+    ),
     # early stopping: part of a stoppable run's identity through its stop context (identity.py)
     S("stop_epoch", 0, "early stopping: the epoch of the decision (0: never)", identity=False, low=0),
     S("stop_margin", 0.0, "early stopping: stop below the worst elite minus this", identity=False, low=-1, high=1),
@@ -90,6 +111,10 @@ SETTINGS = (
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 IDENTITY_KEYS = [s.name for s in SETTINGS if s.identity]
+# what a gene may search: not the seed, not what defines the validation set the fitness is measured on
+# (val_size, split_seed, max_val: fitness values would stop being comparable), not how the numbers are
+# computed (threads, deterministic, compile, track_test), not a list (milestones)
+SEARCHABLE_KEYS = [s.name for s in SETTINGS if s.identity and s.searchable]
 OPTION_KEYS = [s.name for s in SETTINGS if not s.identity and not s.name.startswith("stop_")]
 # what the LR range test (lr_find.py) takes of them: the model, the data, the optimizer and its step
 LR_FIND_KEYS = (

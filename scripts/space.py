@@ -129,9 +129,8 @@ def _gene(name: str, spec: dict) -> Gene:
     """One gene from its config entry; ValueError naming the config key for what cannot be searched."""
     key = f"ga.genes.{name}"
     s = settings.BY_NAME.get(name)
-    if s is None or not s.identity or name == "seed":
-        searchable = ", ".join(k for k in settings.IDENTITY_KEYS if k != "seed")
-        raise ValueError(f"{key}: not a setting that can be searched; settings: {searchable}")
+    if name not in settings.SEARCHABLE_KEYS:
+        raise ValueError(f"{key}: not a setting that can be searched; settings: {', '.join(settings.SEARCHABLE_KEYS)}")
     if "choices" in spec:
         return _categorical(key, s, spec)
     if s.kind not in (int, float):

@@ -454,6 +454,9 @@ def apply_genome(ap, args) -> None:
     except ValueError as e:
         ap.error(str(e))
     for k, v in named.items():
+        error = settings.value_error(settings.BY_NAME[k], v)
+        if error:  # argparse checks the flags' choices; a run id's values reach args past it
+            ap.error(f"--genome {args.genome}: {k}: {error}")
         setattr(args, k, v)
     args.seed, args.named = seed, list(named)
 

@@ -82,3 +82,23 @@ def test_architectures_come_from_the_registry():
         f"resnet{d}" for d in (18, 34, 50, 101, 152)
     }
     assert ARCHS["resnet50"].layers == (3, 4, 6, 3) and ARCHS["resnet110"].layers == (18, 18, 18)  # Tables 1 and 6
+
+
+@pytest.mark.parametrize(
+    "genome, message",
+    [
+        ("optimizer=rmsprop_seed=0", "optimizer: 'rmsprop' is not one of sgd, adamw"),
+        ("arch=resnet999_seed=0", "arch: 'resnet999' is not one of"),
+        ("shortcut=C_seed=0", "shortcut: 'C' is not one of A, B"),
+        ("label_smoothing=2.00e+00_seed=0", "label_smoothing: --label-smoothing must be >= 0 and <= 1"),
+    ],
+)
+def test_a_run_id_s_values_are_checked_as_the_flags_are(genome, message, capsys):
+    """argparse checks --optimizer's choices; a value that reaches args through the run id must be
+    checked too (rmsprop would have trained SGD under a name that says rmsprop)."""
+    import train
+
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "d", "--out", "o", "--genome", genome])
+    err = capsys.readouterr().err
+    assert f"--genome {genome}: {message}" in err, err

@@ -100,6 +100,16 @@ def test_a_new_setting_at_its_default_keeps_every_run_id():
         ({"wd": {"low": -0.1, "high": 0.1}}, "ga.genes.wd.low"),
         ({"cache_dir": {"choices": ["a", "b"]}}, "ga.genes.cache_dir"),
         ({"seed": {"low": 0, "high": 9}}, "ga.genes.seed"),
+        # what defines the validation set (fitness values would stop being comparable) or computes the
+        # numbers, and a list: not genes
+        ({"val_size": {"low": 100, "high": 2600}}, "ga.genes.val_size"),
+        ({"split_seed": {"low": 0, "high": 9}}, "ga.genes.split_seed"),
+        ({"max_val": {"low": 0, "high": 500}}, "ga.genes.max_val"),
+        ({"threads": {"low": 1, "high": 4}}, "ga.genes.threads"),
+        ({"deterministic": {"choices": [True, False]}}, "ga.genes.deterministic"),
+        ({"compile": {"choices": [True, False]}}, "ga.genes.compile"),
+        ({"track_test": {"choices": [True, False]}}, "ga.genes.track_test"),
+        ({"milestones": {"choices": [[1], [2]]}}, "ga.genes.milestones"),
         ({"arch": {"low": 1, "high": 2}}, "ga.genes.arch"),
         ({"arch": {"choices": ["resnet8"]}}, "ga.genes.arch.choices"),
         ({"arch": {"choices": ["resnet8", "resnet51"]}}, "ga.genes.arch.choices"),
@@ -123,7 +133,37 @@ def test_a_null_gene_is_not_searched_and_too_long_run_ids_are_refused():
     long_choices = {"arch": {"choices": ["resnet110", "resnet152"]}, "shortcut": {"choices": ["A", "B"]}}
     ints = {
         k: {"low": 1, "high": 10**12}
-        for k in ("max_train", "max_val", "iterations", "warmup_iters", "epochs", "val_size")
+        for k in ("max_train", "iterations", "warmup_iters", "epochs", "batch_size", "crop_pad")
     }
     with pytest.raises(ValueError, match="run folder names would reach"):
         spaces.from_config({**REPORT, **many, **long_choices, **ints})
+
+
+def test_a_gene_added_or_the_genes_reordered_keep_the_baseline_and_the_genomes_run_ids():
+    """The baseline's name spells its own lr, wd and mom, whatever is searched; a run id spells genes
+    in settings.py's order, not the config's. So adding a gene at the config's value (cutout 0) keeps
+    the baseline's finished runs, and reordering the genes (crossover order) renames no run."""
+    import pandas as pd
+
+    import search
+
+    cfg = _defaults()
+    values = settings.from_config(cfg)
+    meta = {"data_id": identity.DATA_DEFAULT}
+    base = {"lr": "auto", "wd": 5e-4, "mom": 0.85}
+    sug = {"suggestion": 3.16e-3}
+
+    def runs(genes):
+        spec = search.spec_from_config({**cfg, "ga": {**cfg["ga"], "genes": genes}})
+        best = pd.DataFrame([{"method": "ga", "repeat": 0, "fitness": 0.9, **spec["space"].texts(genome)}])
+        return list(search.plan(spec, values, meta, best, base, sug, seed=0, final_seeds=2)["run"])
+
+    genome = {"lr": 1e-3, "wd": 1e-2, "mom": 0.9, "cutout": 0}
+    report = runs(REPORT)
+    assert report[:3] == [f"lr=3.16e-03_wd=5.00e-04_mom=8.50e-01_seed={s}" for s in range(3)]
+    assert report[3] == "lr=1.00e-03_wd=1.00e-02_mom=9.00e-01_seed=1"
+    with_cutout = runs({**REPORT, "cutout": {"low": 0, "high": 16, "step": 4}})
+    assert with_cutout[:3] == report[:3]  # the baseline's runs are found again
+    assert with_cutout[3] == "lr=1.00e-03_wd=1.00e-02_mom=9.00e-01_cutout=0_seed=1"
+    reordered = runs({"cutout": {"low": 0, "high": 16, "step": 4}, "mom": REPORT["mom"], **REPORT})
+    assert reordered == with_cutout
