@@ -17,6 +17,7 @@ same data on the device, batch iterator, optimizer and step.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import math
@@ -329,10 +330,12 @@ def evaluate(model, X, Y, norm, batch_size: int, amp: bool, want_preds: bool = F
 
 
 # ----------------------------------------------------------------------------- checkpoints and files
-def atomic_torch_save(obj, path: Path) -> None:
+def atomic_torch_save(obj, path: Path) -> str:
+    """Write `obj` whole or not at all; its bytes' sha256."""
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
+    return hashlib.sha256(buf.getvalue()).hexdigest()
 
 
 def format_row(row: dict, columns=METRIC_COLUMNS) -> str:
@@ -402,16 +405,18 @@ def load_checkpoint(path: Path, fingerprint: dict, log):
     return ckpt
 
 
-def save_model(model, run: str, path: Path) -> None:
-    """model.pt: the weights, with the run they belong to (every reader checks it)."""
-    atomic_torch_save({"run": run, "state_dict": model.state_dict()}, path)
+def save_model(model, run: str, path: Path) -> str:
+    """model.pt: the weights, with the run they belong to; its sha256 goes into result.json."""
+    return atomic_torch_save({"run": run, "state_dict": model.state_dict()}, path)
 
 
-def load_model_file(path: Path, run: str, device) -> dict:
+def load_model_file(path: Path, run: str, device, sha256: str | None = None) -> dict:
     """The weights of `run` from its model.pt; weights_only: a planted file runs no code. A file that
-    names another run is refused; one written before runs were recorded (a bare state dict) is taken."""
+    names another run, or is not the one the run's result.json recorded (`sha256`), is refused; a bare
+    state dict only where the record predates both (written before 0.5.2)."""
     try:
-        saved = torch.load(path, map_location=device, weights_only=True)
+        data = Path(path).read_bytes()
+        saved = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     except Exception as e:  # missing, truncated, not a zip, or holding more than tensors
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise DataError(f"{path}: unreadable model weights ({reason})") from None
@@ -419,6 +424,8 @@ def load_model_file(path: Path, run: str, device) -> dict:
         if saved.get("run") != run:
             raise DataError(f"{path}: the weights of run {saved.get('run')!r}, not of {run!r}: moved or swapped?")
         saved = saved["state_dict"]
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise DataError(f"{path}: not the weights run {run!r} wrote (its result.json records another sha256)")
     if not isinstance(saved, dict) or not all(isinstance(v, torch.Tensor) for v in saved.values()):
         raise DataError(f"{path}: not a state dict of model weights")
     return saved

@@ -55,7 +55,7 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     if res["status"] not in formats.NO_SCORES:  # trained weights (a stopped run's are fewer epochs')
         model = model_on_device(s["arch"], data["meta"]["num_classes"], s["shortcut"], dev)
         try:
-            model.load_state_dict(load_model_file(Path(model_pt), run, dev))
+            model.load_state_dict(load_model_file(Path(model_pt), run, dev, res.get("model_sha256")))
         except RuntimeError:  # other keys or shapes: not this run's architecture
             raise DataError(f"{model_pt}: weights do not fit a {s['arch']}") from None
         norm = Normalizer(data["meta"]["mean"], data["meta"]["std"], dev)

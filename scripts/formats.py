@@ -70,6 +70,7 @@ FORMATS = {
         F("n_val", "int", low=1),
         F("seconds", "float", low=0.0),
         F("provenance", "dict"),
+        F("model_sha256", "text", required=False),  # model.pt's bytes (since 0.5.2): evaluate checks them
     ],
     "test": [
         F("run", "text"),
@@ -187,6 +188,7 @@ FORMATS = {
     "lr_find": [F("step", "int", low=0), F("lr", "float", low=0.0), F("loss", "float"), F("smoothed_loss", "float")],
     "suggestion": [
         F("suggestion", "float", low=0.0),
+        F("lr_min_loss", "float", low=0.0, required=False),
         F("rule", "text"),
         F("valid", "bool"),
         F("reason", "text"),
@@ -296,6 +298,33 @@ def _settings_valid(rows, path) -> None:
             raise _bad(path, f"settings.{k}", why)
 
 
+def _suggestion_consistent(rows, path) -> None:
+    """An lr to train at: above 0, and never above the lr of the range test's lowest loss (the valley
+    rule's lr lies below it, the fallback is a tenth of it)."""
+    r = rows[0]
+    if not r["suggestion"] > 0:
+        raise _bad(path, "suggestion", f"an lr must be > 0, got {r['suggestion']!r}")
+    if "lr_min_loss" in r and not r["suggestion"] <= r["lr_min_loss"] * (1 + 1e-9):
+        raise _bad(path, "suggestion", f"{r['suggestion']!r} is above lr_min_loss ({r['lr_min_loss']!r})")
+
+
+def _meta_consistent(rows, path) -> None:
+    """A prepared folder's description: a name per class, a mean and a std per colour channel as
+    fractions of 255 (a std of 0 would divide every image by zero)."""
+    r = rows[0]
+    if len(r["classes"]) != r["num_classes"] or not all(isinstance(c, str) for c in r["classes"]):
+        raise _bad(path, "classes", f"must be {r['num_classes']} names (num_classes), got {r['classes']!r}")
+    for key, low, high in (("mean", 0.0, 1.0), ("std", 0.0, 0.5)):
+        v = r[key]
+        ok = len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+        if not ok or not all(low <= x <= high and math.isfinite(x) for x in v) or (key == "std" and min(v) <= 0):
+            raise _bad(
+                path,
+                key,
+                f"must be 3 numbers (one per channel) in {'(' if key == 'std' else '['}{low:g}, {high:g}], got {v!r}",
+            )
+
+
 ROW_CHECKS = {  # what a format says across fields and rows
     "metrics": [_consecutive("epoch", 1)],
     "schedule": [_consecutive("step", 0)],
@@ -303,6 +332,8 @@ ROW_CHECKS = {  # what a format says across fields and rows
     "population": [_consecutive("individual", 0)],
     "fitness": [_consecutive("individual", 0), _result_consistent],
     "result": [_result_consistent, _settings_valid],
+    "suggestion": [_suggestion_consistent],
+    "meta": [_meta_consistent],
 }
 
 

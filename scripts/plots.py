@@ -194,12 +194,23 @@ def curve_runs(spec, individuals, plan_tsv, top_k: int) -> list[dict]:
     base = plan[plan["stage"] == "search"].iloc[0]
     runs = [{"run": base["run"], "label": "baseline (no search)", "baseline": True}]
     label = method_style(ref)[0]
-    for rank, (_, r) in enumerate(ok.iterrows(), start=1):
+    genomes = [space.parse(r) for _, r in ok.iterrows()]
+    # compact: only the genes that differ between the runs drawn (all of them for a single run)
+    varying = [g for g in space.names if len({x[g] for x in genomes}) > 1] or space.names
+    for rank, ((_, r), genome) in enumerate(zip(ok.iterrows(), genomes), start=1):
         text = (
-            f"{label} #{rank} (round {r['round']}, val top-1 {100 * r['fitness']:.1f}%): {space.label(space.parse(r))}"
+            f"{label} #{rank} (round {r['round']}, val top-1 {100 * r['fitness']:.1f}%): {space.label(genome, varying)}"
         )
-        runs.append({"run": r["run"], "baseline": False, "label": text})
+        runs.append(
+            {"run": r["run"], "baseline": False, "label": text, "epochs": int(r["epochs_completed"]), "genes": varying}
+        )
     return runs
+
+
+def shared_genes(spec, runs) -> str:
+    """The genes every drawn run of the search shares, for the legend's title."""
+    shown = {g for r in runs if not r["baseline"] for g in r["genes"]}
+    return ", ".join(g for g in spec["space"].names if g not in shown)
 
 
 def by_run(files, kind: str, min_rows: int = 1) -> dict:
@@ -214,8 +225,12 @@ def plot_training_curves(spec, individuals, plan, metrics, top_k, out) -> None:
     axes = axes.ravel()
     palette = sns.color_palette("tab10")
     tables, handles = by_run(metrics, "metrics", min_rows=0), []  # a run invalid or diverged in epoch 1 has none
-    for i, r in enumerate(curve_runs(spec, individuals, plan, top_k)):
+    runs = curve_runs(spec, individuals, plan, top_k)
+    for i, r in enumerate(runs):
         m = tables[r["run"]]
+        if "epochs" in r and len(m) != r["epochs"]:  # a line lost from metrics.tsv would vanish from the figure
+            path = next(f for f in metrics if run_of(f) == r["run"])
+            raise DataError(f"{path}: {len(m)} epochs, but its run completed {r['epochs']} (individuals table)")
         style = BASELINE_STYLE if r["baseline"] else {"color": palette[(i - 1) % 10], "linewidth": 1.6}
         for ax, (col, _) in zip(axes, panels):
             y = 100 * m[col] if col.startswith("top") else m[col]
@@ -230,7 +245,9 @@ def plot_training_curves(spec, individuals, plan, metrics, top_k, out) -> None:
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[5].axis("off")
     wrapped = [textwrap.fill(h.get_label(), 60) for h in handles]
-    axes[5].legend(handles=handles, labels=wrapped, loc="center", fontsize=8, frameon=False, title="run (genome)")
+    shared = shared_genes(spec, runs)
+    title = "run (genes that differ)" + (f"\nall other genes as the best's: {shared}" if shared else "")
+    axes[5].legend(handles=handles, labels=wrapped, loc="center", fontsize=8, frameon=False, title=title)
     fig.suptitle("Training curves with and without the search (validation split)", fontsize=14)
     fig.tight_layout()
     save(fig, out)
@@ -369,7 +386,10 @@ def degradation_runs(metrics, results) -> pd.DataFrame:
             raise DataError(f"{m}: not the metrics of {res['run']} (its result.json is {r})")
         arch = res["settings"]["arch"]
         kind, depth = ("plain", int(arch[5:])) if arch.startswith("plain") else ("resnet", int(arch[6:]))
-        frames.append(formats.read_table("metrics", m).assign(kind=kind, depth=depth, seed=res["seed"]))
+        table = formats.read_table("metrics", m)
+        if len(table) != res["epochs_completed"]:  # a lost line would change the final error in the table
+            raise DataError(f"{m}: {len(table)} epochs, but {r} says {res['epochs_completed']} completed")
+        frames.append(table.assign(kind=kind, depth=depth, seed=res["seed"]))
     df = pd.concat(frames, ignore_index=True)
     if "test_top1" not in df.columns:
         raise DataError(f"{metrics[0]}: field test_top1: missing (a degradation run tracks the test error)")

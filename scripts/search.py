@@ -102,21 +102,38 @@ def run_context(settings_values: dict, spec: dict, meta: dict, stop=None) -> dic
 
 
 # ----------------------------------------------------------------------------- round tables
-def read_round(path, spec: dict, kind: str = "population"):
-    """A round's table (population or fitness), with every gene column present and in the space."""
-    df = formats.read_table(kind, path)
-    space = spec["space"]
+def check_genes(df, space, path) -> None:
+    """Every gene column present, each value in the space and the one its row's run id spells: the
+    run id is what trains, so a gene edited in a table alone would breed or retrain a genome nobody
+    evaluated."""
     missing = [g for g in space.names if g not in df.columns]
     if missing:
         raise DataError(f"{path}: field {', '.join(missing)}: missing (a gene of ga.genes)")
-    for gene in space.genes:
-        for i, text in enumerate(df[gene.name]):
+    for i, row in enumerate(df.to_dict("records")):
+        for gene in space.genes:
             try:
-                ok = gene.contains(gene.parse(text))
+                ok = gene.contains(gene.parse(row[gene.name]))
             except ValueError:
                 ok = False
             if not ok:
-                raise DataError(f"{path}: field {gene.name} (row {i + 1}): {text!r} is not in {gene.describe()}")
+                raise DataError(
+                    f"{path}: field {gene.name} (row {i + 1}): {row[gene.name]!r} is not in {gene.describe()}"
+                )
+        try:
+            named = identity.parse_run_id(row["run"])[0]
+        except ValueError as e:
+            raise DataError(f"{path}: field run (row {i + 1}): {e}") from None
+        genome = space.parse(row)
+        wrong = [g for g in space.names if g in named and named[g] != genome[g]]
+        if wrong or set(named) - set(space.names):
+            name = (wrong or sorted(set(named) - set(space.names)))[0]
+            raise DataError(f"{path}: field {name} (row {i + 1}): not the value its run {row['run']} trains with")
+
+
+def read_round(path, spec: dict, kind: str = "population"):
+    """A round's table (population or fitness), with every gene column present and in the space."""
+    df = formats.read_table(kind, path)
+    check_genes(df, spec["space"], path)
     if len(df) != spec["population"]:
         raise DataError(f"{path}: {len(df)} individuals, but ga.population is {spec['population']}")
     return df
@@ -391,9 +408,24 @@ def plan(spec: dict, values: dict, meta: dict, best, baseline: dict, suggestion:
     return pd.DataFrame(rows, columns=["method", "repeat", "stage", "seed", "run", "search_fitness"])
 
 
+def check_best(best, spec: dict, path) -> None:
+    """best.tsv: one row per method and repeat of this search, its genes in the space and its run's."""
+    expected = {(m, r) for m in spec["methods"] for r in range(spec["repeats"])}
+    for i, row in enumerate(best.to_dict("records")):
+        if (row["method"], row["repeat"]) not in expected:
+            raise DataError(
+                f"{path}: row {i + 1}: method {row['method']!r}, repeat {row['repeat']}: not a search of the config"
+            )
+    found = set(zip(best["method"], best["repeat"]))
+    if found != expected or len(best) != len(expected):
+        raise DataError(f"{path}: {len(best)} rows, but the config's searches are {len(expected)} (one best each)")
+    check_genes(best, spec["space"], path)
+
+
 def plan_step(args) -> None:
     spec, values, meta = _inputs(args)
     best = formats.read_table("best", args.best)
+    check_best(best, spec, args.best)
     suggestion = formats.read_record("suggestion", args.suggestion)
     table = plan(spec, values, meta, best, json.loads(args.baseline), suggestion, args.train_seed, args.final_seeds)
     formats.write_table("plan", table, args.out)

@@ -116,10 +116,12 @@ class Space(NamedTuple):
     def run_id(self, genome: dict, seed: int, ctx: dict) -> str:
         return identity.run_id(self.canonical(genome), seed, ctx)
 
-    def label(self, genome: dict) -> str:
-        """A compact label of a genome for legends: every gene, floats with 2 significant digits."""
+    def label(self, genome: dict, names=None) -> str:
+        """A compact label of a genome for legends: its genes (or `names`), floats with 2 significant digits."""
         parts = []
         for g in self.genes:
+            if names is not None and g.name not in names:
+                continue
             v = genome[g.name]
             parts.append(f"{g.name}={float(v):.2g}" if g.kind == "float" else f"{g.name}={g.text(v)}")
         return " ".join(parts)

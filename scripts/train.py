@@ -348,15 +348,15 @@ def finish(job: Job, model, status: str, rows: list, resumed_from) -> dict:
     result.update(epochs=a.epochs, epochs_completed=len(rows), n_train=len(job.split[1]), n_val=len(job.split[3]))
     result.update(device=str(job.device), resumed_from_epoch=resumed_from, settings=job.fingerprint)
     result["provenance"] = provenance(job.device, a.deterministic, job.fingerprint)
-    save_model(model, job.out.name, job.out / RUN_FILES["model"])
+    result["model_sha256"] = save_model(model, job.out.name, job.out / RUN_FILES["model"])
+    if job.tensorboard:  # before result.json: a run complete on disk has its hparams written
+        job.tensorboard.finish({**result["named"], "seed": a.seed}, result["fitness"], status)
+        job.tensorboard.close()
     start = process_start_time()
     result.update(timing=timing(job, start), seconds=time.time() - job.clock["imports"])
     result["process_seconds"] = time.time() - start
     formats.write_record("result", result, job.out / RUN_FILES["result"])
     (job.out / RUN_FILES["checkpoint"]).unlink(missing_ok=True)  # model.pt and result.json stay
-    if job.tensorboard:
-        job.tensorboard.finish({**result["named"], "seed": a.seed}, result["fitness"], status)
-        job.tensorboard.close()
     log(f"done: status {status}, fitness {result['fitness']:.4f}, {result['seconds']:.1f}s")
     return result
 

@@ -286,6 +286,8 @@ FITNESS_EDITS = {
         "field wd: missing",
     ),
     "a run id with shell text": (set_cell("run", "lr=1e-3;touch x_seed=0"), "field run (row 4): not a run id"),
+    # in the space, but not what its run id trains: a child would be bred from a genome nobody trained
+    "a gene edited apart from its run": (set_cell("lr", "1.23e-02"), "field lr (row 4): not the value its run"),
 }
 
 
@@ -326,6 +328,12 @@ FIGURE_BREAKS = {
         "field epoch: must run 1, 2",
     ),
     "a negative lr in schedule.tsv": ("schedules", "schedule", set_cell("lr", "-0.1"), "field lr (row 40)"),
+    "a whole epoch's line dropped from metrics.tsv": (
+        "training-curves",
+        "metrics",
+        lambda lines: "".join(lines[:-1]),
+        "1 epochs, but its run completed 2",
+    ),
 }
 
 
@@ -405,6 +413,23 @@ def test_verdict_refuses_nan_test_scores_of_a_run_that_trained(outdir, tmp_path,
     assert_one_clean_error(p, f"{bad}: field test_top1: NaN with status 'ok'")
 
 
+@pytest.mark.parametrize(
+    "edit, what",
+    [
+        (lambda r: r.update(std=[0.0, 0.0, 0.0]), "field std: must be 3 numbers"),  # every image / 0
+        (lambda r: r.update(mean=["a", "b", "c"]), "field mean: must be 3 numbers"),
+        (lambda r: r.update(mean=[0.5, 0.5]), "field mean: must be 3 numbers"),
+        (lambda r: r.update(classes=["a", "b", "c"]), "field classes: must be 10 names"),
+    ],  # fmt: skip
+)
+def test_a_meta_json_breaking_its_contract_is_refused(outdir, tmp_path, spec, edit, what):
+    bad = edited(outdir / "data/prepared/synthetic/meta.json", tmp_path / "meta.json", edit)
+    before = snapshot(outdir)
+    p = run(*verdict_cmd(outdir, spec, meta=bad))
+    assert_one_clean_error(p, f"{bad}: {what}")
+    assert snapshot(outdir) == before
+
+
 def test_verdict_refuses_a_meta_json_without_classes(outdir, tmp_path, spec):
     bad = edited(outdir / "data/prepared/synthetic/meta.json", tmp_path / "meta.json", lambda r: r.pop("num_classes"))
     p = run(*verdict_cmd(outdir, spec, meta=bad))
@@ -417,6 +442,8 @@ def test_verdict_refuses_a_meta_json_without_classes(outdir, tmp_path, spec):
         (lambda r: r.pop("suggestion"), "field suggestion: missing"),
         (lambda r: r.update(suggestion=-1.0), "field suggestion: -1.0 is outside"),
         (lambda r: r.update(valid="yes"), "field valid: expected a bool"),
+        (lambda r: r.update(suggestion=0.0), "field suggestion: an lr must be > 0"),
+        (lambda r: r.update(suggestion=1e300), "field suggestion: 1e+300 is above lr_min_loss"),
     ],  # fmt: skip
 )
 def test_the_plan_refuses_a_bad_suggestion(outdir, tmp_path, spec, values, edit, what):
@@ -426,6 +453,30 @@ def test_the_plan_refuses_a_bad_suggestion(outdir, tmp_path, spec, values, edit,
     baseline = '{"lr": "auto", "wd": 5e-4, "mom": 0.85}'
     args = ("--spec", spec, "--settings", values, "--meta", meta, "--best", outdir / "search/best.tsv")
     p = run("search.py", "plan", *args, "--suggestion", bad, "--baseline", baseline, "--out", outdir / "final/plan.tsv")
+    assert_one_clean_error(p, str(bad))
+    assert what in p.stderr and snapshot(outdir) == before
+
+
+@pytest.mark.parametrize(
+    "edit, what",
+    [
+        (set_cell("lr", "9.99e+00", row=1), "field lr (row 1): '9.99e+00' is not in lr log-uniform"),
+        (set_cell("lr", "nan", row=1), "field lr (row 1): 'nan' is not in"),
+        (set_cell("lr", "1.23e-02", row=1), "field lr (row 1): not the value its run"),
+        (set_cell("method", "bogus", row=1), "row 1: method 'bogus', repeat 0: not a search of the config"),
+        (lambda lines: "".join(lines[:-1]), "rows, but the config's searches are"),
+    ],  # fmt: skip
+)
+def test_the_plan_refuses_a_best_table_that_names_no_searched_genome(outdir, tmp_path, spec, values, edit, what):
+    """best.tsv names the genomes the final stage retrains and tests: each must be one a search of this
+    config found, spelled as its run trains it."""
+    bad = edited(outdir / "search/best.tsv", tmp_path / "best.tsv", edit)
+    before = snapshot(outdir)
+    meta = outdir / "data/prepared/synthetic/meta.json"
+    baseline = '{"lr": "auto", "wd": 5e-4, "mom": 0.85}'
+    args = ("--spec", spec, "--settings", values, "--meta", meta, "--best", bad)
+    sug = outdir / "lr_find/suggestion.json"
+    p = run("search.py", "plan", *args, "--suggestion", sug, "--baseline", baseline, "--out", outdir / "final/plan.tsv")
     assert_one_clean_error(p, str(bad))
     assert what in p.stderr and snapshot(outdir) == before
 
@@ -478,6 +529,21 @@ def test_evaluate_refuses_weights_of_another_run(prepared, outdir, tmp_path):
     shutil.copy(runs[1] / "model.pt", run_dir / "model.pt")  # swapped by hand
     p = run("evaluate.py", *evaluate_args(outdir / "data/prepared/synthetic", run_dir))
     assert_one_clean_error(p, f"{run_dir / 'model.pt'}: the weights of run {runs[1].name!r}")
+    assert not (run_dir / "test.json").exists()
+
+
+def test_evaluate_refuses_a_bare_state_dict_of_another_run(prepared, outdir, tmp_path):
+    """A bare state dict names no run; result.json's sha256 of model.pt still tells it is not this
+    run's (it would have reported another genome's test top-1 as this one's)."""
+    import torch
+
+    runs = sorted((outdir / "runs").glob("lr=*"))
+    run_dir = tmp_path / runs[0].name
+    shutil.copytree(runs[0], run_dir, ignore=shutil.ignore_patterns("test*"))
+    other = torch.load(runs[1] / "model.pt", weights_only=True)["state_dict"]
+    torch.save(other, run_dir / "model.pt")
+    p = run("evaluate.py", *evaluate_args(outdir / "data/prepared/synthetic", run_dir))
+    assert_one_clean_error(p, f"{run_dir / 'model.pt'}: not the weights run {runs[0].name!r} wrote")
     assert not (run_dir / "test.json").exists()
 
 
