@@ -74,7 +74,18 @@ def spec_from_config(cfg: dict) -> dict:
 
 
 def spec_from_json(text: str) -> dict:
-    return spec_from_config(json.loads(text))
+    """--spec of the CLIs: the config's ga: and search: sections as JSON (one error line naming the
+    key, by hand too)."""
+    try:
+        cfg = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"--spec: not JSON ({e})") from None
+    try:
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("ga"), dict):
+            raise ValueError("ga: missing (give the config's ga: and search: sections)")
+        return spec_from_config(cfg)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"ga.{e.args[0] if isinstance(e, KeyError) else ''}: missing or of the wrong type") from None
 
 
 def budget(spec: dict) -> int:

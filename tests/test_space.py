@@ -167,3 +167,15 @@ def test_a_gene_added_or_the_genes_reordered_keep_the_baseline_and_the_genomes_r
     assert with_cutout[3] == "lr=1.00e-03_wd=1.00e-02_mom=9.00e-01_cutout=0_seed=1"
     reordered = runs({"cutout": {"low": 0, "high": 16, "step": 4}, "mom": REPORT["mom"], **REPORT})
     assert reordered == with_cutout
+
+
+@pytest.mark.parametrize(
+    "text, what",
+    [("xx", "--spec: not JSON"), ("{}", "ga: missing"), ("[1]", "ga: missing"), ('{"ga": {"genes": {}}}', "ga.genes")],
+)
+def test_a_spec_given_by_hand_is_one_error_naming_the_key(text, what):
+    """Every step's --spec: a person running a step by hand gets a line naming the key, not a KeyError."""
+    import search
+
+    with pytest.raises(ValueError, match=what):
+        search.spec_from_json(text)
