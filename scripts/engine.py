@@ -104,17 +104,22 @@ def step_schedule(step: int, lr: float, mom: float, milestones=(), warmup_iters:
 
 
 # ----------------------------------------------------------------------------- the process
-def set_determinism(on: bool, device_type: str = "cuda") -> None:
+def set_determinism(on: bool, device_type: str = "cuda", compiling: bool = False) -> None:
     """Deterministic kernels on CUDA (cuDNN, cuBLAS with a fixed workspace, scatter/index ops): two
     runs of a genome give the same numbers. Call before any CUDA work. An op without a deterministic
     kernel then raises (no silent fallback). On the CPU nothing is set: the CPU kernels a run uses are
-    deterministic for a fixed thread count (train.threads), and torch's switch imports the compiler
-    stack (1.1 s of a CPU job's start, torch 2.14)."""
+    deterministic for a fixed thread count (train.threads). torch's public switch also sets the
+    compiler's flag, importing the compiler stack for it (1.0-1.2 s of every job's start, torch
+    2.14); without torch.compile the switch underneath it does the same for the kernels a run uses."""
     if device_type != "cuda":
         return
     if on:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
-    torch.use_deterministic_algorithms(on)
+    switch = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if compiling or switch is None:
+        torch.use_deterministic_algorithms(on)
+    else:
+        switch(on, warn_only=False)
     torch.backends.cudnn.deterministic = on
 
 

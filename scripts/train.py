@@ -166,7 +166,7 @@ def finished_result(out: Path, fingerprint: dict) -> dict | None:
 # ----------------------------------------------------------------------------- the parts of a run
 def setup(args) -> torch.device:
     """Determinism, device, threads and compile cache, then the global seeds (before the model)."""
-    set_determinism(args.deterministic, device_type(args.device))
+    set_determinism(args.deterministic, device_type(args.device), compiling=bool(args.compile))
     device = resolve_device(args.device, args.jobs_per_gpu)
     set_threads(args.threads)
     set_compile_cache(args.cache_dir)

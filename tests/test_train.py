@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from engine import METRIC_COLUMNS, one_cycle, peak_step
-from helpers import TIMING, genome_id, lr_find_cmd, run_train, train_cmd
+from helpers import ROOT, TIMING, genome_id, lr_find_cmd, run_train, train_cmd
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -364,3 +365,22 @@ def test_cutout_zeroes_a_square_and_no_flip_draws_the_same_crops():
     assert int((c == 0).sum()) == 4 * 3 * 36 and c[:, :, 0, 0].eq(1).all()
     a, b = (augment_params(8, epoch_generator(1, 0), Augment(flip=f)) for f in (True, False))
     assert torch.equal(a[0], b[0]) and not b[1].any() and a[2] is None
+
+
+def test_deterministic_kernels_on_cuda_without_importing_the_compiler():
+    """set_determinism for a CUDA run: the kernels' switch is on, and without torch.compile the compiler
+    stack (1.0-1.2 s of every GPU job's start) is not imported; with it, the compiler's flag is set too.
+    The switches are device-independent, so this runs on a CPU-only machine (in a fresh process: the
+    imports are what is measured)."""
+    code = (
+        "import sys, torch, engine\n"
+        "engine.set_determinism(True, 'cuda')\n"
+        "assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic\n"
+        "assert 'torch._inductor.config' not in sys.modules, 'compiler imported'\n"
+        "engine.set_determinism(True, 'cuda', compiling=True)\n"
+        "import torch._inductor.config as c\n"
+        "assert c.deterministic\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
