@@ -15,6 +15,7 @@ import json
 import re
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -78,7 +79,10 @@ def breakdown(records: list[dict]) -> dict:
     kinds = {}
     for r in jobs:
         kinds.setdefault(job_kind(r["argv"]), []).append(r["end"] - r["start"])
-    per_kind = {k: {"jobs": len(v), "total_s": sum(v), "median_s": statistics.median(v)} for k, v in kinds.items()}
+    per_kind = {
+        k: {"jobs": len(v), "total_s": sum(v), "median_s": statistics.median(v), "max_s": max(v)}
+        for k, v in kinds.items()
+    }
     parts = [p for p in (train_parts(r) for r in jobs if job_kind(r["argv"]) == "train") if p]
     train = {k: statistics.median(p[k] for p in parts) for k in parts[0]} if parts else {}
     if parts:
@@ -91,9 +95,9 @@ def print_breakdown(b: dict, import_torch_s: float | None) -> None:
     print(
         f"wall clock {b['wall_s']:.1f} s; no job running (Snakemake's own work and gaps): {b['snakemake_only_s']:.1f} s"
     )
-    print(f"{'job kind':<10} {'jobs':>5} {'total s':>9} {'median s':>9}")
+    print(f"{'job kind':<10} {'jobs':>5} {'total s':>9} {'median s':>9} {'max s':>7}")
     for kind, v in sorted(b["per_kind"].items(), key=lambda kv: -kv[1]["total_s"]):
-        print(f"{kind:<10} {v['jobs']:>5} {v['total_s']:>9.1f} {v['median_s']:>9.2f}")
+        print(f"{kind:<10} {v['jobs']:>5} {v['total_s']:>9.1f} {v['median_s']:>9.2f} {v['max_s']:>7.2f}")
     t = b["train_median_s"]
     if t:
         phases = ", ".join(f"{k} {t[k]:.2f}" for k in ("imports", "setup", "epochs", "teardown") if k in t)
@@ -135,12 +139,37 @@ def projection(outdir: Path, wall: float) -> dict:
     }
 
 
+def goals_missed(b: dict, import_torch_s: float | None, max_wall: float, max_fixed_over_torch: float) -> list[str]:
+    """Issue 24's goals, for --check: the whole run, and a train job's fixed cost against a bare
+    `import torch` of the same run."""
+    missed = []
+    if b["wall_s"] > max_wall:
+        missed.append(f"wall clock {b['wall_s']:.1f} s > {max_wall:g} s")
+    t = b["train_median_s"]
+    if t and import_torch_s and t["outside_epochs"] - import_torch_s > max_fixed_over_torch:
+        over = t["outside_epochs"] - import_torch_s
+        missed.append(f"train fixed cost - import torch = {over:.2f} s > {max_fixed_over_torch:g} s")
+    return missed
+
+
+def commit() -> str:
+    """The commit measured (the JSON says what it is a measurement of)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return p.stdout.strip() or "unknown"
+
+
 def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--outdir", required=True, help="the timing run's outdir")
     ap.add_argument("--hook-log", required=True, help="the timing hook's log (RESNET_GA_TIMING_LOG)")
     ap.add_argument("--import-torch", type=float, help="seconds of a bare `import torch`, measured in this run")
     ap.add_argument("--json")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a goal is missed (CI)")
+    ap.add_argument("--max-wall", type=float, default=180.0, help="--check: the whole run's goal (s)")
+    ap.add_argument("--max-fixed-over-torch", type=float, default=1.0, help="--check: fixed cost - import torch (s)")
     args = ap.parse_args(argv)
     b = breakdown(read_hook_log(Path(args.hook_log)))
     print_breakdown(b, args.import_torch)
@@ -150,8 +179,12 @@ def main(argv=None) -> int:
         f"{p['device']}): {p['projected_default_ga_s'] / 60:.1f} min"
     )
     if args.json:
-        Path(args.json).write_text(json.dumps({**b, **p, "import_torch_s": args.import_torch}, indent=1) + "\n")
-    return 0
+        record = {**b, **p, "import_torch_s": args.import_torch, "commit": commit(), "date": time.strftime("%Y-%m-%d")}
+        Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+    missed = goals_missed(b, args.import_torch, args.max_wall, args.max_fixed_over_torch) if args.check else []
+    for line in missed:
+        print(f"error: goal missed: {line}", file=sys.stderr)
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 # `import torch` measured in the same run, and the projected wall clock of the default GA.
 #   bash benchmarks/ga_timing.sh          GPU: ResNet-50, population 4, 2 generations, 2 epochs
 #   bash benchmarks/ga_timing.sh --dry    CPU: the smoke config as a newcomer runs it (what CI runs)
+#   CHECK=1 bash benchmarks/ga_timing.sh --dry   ... and exit 1 when it takes over 180 s or a train job's
+#                                         fixed cost exceeds a bare `import torch` by over 1 s (CI)
 # Writes $OUT/ga_timing.json (default OUT=/tmp/ga-timing) and prints the summary; with KEEP=1 the run's
 # outdir is kept as $OUT/results (for benchmarks/compare_tables.py).
 set -euo pipefail
@@ -39,5 +41,5 @@ snakemake "${ARGS[@]}" --configfile "${CONFIGS[@]}" > "$OUT/snakemake.log" 2>&1 
   tail -30 "$OUT/snakemake.log"; exit 1; }
 unset RESNET_GA_TIMING_LOG
 python3 "$ROOT/benchmarks/ga_timing.py" --outdir "$W/$OUTDIR" --hook-log "$OUT/hook.jsonl" \
-  --import-torch "$torch_s" --json "$OUT/ga_timing.json"
+  --import-torch "$torch_s" --json "$OUT/ga_timing.json" ${CHECK:+--check}
 if [ "${KEEP:-}" = 1 ]; then rm -rf "$OUT/results" && cp -a "$W/$OUTDIR" "$OUT/results"; fi

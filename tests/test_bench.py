@@ -1,9 +1,11 @@
 import json
+import os
 import subprocess
+import sys
 
 import pytest
 
-from helpers import script_cmd
+from helpers import ROOT, script_cmd
 
 
 def test_benchmark_runs_three_pipelines_interleaved_with_spread(tmp_path):
@@ -70,3 +72,31 @@ def test_an_unwritable_json_path_is_one_error_line_before_any_benchmarking(tmp_p
     assert len(lines) == 1 and lines[0].startswith(f"error: {out}: "), p.stderr
     assert p.stdout == ""  # failed before the benchmark printed anything
     assert sorted(tmp_path.rglob("*")) == before  # no JSON, no probe or temp file left
+
+
+def test_the_light_steps_import_neither_torch_nor_the_plotting_stack():
+    """A GA step, a table or the verdict is ~0.3 s of Python; torch (1-4 s) or matplotlib and seaborn
+    (0.5-3 s) at import would make each of the dozens of such jobs of a search several times that
+    (issue 24). Checked in a fresh process: the imports are what is measured."""
+    code = (
+        "import sys, search, verdict, status, strategies, config_check, formats, identity, layout\n"
+        "strategies.methods()\n"
+        "heavy = sorted(m for m in ('torch', 'matplotlib', 'seaborn', 'optuna') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+
+
+def test_the_timing_benchmark_fails_ci_when_a_goal_is_missed():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ga_timing import goals_missed
+
+    ok = {"wall_s": 120.0, "train_median_s": {"outside_epochs": 1.9}}
+    assert goals_missed(ok, 1.1, 180, 1) == []
+    slow = {"wall_s": 200.0, "train_median_s": {"outside_epochs": 2.3}}
+    assert goals_missed(slow, 1.1, 180, 1) == [
+        "wall clock 200.0 s > 180 s",
+        "train fixed cost - import torch = 1.20 s > 1 s",
+    ]
