@@ -5,11 +5,14 @@
 
 The Snakefile calls `check_config` before any job; every error is one line naming its key.
 `--config ga='{generations: 8}'` reaches Snakemake as strings ('8'): values the schema wants as
-numbers or booleans are converted first, so command-line overrides of nested keys work.
+numbers or booleans, and a gene's choices of a number or boolean setting, are converted first, so
+command-line overrides of nested keys work. Paths (outdir, data.data_dir) are checked against the
+file system here too (a name too long, a file on the way), before Snakemake builds its DAG.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -21,7 +24,7 @@ import yaml
 from archs import ARCHS
 from data import split_error
 from search import largest, smallest, spec_from_config
-from settings import MAX_SEED
+from settings import BY_NAME, MAX_SEED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 _YAML_TYPES = {"integer": int, "number": (int, float), "boolean": bool}
@@ -75,12 +78,24 @@ def _yaml_value(text: str):
     return value
 
 
-def _wants_integer(node: dict, root: dict) -> bool:
-    """The schema takes an integer here and no other number."""
+def _types(node: dict, root: dict) -> set[str]:
+    """The JSON types the schema names here (in its oneOf branches too)."""
     node = _resolve(node, root)
     types = [node.get("type"), *(_resolve(b, root).get("type") for b in node.get("oneOf", []))]
-    flat = {t for x in types for t in (x if isinstance(x, list) else [x]) if t}
+    return {t for x in types for t in (x if isinstance(x, list) else [x]) if t}
+
+
+def _wants_integer(node: dict, root: dict) -> bool:
+    """The schema takes an integer here and no other number."""
+    flat = _types(node, root)
     return "integer" in flat and "number" not in flat
+
+
+def _typed_as_wanted(node: dict, root: dict, value) -> bool:
+    """`value` has a type the schema names here other than text: the schema's own message about it
+    (`0 is less than the minimum of 1`) is then the one to show, not `'0' is not of type 'integer'`."""
+    wanted = sorted(_types(node, root) - {"string"})
+    return bool(wanted) and _accepts({"type": wanted}, root, value)
 
 
 def coerce_strings(config, schema: dict, root: dict | None = None):
@@ -96,10 +111,34 @@ def coerce_strings(config, schema: dict, root: dict | None = None):
     if isinstance(config, str) and schema and not _accepts(schema, root, config):
         value = _yaml_value(config)
         value = value if isinstance(value, str) else coerce_strings(value, schema, root)
-        return value if _accepts(schema, root, value) else config
+        return value if _accepts(schema, root, value) or _typed_as_wanted(schema, root, value) else config
     if isinstance(config, float) and config.is_integer() and schema and _wants_integer(schema, root):
         return int(config)
     return config
+
+
+def coerce_choices(config: dict) -> None:
+    """A gene's choices as its setting's type (scripts/settings.py): `--config` gives them as text
+    ('true', '64'), and the schema, where choices may be of any setting's type, cannot tell."""
+    ga = config.get("ga")
+    genes = ga.get("genes") if isinstance(ga, dict) else None
+    if not isinstance(genes, dict):
+        return  # not a mapping: the schema names it
+    for name, gene in genes.items():
+        setting = BY_NAME.get(name)
+        if setting is not None and isinstance(gene, dict) and isinstance(gene.get("choices"), list):
+            gene["choices"] = [_as_kind(c, setting.kind) for c in gene["choices"]]
+
+
+def _as_kind(choice, kind: type):
+    """A choice given as text, as its YAML value where that is of type `kind` (an int for a float)."""
+    if not isinstance(choice, str) or kind not in (bool, int, float):
+        return choice
+    value = _yaml_value(choice)
+    if kind is bool:
+        return value if isinstance(value, bool) else choice
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value if number and (kind is float or isinstance(value, int)) else choice
 
 
 def check_finite(config, path=()) -> None:
@@ -124,13 +163,55 @@ def check_schema(config: dict, schema: dict) -> None:
 
 
 def normal_outdir(outdir: str) -> str:
-    """outdir without trailing slashes or dots; never empty, '.', the root of the file system or a file."""
+    """outdir without trailing slashes or dots; never empty, '.', the root of the file system, a file,
+    a path through a file or one with a name too long."""
     out = os.path.normpath(outdir) if outdir else ""
     if out in ("", ".", os.sep, "//"):
         raise ConfigError(f"config key outdir: {outdir!r} is not a folder of its own (use e.g. 'results')")
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ConfigError(f"config key outdir: {out!r} is a file, not a folder")
+    check_folder_path("outdir", out)
     return out
+
+
+def _nearest_existing(key: str, path: str) -> str:
+    """The nearest of `path` (absolute) and the folders above it that exists: below it a name is
+    missing, too long or behind a file (the root always exists)."""
+    while True:
+        try:
+            os.stat(path)
+            return path
+        except OSError as e:
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+                raise ConfigError(f"config key {key}: {path}: {e.strerror}") from None  # EACCES, ELOOP, ESTALE
+        path = os.path.dirname(path)
+
+
+def check_names(key: str, path: str) -> str:
+    """No name on `path` longer than its file system takes (PC_NAME_MAX, else 255 bytes): Snakemake
+    and the scripts would each stop at it with a traceback. Returns the nearest part that exists."""
+    full = os.path.abspath(path)
+    found = _nearest_existing(key, full)
+    try:
+        limit = os.pathconf(found, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for name in Path(os.path.relpath(full, found)).parts:
+        if len(os.fsencode(name)) > limit:
+            raise ConfigError(
+                f"config key {key}: the name {name[:16]}... in {path!r} is {len(os.fsencode(name))} bytes long "
+                f"(the file system takes at most {limit})"
+            )
+    return found
+
+
+def check_folder_path(key: str, path: str) -> None:
+    """A folder the workflow makes: no file at it or on its way, no name too long. Checked here:
+    Snakemake, building its DAG, would end in a traceback."""
+    full = os.path.abspath(path)
+    found = check_names(key, path)
+    if not os.path.isdir(found):
+        shown = found if os.path.isabs(path) else os.path.relpath(found)  # as the user wrote it
+        where = "is a file" if found == full else f"goes through {shown!r}, a file"
+        raise ConfigError(f"config key {key}: {path!r} {where}, not a folder")
 
 
 def check_seeds(config: dict) -> None:
@@ -158,7 +239,9 @@ def train_images(config: dict) -> int | None:
 def check_data(config: dict, spec: dict) -> None:
     data, train = config["data"], config["train"]
     data_dir = data["data_dir"]
-    if data_dir and not Path(data_dir).is_dir():
+    if data_dir:
+        check_names("data.data_dir", data_dir)
+    if data_dir and not os.path.isdir(data_dir):
         raise ConfigError(f"config key data.data_dir: folder {data_dir!r} does not exist")
     if data_dir and data["dataset"] == "synthetic":
         raise ConfigError("config key data.data_dir: must be empty for dataset synthetic (the workflow generates it)")
@@ -236,6 +319,7 @@ def check_config(config: dict) -> dict:
     if "random_search" in config:
         raise ConfigError("config key random_search: replaced by search.methods (e.g. search: {methods: [ga, random]})")
     config.update(coerce_strings(config, schema))
+    coerce_choices(config)
     check_finite(config)
     check_schema(config, schema)
     from snakemake.utils import validate  # fills in the schema's defaults
@@ -262,15 +346,16 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load_config(paths) -> dict:
-    """The config files merged in order (later ones override, as Snakemake's --configfile), checked."""
+def load_config(paths, overrides: dict | None = None) -> dict:
+    """The config files merged in order (later ones override, as Snakemake's --configfile), then
+    `overrides` (as its --config), checked."""
     config = {}
     for path in paths:
         try:
             config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
         except (OSError, yaml.YAMLError) as e:
             raise ConfigError(f"{path}: unreadable config ({str(e).splitlines()[0]})") from None
-    return check_config(config)
+    return check_config(merge(config, overrides or {}))
 
 
 def _rows(node: dict, prefix: str, root: dict):

@@ -32,7 +32,7 @@ import formats
 import images
 import runlock
 from layout import PREPARED_FILES
-from util import ArgumentParser, DataError, atomic_write_bytes, run_cli, temp_beside
+from util import ArgumentParser, DataError, atomic_write_bytes, naming, run_cli, temp_beside
 
 # Official files; the same values torchvision's CIFAR10/CIFAR100 classes carry.
 DATASETS = {
@@ -207,11 +207,14 @@ class ArrayFile:
         self.tmp.unlink(missing_ok=True)
 
     def commit(self) -> None:
-        self.array.flush()
-        del self.array
-        with open(self.tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
+        try:  # a flush or fsync that fails (a full disk, EIO) names no file: name the array
+            self.array.flush()
+            del self.array
+            with open(self.tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            raise naming(self.path, e) from None
 
 
 def channel_stats(x, chunk: int = 1024) -> tuple[list[float], list[float]]:

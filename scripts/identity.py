@@ -12,6 +12,11 @@ The run id spells the named settings and the seed, plus a short key of the conte
 
     lr=3.16e-03_wd=1.20e-02_mom=8.50e-01_seed=0                  the report's genes, default settings
     lr=3.16e-03_wd=1.20e-02_mom=8.50e-01_seed=0_ctx=4f1c2a9b0e    the same genome, other settings
+    genome=9c04be71d2_seed=0                                      a genome too long to spell (> 230 characters)
+
+A genome whose spelling would make the folder name longer than MAX_RUN_ID is named by a short key of
+that spelling instead; the train job is given the spelling (`train.py --genes`) and checks it against
+the key, and the run's settings.json lists it.
 
 So a changed setting adds runs beside the finished ones and changing it back finds them again; a
 setting at its default is not in the context, so a release that adds a setting keeps every run id.
@@ -76,13 +81,32 @@ def context_key(ctx: dict) -> str | None:
 ORDER = {s.name: i for i, s in enumerate(settings.SETTINGS)}
 
 
+def spelling(named: dict) -> str:
+    """Named settings as run ids spell them: in settings.py's order (so reordering the genes renames no
+    run; the report's lr, wd, mom keep theirs)."""
+    return "_".join(f"{k}={value_text(k, named[k])}" for k in sorted(named, key=ORDER.__getitem__))
+
+
+def genome_key(spelled: str) -> str:
+    return hashlib.sha256(spelled.encode()).hexdigest()[:KEY_LENGTH]
+
+
 def run_id(named: dict, seed: int, ctx: dict) -> str:
-    """The run id: named settings in settings.py's order (so reordering the genes renames no run; the
-    report's lr, wd, mom keep theirs), the seed, the context's key if any."""
-    spelled = [f"{k}={value_text(k, named[k])}" for k in sorted(named, key=ORDER.__getitem__)]
-    parts = spelled + [f"seed={int(seed)}"]
+    """The run id: the named settings spelled (or, where that is too long, their key), the seed, the
+    context's key if any."""
     key = context_key(ctx)
-    return "_".join(parts + ([f"ctx={key}"] if key else []))
+    tail = [f"seed={int(seed)}"] + ([f"ctx={key}"] if key else [])
+    spelled = spelling(named)
+    full = "_".join(([spelled] if spelled else []) + tail)
+    if len(full) <= MAX_RUN_ID:
+        return full
+    return "_".join([f"genome={genome_key(spelled)}", *tail])
+
+
+def key_of(run: str) -> str | None:
+    """The genome key of a run id that names its genome by key, else None."""
+    m = re.match(rf"genome=([0-9a-f]{{{KEY_LENGTH}}})_seed=", run)
+    return m.group(1) if m else None
 
 
 def parse_run_id(text: str) -> tuple[dict, int, str | None]:
@@ -93,8 +117,8 @@ def parse_run_id(text: str) -> tuple[dict, int, str | None]:
     key = dict(pairs).get("ctx")
     named = {}
     for name, value in pairs:
-        if name in ("seed", "ctx"):
-            continue
+        if name in ("seed", "ctx") or (name == "genome" and key_of(text)):
+            continue  # a genome named by key: its settings come with the job (train.py --genes)
         if name not in settings.BY_NAME or not settings.BY_NAME[name].identity:
             raise ValueError(f"run id {text!r}: {name} is not a setting that can name a run")
         named[name] = parse_value(name, value)

@@ -7,10 +7,11 @@ that is sound, and safely where it is not. Torch-free.
   both splits need the same classes. An image is any file below a class folder, at any depth, whose
   extension (any case) is one of ImageFolder's; samples are sorted by folder, then by name.
 - Not as ImageFolder: hidden files and folders (.ipynb_checkpoints, .DS_Store) are skipped rather
-  than becoming a class or an image; symlinked folders are followed, but a folder reached again by
-  its real path (a symlink loop, a link to the split or to another class) is not entered twice; a
-  file or folder reached twice in one class is read once, and one reached from two classes (say a link
-  into another class's sub-folder) is refused (which label is right?).
+  than becoming a class or an image; symlinked folders are followed, but a folder reached again (by
+  its real path, or its device and inode: a symlink loop, a link to the split or to another class, a
+  bind mount) is not entered twice; a file or folder reached twice in one class (a symbolic or hard
+  link) is read once, and one reached from two classes (say a link into another class's sub-folder)
+  is refused (which label is right?), as is one in both splits.
 - Pixels: any mode PIL opens becomes 8-bit RGB. 16-bit images (mode I;16) are scaled by 255/65535
   (PIL's own convert would clip them to white); float images (mode F) with values in [0, 1] are
   scaled by 255; a 32-bit integer image, or a float one outside [0, 1], is refused with one line
@@ -47,14 +48,37 @@ def _two_classes(kind, path, other_path, other, c) -> DataError:
     return DataError(f"{msg}; one {kind} in two classes ({other}, {c}) is refused")
 
 
-def _enter(path: str, c: str, seen: dict) -> bool:
-    """True the first time a folder is reached by its real path; False again from class `c`, the split, or
-    a link to another class's folder (that class reads it); from anywhere else in another class: refused."""
+def identities(path: str) -> tuple:
+    """The keys a file or folder is known by: its real path, and its device and inode, which a hard
+    link (or a bind mount) shares with the original while its path differs. A file that cannot be
+    stat'ed (a dangling link) has its path alone; reading it then names it."""
     real = os.path.realpath(path)
-    if real not in seen:
-        seen[real] = (path, c, False)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return (real,)
+    return (real, (st.st_dev, st.st_ino)) if st.st_ino else (real,)  # 0: a file system without inodes
+
+
+def seen_as(path: str, seen: dict):
+    """What `seen` holds for the file or folder at `path` under any of its identities, else None."""
+    return next((seen[k] for k in identities(path) if k in seen), None)
+
+
+def _note(path: str, seen: dict, entry) -> None:
+    """Record `entry` under every identity of `path` (one reached before keeps its own)."""
+    for k in identities(path):
+        seen.setdefault(k, entry)
+
+
+def _enter(path: str, c: str, seen: dict) -> bool:
+    """True the first time a folder is reached (see identities); False again from class `c`, the split,
+    or a link to another class's folder (that class reads it); from anywhere else in another class: refused."""
+    found = seen_as(path, seen)
+    if found is None:
+        _note(path, seen, (path, c, False))
         return True
-    other_path, other, root = seen[real]
+    other_path, other, root = found
     if other not in (None, c) and not (root and os.path.islink(path)):
         raise _two_classes("folder", path, other_path, other, c)
     return False
@@ -71,22 +95,23 @@ def _class_files(split: Path, c: str, seen: dict) -> list[tuple[str, str]]:
 
 def index(split: Path, classes: list[str]) -> list[tuple[str, int]]:
     """(path, label) of every image of a split, read once each (see the module doc)."""
-    seen = {os.path.realpath(split): (str(split), None, True)}  # real folder -> (first path, class, is a root)
-    seen |= {os.path.realpath(split / c): (str(split / c), c, True) for c in classes}
-    owner, samples = {}, []
+    seen = {}  # a folder's identities -> (first path, class, is a root)
+    _note(str(split), seen, (str(split), None, True))
+    for c in classes:
+        _note(str(split / c), seen, (str(split / c), c, True))
+    owner, samples = {}, []  # a file's identities -> (first path, label)
     for label, c in enumerate(classes):
         files = _class_files(split, c, seen)
         if not files:
             raise DataError(f"{split / c}: no images (extensions {', '.join(IMG_EXTENSIONS)})")
         for root, name in files:
             path = os.path.join(root, name)
-            real = os.path.realpath(path)
-            if real in owner:
-                other_path, other = owner[real]
-                if other != label:
-                    raise _two_classes("file", path, other_path, classes[other], c)
+            found = seen_as(path, owner)
+            if found is not None:
+                if found[1] != label:
+                    raise _two_classes("file", path, found[0], classes[found[1]], c)
                 continue
-            owner[real] = (path, label)
+            _note(path, owner, (path, label))
             samples.append((path, label))
     return samples
 
@@ -139,11 +164,12 @@ def splits(data_dir) -> tuple[list[str], dict]:
 
 
 def check_disjoint(samples: dict) -> None:
-    """No image in both splits by real path (a link from train/ into test/): test images trained on
-    would make every test score a lie."""
-    train = {os.path.realpath(p): p for p, _ in samples["train"]}
+    """No image in both splits, by real path or inode (a link, symbolic or hard, from train/ into
+    test/): test images trained on would make every test score a lie."""
+    train = {}
+    for path, _ in samples["train"]:
+        _note(path, train, path)
     for path, _ in samples["test"]:
-        if os.path.realpath(path) in train:
-            raise DataError(
-                f"{path}: the same file as {train[os.path.realpath(path)]}: an image in both splits is refused"
-            )
+        other = seen_as(path, train)
+        if other is not None:
+            raise DataError(f"{path}: the same file as {other}: an image in both splits is refused")

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from util import RunError
+from util import RunError, naming
 
 LOCK_NAME = ".lock"
 POLL_SECONDS = 1.0
@@ -54,10 +54,13 @@ def _try_lock(fd: int, lock: Path) -> bool:
         raise RunError(f"{lock}: cannot lock it: {e.strerror}; one writer per run needs file locks here") from e
 
 
-def _record_holder(fd: int, what: str) -> None:
+def _record_holder(fd: int, lock: Path, what: str) -> None:
     text = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time(), "what": what})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, (text + "\n").encode(), 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (text + "\n").encode(), 0)
+    except OSError as e:  # a full disk: the write names no file
+        raise naming(lock, e) from None
 
 
 @contextmanager
@@ -78,7 +81,7 @@ def hold(run_dir: str | Path, what: str, wait: float | None = None, log=print):
                 log(f"{run_dir.name} is held by {holder_text(lock)}; waiting for it")
                 reported = waited
             time.sleep(POLL_SECONDS)
-        _record_holder(fd, what)
+        _record_holder(fd, lock, what)
         yield
     finally:
         os.close(fd)  # closing the descriptor drops the lock

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import formats
 import ga
@@ -135,10 +136,30 @@ def check_genes(df, space, path) -> None:
         except ValueError as e:
             raise DataError(f"{path}: field run (row {i + 1}): {e}") from None
         genome = space.parse(row)
+        key = identity.key_of(row["run"])
+        if key and identity.genome_key(identity.spelling(genome)) != key:
+            raise DataError(f"{path}: row {i + 1}: its genes are not the genome of its run {row['run']}")
         wrong = [g for g in space.names if g in named and named[g] != genome[g]]
         if wrong or set(named) - set(space.names):
             name = (wrong or sorted(set(named) - set(space.names)))[0]
             raise DataError(f"{path}: field {name} (row {i + 1}): not the value its run {row['run']} trains with")
+
+
+_SPELLED: dict = {}  # (population table, its mtime) -> {genome key: spelling}
+
+
+def spelled_genome(out: str, key: str, spec: dict) -> str:
+    """The spelling of the genome a run id names by key (one too long to spell), from the search's
+    population tables (every genome a search trains is in one)."""
+    for path in sorted(Path(out).glob("search/rep*/**/population.tsv")):
+        stamp = (str(path), path.stat().st_mtime_ns)
+        if stamp not in _SPELLED:
+            rows = formats.read_table("population", path).to_dict("records")
+            spellings = [identity.spelling(spec["space"].parse(r)) for r in rows]
+            _SPELLED[stamp] = {identity.genome_key(x): x for x in spellings}
+        if key in _SPELLED[stamp]:
+            return _SPELLED[stamp][key]
+    raise DataError(f"{out}/search: no population table holds the genome of key {key}")
 
 
 def read_round(path, spec: dict, kind: str = "population"):

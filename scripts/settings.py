@@ -222,14 +222,15 @@ def differences(recorded: dict, requested: dict) -> list[str]:
 
 
 def from_config(config: dict) -> dict:
-    """Every setting the workflow's config sets, by name."""
+    """Every setting the workflow's config sets, by name. A row whose key the schema does not list yet
+    is at its default (it can be searched as a gene before it gets a schema entry and a config line)."""
     out = {}
     for s in SETTINGS:
         if s.config:
             node = config
             for part in s.config.split("."):
-                node = node[part]
-            out[s.name] = typed(s.name, node)
+                node = node.get(part, {}) if isinstance(node, dict) else {}
+            out[s.name] = typed(s.name, node) if node != {} else s.default
     return out
 
 

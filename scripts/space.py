@@ -202,16 +202,4 @@ def from_config(genes: dict) -> Space:
     space = Space(tuple(_gene(name, spec) for name, spec in genes.items() if spec is not None))
     if not space.genes:
         raise ValueError("ga.genes: search at least one gene")
-    longest = identity.run_id({g.name: _longest(g) for g in space.genes}, settings.MAX_SEED, {"x": 1})
-    if len(longest) > identity.MAX_RUN_ID:
-        raise ValueError(
-            f"ga.genes: run folder names would reach {len(longest)} characters (at most {identity.MAX_RUN_ID}); "
-            "search fewer genes"
-        )
     return space
-
-
-def _longest(g: Gene):
-    """The gene's value with the longest text (for the length of run ids)."""
-    values = g.choices if g.kind == "categorical" else (g.low, g.high)
-    return max(values, key=lambda v: len(g.text(v)))

@@ -4,7 +4,8 @@ elapsed time and an ETA from the measured epoch times. Read-only, and tolerant o
 at this very moment: safe while Snakemake runs (locally or from a SLURM login node, on the shared
 file system).
 
-    python scripts/status.py --configfile config/smoke.yaml        # the same config options as snakemake
+    python scripts/status.py --configfile config/smoke.yaml        # the same config options as snakemake:
+    python scripts/status.py --config outdir=results/b 'ga={population: 8}'   # --configfile, --config
     python scripts/status.py --watch 30                            # redraw every 30 s (Ctrl-C stops)
 
 The ETA counts every method's runs and the final runs, one training job at a time (one GPU); with
@@ -13,16 +14,21 @@ several in parallel divide it. The methods come from the registry (strategies/).
 
 from __future__ import annotations
 
+import argparse
+import math
+import re
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import yaml
+
 import formats
 import layout
 import search
 import strategies
-from config_check import ConfigError, load_config
+from config_check import ConfigError, load_config, merge
 from util import ArgumentParser, DataError, error_line
 
 
@@ -167,13 +173,56 @@ def report(config: dict) -> str:
     return "\n".join(lines)
 
 
+def watch_seconds(text: str) -> float:
+    """--watch's value: a finite number of seconds, >= 0 (0: print once); time.sleep refuses the rest."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0")
+    return seconds
+
+
+_CONFIG_KEY = re.compile(r"[a-zA-Z_][\w-]*\w")  # snakemake's rule for a --config key
+
+
+def overrides(entries: list[str]) -> dict:
+    """`--config KEY=VALUE ...` as Snakemake reads it (snakemake.cli.parse_config, whose import takes
+    seconds): an int, a float, True or False, else YAML with every nested value as text (check_config
+    turns those into what the schema wants); KEY= is null. Later entries override earlier ones."""
+    config = {}
+    for entry in entries:
+        key, eq, text = entry.partition("=")
+        if not eq or not _CONFIG_KEY.fullmatch(key):
+            raise ConfigError(f"--config {entry}: not a KEY=VALUE pair (as snakemake's --config takes)")
+        config = merge(config, {key: _config_value(text.strip("'\""))})
+    return config
+
+
+def _config_value(text: str):
+    if text == "":
+        return None
+    for parse in (int, float, {"True": True, "False": False}.__getitem__):
+        try:
+            return parse(text)
+        except (ValueError, KeyError):
+            pass
+    try:
+        return yaml.load(text, Loader=yaml.BaseLoader)  # nested values stay text, as in snakemake
+    except yaml.YAMLError:
+        return text
+
+
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)  # --config is not --configfile
     ap.add_argument("--configfile", nargs="*", default=[], help="config files over config/config.yaml")
-    ap.add_argument("--watch", type=float, default=0, metavar="SECONDS", help="redraw every SECONDS")
+    ap.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, as snakemake's --config")
+    ap.add_argument("--watch", type=watch_seconds, default=0, metavar="SECONDS", help="redraw every SECONDS")
     args = ap.parse_args(argv)
     try:
-        config = load_config(["config/config.yaml", *args.configfile])  # as the Snakefile's configfile
+        # as the Snakefile's configfile, then snakemake's --configfile and --config
+        config = load_config(["config/config.yaml", *args.configfile], overrides(args.config))
         while True:
             text = report(config)
             print(("\033[H\033[J" if args.watch else "") + text, flush=True)

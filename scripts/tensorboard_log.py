@@ -3,15 +3,25 @@ ends, its genome as hparams with its fitness and status, so that
 
     tensorboard --logdir <outdir>/tensorboard
 
-shows every individual, and the HParams tab the whole search. Offline files (TensorBoard's own
-writer), one folder per run. Only the holder of the run's lock writes (runlock.py); on a resume the
+shows every individual, and the HParams tab the whole search. Offline files in TensorBoard's record
+format, one folder per run. Only the holder of the run's lock writes (runlock.py); on a resume the
 folder is rewritten from the checkpoint's rows, so no epoch appears twice. A record cut off by a kill
 is the last one of its file, and TensorBoard's reader stops before it.
+
+Events are not precious (metrics.tsv is the record): a failed write (a full disk) is one warning
+line, the run's events stop there and training goes on. So the file is written here, in the calling
+thread, rather than by TensorBoard's EventFileWriter, whose background thread printed a traceback.
 """
 
 from __future__ import annotations
 
+import io
+import itertools
 import math
+import os
+import socket
+import sys
+import time
 from pathlib import Path
 
 SCALARS = {  # metrics.tsv column -> TensorBoard tag
@@ -25,43 +35,114 @@ SCALARS = {  # metrics.tsv column -> TensorBoard tag
     "momentum": "schedule/momentum",
     "test_top1": "accuracy/top1_test",
 }
+EVENTS = "events.out.tfevents.*"
+_files = itertools.count()  # two logs of one process in one second get different names
+
+
+def _event(summary=None, step: int = 0, **fields):
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    return Event(wall_time=time.time(), step=step, summary=summary, **fields)
+
+
+def _record(event) -> bytes:
+    """One event framed by TensorBoard's own RecordWriter (length, CRCs), as bytes: written here, whole."""
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    buf = io.BytesIO()
+    RecordWriter(buf).write(event.SerializeToString())
+    return buf.getvalue()
+
+
+def _write_all(f, data: bytes) -> None:
+    """An unbuffered write may take part of the data (a disk filling up): write the rest, or raise."""
+    view = memoryview(data)
+    while view:
+        view = view[f.write(view) :]
+
+
+def _hparam(value):
+    """What a session start info holds: numbers, text and booleans; anything else as its text."""
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
 
 
 class RunLog:
     def __init__(self, folder: str | Path, rows: list[dict]):
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for old in self.folder.glob("events.out.tfevents.*"):  # an interrupted run's: rewritten below
-            old.unlink()
-        self.writer = EventFileWriter(str(self.folder))
-        for row in rows:
-            self.epoch(row)
+        self.file, self.path, self.size, self.header = None, None, 0, 0  # no file: not writing
+        old = sorted(self.folder.glob(EVENTS))  # an interrupted run's: rewritten below
+        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_files)}"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.folder / name, "xb", buffering=0)  # unbuffered: what write() took is in the file
+        except OSError as e:
+            self._stop(e)
+            return
+        self.path = self.folder / name  # ours from here on: removed if it ends with no epoch
+        header = _record(_event(file_version="brain.Event:2"))
+        self.header = len(header)
+        self._write(header + b"".join(_record(self._epoch_event(row)) for row in rows))
+        try:
+            for path in old if self.file else []:  # the new file holds all they did: only now may they go
+                path.unlink(missing_ok=True)
+        except OSError as e:
+            self._stop(e)
 
-    def _scalars(self, values: dict, step: int) -> None:
+    def _write(self, data: bytes) -> None:
+        """Whole records; a failed write stops the events, the file cut back to its last whole record."""
+        if not self.file:
+            return
+        try:
+            _write_all(self.file, data)
+        except OSError as e:
+            self._stop(e)
+            return
+        self.size += len(data)
+
+    def _warn(self, e: OSError) -> None:
+        print(f"warning: TensorBoard events in {self.folder} stopped ({e}); training goes on", file=sys.stderr)
+
+    def _stop(self, e: OSError) -> None:
+        self._warn(e)
+        try:
+            if self.file:
+                self.file.truncate(self.size)  # frees space: works on a full disk too
+                self.file.close()
+            if self.path and self.size <= self.header:  # no epoch in it (0 bytes or just the header): goes
+                self.path.unlink(missing_ok=True)
+        except OSError:
+            pass  # events are not precious: nothing more to do
+        self.file = None
+
+    def _scalars(self, values: dict, step: int):
         """One event for all of an epoch's scalars: a record cut off by a kill drops the whole epoch."""
-        from tensorboard.compat.proto.event_pb2 import Event
         from tensorboard.compat.proto.summary_pb2 import Summary
 
-        summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(v)) for tag, v in values.items()])
-        self.writer.add_event(Event(step=step, summary=summary))
+        return _event(Summary(value=[Summary.Value(tag=t, simple_value=float(v)) for t, v in values.items()]), step)
+
+    def _epoch_event(self, row: dict):
+        values = {tag: row[c] for c, tag in SCALARS.items() if c in row and math.isfinite(row[c])}
+        return self._scalars(values, int(row["epoch"]))
 
     def epoch(self, row: dict) -> None:
-        values = {tag: row[c] for c, tag in SCALARS.items() if c in row and math.isfinite(row[c])}
-        self._scalars(values, int(row["epoch"]))
-        self.writer.flush()
+        self._write(_record(self._epoch_event(row)))
 
     def finish(self, hparams: dict, fitness: float, status: str) -> None:
-        """The run's genome and outcome for the HParams view (its metric: the fitness)."""
-        from tensorboard.compat.proto.event_pb2 import Event
+        """The run's genome and outcome for the HParams view: its session start and end, and the fitness
+        as a scalar (a metric of the view). No experiment summary: TensorBoard takes the first one it
+        finds, so runs of other keys (degradation beside search runs) lost columns; without one it
+        builds the view from every run's session start."""
         from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
-        values = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
-        for summary in hparams_summaries({**values, "status": status}, {"hparam/fitness": fitness}):
-            self.writer.add_event(Event(summary=summary))
-        self._scalars({"hparam/fitness": fitness}, 0)
-        self.writer.flush()
+        values = {k: _hparam(v) for k, v in hparams.items()}
+        _experiment, start, end = hparams_summaries({**values, "status": status}, {"hparam/fitness": fitness})
+        events = [_event(start), _event(end), self._scalars({"hparam/fitness": fitness}, 0)]
+        self._write(b"".join(_record(e) for e in events))
 
     def close(self) -> None:
-        self.writer.close()
+        file, self.file = self.file, None
+        try:
+            if file:
+                file.close()
+        except OSError as e:  # nothing is buffered here, but a network file system may still refuse
+            self._warn(e)

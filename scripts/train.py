@@ -431,6 +431,7 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--data", required=True, help="prepared data folder (scripts/data.py prepare)")
     ap.add_argument("--out", required=True, help="run folder: metrics, checkpoint, weights, result")
     ap.add_argument("--genome", help="a run id (identity.py): sets its named settings and seed")
+    ap.add_argument("--genes", help="with a run id naming its genome by key: the genome spelled (name=value_...)")
     settings.add_arguments(ap)
     ap.add_argument("--stop-against", nargs="*", default=[], help="early stopping: the elites' metrics.tsv")
     return ap
@@ -444,6 +445,20 @@ def check_ranges(ap, args, table=settings.SETTINGS) -> None:
             ap.error(error)
 
 
+def spelled_genes(run: str, genes: str | None) -> dict:
+    """--genes of a run id that names its genome by key (a genome too long to spell): its settings,
+    which must give that key."""
+    key = identity.key_of(run)
+    if key is None and genes is None:
+        return {}
+    if key is None or genes is None:
+        raise ValueError(f"--genes goes with a run id of the form genome=<key>_seed=N only (got --genome {run})")
+    named = identity.parse_run_id(f"{genes}_seed=0")[0]
+    if identity.genome_key(identity.spelling(named)) != key:
+        raise ValueError(f"--genes {genes}: not the genome of key {key} (run {run})")
+    return named
+
+
 def apply_genome(ap, args) -> None:
     """--genome: the run id's named settings and seed override the flags."""
     args.named, args.context_key = [], None
@@ -451,6 +466,7 @@ def apply_genome(ap, args) -> None:
         return
     try:
         named, seed, args.context_key = identity.parse_run_id(args.genome)
+        named = {**named, **spelled_genes(args.genome, args.genes)}
     except ValueError as e:
         ap.error(str(e))
     for k, v in named.items():

@@ -8,17 +8,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import hashlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import NoReturn
 
 
 class DataError(Exception):
@@ -42,22 +45,71 @@ def _mkstemp(folder: Path, path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
 
 
+# .<name>.<random>.tmp as _mkstemp names them (mkstemp's 8 characters), or .<name>.<pid>.tmp (common.smk)
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?:[a-z0-9_]{8}|\d+)\.tmp")
+
+
+def _text(filename) -> str:
+    """An OSError's filename as text (it may be bytes, or a descriptor's number)."""
+    return os.fsdecode(filename) if isinstance(filename, (str, bytes, os.PathLike)) else str(filename)
+
+
+def temp_target(filename) -> str | None:
+    """The file a temporary file (`_mkstemp`'s name) stands in for, or None for any other name."""
+    folder, name = os.path.split(_text(filename))
+    m = _TEMP_NAME.fullmatch(name)
+    return os.path.join(folder, m["name"]) if m else None
+
+
+def naming(path, e: OSError) -> OSError:
+    """`e` as the same OSError naming `path`, the file being written: a write or fsync that fails
+    (ENOSPC, EFBIG, EIO) names no file, and one on the temporary file names a random name the user
+    never asked for. A file where a folder must be (mkdir's ENOTDIR, EEXIST) is named in the reason."""
+    reason = e.strerror or (os.strerror(e.errno) if e.errno else str(e) or type(e).__name__)
+    blocker = _file_on_the_way(Path(path)) if e.errno in (errno.ENOTDIR, errno.EEXIST) else None
+    if blocker is not None:
+        reason = f"{reason} ({blocker} is not a folder)"
+    return OSError(e.errno, reason, str(path))
+
+
+def _file_on_the_way(path: Path) -> Path | None:
+    """The nearest existing thing above `path` where it is not a folder (a file, a dangling link)."""
+    for folder in path.parents:
+        if os.path.lexists(folder):
+            return None if folder.is_dir() else folder
+    return None
+
+
 def temp_beside(path: Path) -> tuple[int, str]:
     """A new temporary file of this process's own, in path's folder (so a rename onto path is atomic),
-    with the permissions a plain new file gets (mkstemp makes 0600 files): its descriptor and name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp(path.parent, path)
+    with the permissions a plain new file gets (mkstemp makes 0600 files): its descriptor and name.
+    An OSError names `path`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _mkstemp(path.parent, path)
+    except OSError as e:
+        raise naming(path, e) from None
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
-    except BaseException:
+    except BaseException as e:
         os.close(fd)
-        os.unlink(tmp)
-        raise
+        _discard(tmp, path, e)
     return fd, tmp
 
 
+def _discard(tmp: str, path: Path, e: BaseException) -> NoReturn:
+    """Remove the temporary file after `e` (SIGTERM and Ctrl-C included: none is left behind), then
+    raise `e`, an OSError naming `path`. A failing removal must not hide the error that got us here."""
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+    if isinstance(e, OSError):
+        raise naming(path, e) from None
+    raise e
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write via a temp file in the same folder, fsync, then rename: never a half-written file."""
+    """Write via a temp file in the same folder, fsync, then rename: never a half-written file. An
+    OSError (a full disk, a read-only or vanished folder) names `path`, and leaves no temp file."""
     path = Path(path)
     fd, tmp = temp_beside(path)
     try:
@@ -66,10 +118,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:  # SIGTERM and Ctrl-C included: no temp file is left behind
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    except BaseException as e:
+        _discard(tmp, path, e)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -174,10 +224,21 @@ def error_line(e: BaseException) -> str:
     """One line for an expected error. An OSError (ENOSPC, EROFS, EACCES, ENOTDIR, ENAMETOOLONG,
     ESTALE, ...) names its path and the system's reason."""
     if isinstance(e, OSError) and e.filename is not None:
-        where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
-        return f"{where}: {e.strerror or type(e).__name__}"
+        return f"{_where(e)}: {e.strerror or type(e).__name__}"
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror  # no file to name (the writers above name theirs): the reason, not "[Errno 28] ..."
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def _where(e: OSError) -> str:
+    """The file an OSError is about: a temporary file (one a writer outside this module made with
+    temp_beside) is named as the file it stands in for, a rename onto its target as the target."""
+    first = temp_target(e.filename) or _text(e.filename)
+    if e.filename2 is None:
+        return first
+    second = _text(e.filename2)
+    return second if first == second else f"{first} -> {second}"
 
 
 def _terminate(signum, frame):
@@ -210,10 +271,10 @@ def check_writable(path: Path) -> None:
         folder = path.parent
         while not folder.is_dir():
             if folder.exists() or folder.is_symlink() or folder == folder.parent:  # a file where a folder must be
-                raise OSError(errno.ENOTDIR, f"{os.strerror(errno.ENOTDIR)} ({folder} is not a folder)")
+                raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))  # naming() names the file
             folder = folder.parent
         fd, probe = _mkstemp(folder, path)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise OSError(e.errno, e.strerror or os.strerror(e.errno or 0), str(path)) from None
+        raise naming(path, e) from None

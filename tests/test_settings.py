@@ -102,3 +102,16 @@ def test_a_run_id_s_values_are_checked_as_the_flags_are(genome, message, capsys)
         train.parse_args(["--data", "d", "--out", "o", "--genome", genome])
     err = capsys.readouterr().err
     assert f"--genome {genome}: {message}" in err, err
+
+
+def test_a_new_row_is_searchable_before_it_has_a_schema_entry(monkeypatch):
+    """A new setting is one row in settings.py (plus its use in the training code): the config the
+    schema fills in lacks its key, so every run trains at its default, and it can be a gene."""
+    import space as spaces
+
+    row = settings.Setting("dropout", 0.0, "dropout before the classifier", "train.dropout", low=0, high=1)
+    monkeypatch.setattr(settings, "SETTINGS", (*settings.SETTINGS, row))
+    monkeypatch.setitem(settings.BY_NAME, "dropout", row)
+    monkeypatch.setattr(settings, "SEARCHABLE_KEYS", [*settings.SEARCHABLE_KEYS, "dropout"])
+    assert settings.from_config({"train": {"arch": "resnet8"}})["dropout"] == 0.0
+    assert spaces.from_config({"dropout": {"low": 0.0, "high": 0.5}}).names == ["dropout"]

@@ -1,6 +1,8 @@
 """The search space as data (space.py) and a run's identity (identity.py): genes of every type, their
 canonical text, run ids and their keys, and the config errors naming the key."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -127,7 +129,7 @@ def test_a_gene_the_space_cannot_search_is_one_error_naming_its_key(genes, key):
     assert str(e.value).startswith(key), str(e.value)
 
 
-def test_a_null_gene_is_not_searched_and_too_long_run_ids_are_refused():
+def test_a_null_gene_is_not_searched_and_a_genome_too_long_to_spell_is_named_by_its_key(capsys):
     assert spaces.from_config({**REPORT, "wd": None}).names == ["lr", "mom"]
     many = {k: {"low": 0.1, "high": 0.5} for k in ("label_smoothing", "pct_start", "max_momentum")}
     long_choices = {"arch": {"choices": ["resnet110", "resnet152"]}, "shortcut": {"choices": ["A", "B"]}}
@@ -135,8 +137,27 @@ def test_a_null_gene_is_not_searched_and_too_long_run_ids_are_refused():
         k: {"low": 1, "high": 10**12}
         for k in ("max_train", "iterations", "warmup_iters", "epochs", "batch_size", "crop_pad")
     }
-    with pytest.raises(ValueError, match="run folder names would reach"):
-        spaces.from_config({**REPORT, **many, **long_choices, **ints})
+    space = spaces.from_config({**REPORT, **many, **long_choices, **ints})
+    genome = space.draw(np.random.default_rng(0))
+    rid = space.run_id(genome, 7, {"epochs": 4})
+    assert len(identity.spelling(space.canonical(genome))) > identity.MAX_RUN_ID
+    assert re.fullmatch(r"genome=[0-9a-f]{10}_seed=7_ctx=[0-9a-f]{10}", rid) and re.fullmatch(identity.RUN_PATTERN, rid)
+    assert identity.parse_run_id(rid) == ({}, 7, identity.context_key({"epochs": 4}))
+    assert identity.key_of(rid) == identity.genome_key(identity.spelling(space.canonical(genome)))
+    other = {**genome, "lr": genome["lr"] * 2}
+    assert identity.key_of(space.run_id(space.canonical(other), 7, {})) != identity.key_of(rid)
+    # the train job is given the spelling, and refuses one that is not the key's genome
+    import train
+
+    spelled = identity.spelling(space.canonical(genome))
+    args = train.parse_args(["--data", "d", "--out", "o", "--genome", rid, "--genes", spelled])
+    assert args.lr == space.canonical(genome)["lr"] and sorted(args.named) == sorted(space.names)
+    forged = identity.spelling({**space.canonical(genome), "lr": 1e-3})
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "d", "--out", "o", "--genome", rid, "--genes", forged])
+    assert f"--genes {forged}: not the genome of key" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "d", "--out", "o", "--genome", rid])
 
 
 def test_a_gene_added_or_the_genes_reordered_keep_the_baseline_and_the_genomes_run_ids():

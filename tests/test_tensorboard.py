@@ -1,15 +1,24 @@
 """TensorBoard events (tensorboard_log.py): every run's scalars and hparams, read back with
 TensorBoard's own reader; a run cut off mid-write leaves nothing the reader chokes on; a resumed run
-writes every epoch once."""
+writes every epoch once; the HParams view has every run's keys; a full disk is one warning line."""
 
+import errno
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
+from tensorboard import context
+from tensorboard.backend.event_processing.data_provider import MultiplexerDataProvider
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
+from tensorboard.plugins import base_plugin
+from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment, plugin_data_pb2
 
 import formats
-from helpers import SMOKE, snakemake, trained_runs
+import tensorboard_log
+from helpers import SCRIPTS, SMOKE, snakemake, trained_runs
 from tensorboard_log import RunLog
 
 
@@ -58,6 +67,108 @@ def test_a_resumed_run_writes_each_epoch_once_and_a_cut_record_is_skipped(tmp_pa
     ea, hparams = read(tmp_path / "run")
     assert [(s.step, round(s.value, 2)) for s in ea.Scalars("accuracy/top1_validation")] == [(1, 0.3), (2, 0.45)]
     assert hparams == {"lr": 0.01, "arch": "resnet8", "seed": 0, "status": "ok"}
+
+
+def experiment(logdir):
+    """The HParams view's experiment as TensorBoard's plugin computes it for `tensorboard --logdir`."""
+    multiplexer = EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(logdir))
+    multiplexer.Reload()
+    tb = base_plugin.TBContext(data_provider=MultiplexerDataProvider(multiplexer, str(logdir)), logdir=str(logdir))
+    request = api_pb2.GetExperimentRequest()
+    return get_experiment.Handler(context.RequestContext(), backend_context.Context(tb), "", request).run()
+
+
+def test_the_hparams_view_has_every_runs_keys(tmp_path):
+    runs = {
+        "search1": {"lr": 0.1, "wd": 5e-4, "mom": 0.9, "seed": 0},
+        "search2": {"lr": 0.02, "wd": 1e-4, "mom": 0.8, "seed": 1},
+        "degradation": {"arch": "resnet8", "seed": 0},  # other keys: its columns were lost to the search's
+    }
+    for run, hparams in runs.items():
+        log = RunLog(tmp_path / run, [ROW])
+        log.finish(hparams, 0.3, "ok")
+        log.close()
+    view = experiment(tmp_path)
+    assert {h.name for h in view.hparam_infos} == {"lr", "wd", "mom", "arch", "seed", "status"}
+    assert "hparam/fitness" in {m.name.tag for m in view.metric_infos}
+
+
+def full_disk_after(n_bytes):
+    """_write_all on a disk that fills up after n_bytes more: a write takes what fits, then ENOSPC."""
+    left = [n_bytes]
+
+    def write_all(f, data):
+        taken = data[: left[0]]
+        f.write(taken)
+        left[0] -= len(taken)
+        if len(taken) < len(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    return write_all
+
+
+def warnings_of(err, folder):
+    assert "Traceback" not in err and "Exception" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning:") and str(folder) in lines[0], err
+    assert "No space left on device" in lines[0]
+
+
+def test_a_full_disk_mid_run_is_one_warning_and_training_goes_on(tmp_path, monkeypatch, capfd):
+    log = RunLog(tmp_path / "run", [ROW])
+    log.epoch({**ROW, "epoch": 2})
+    monkeypatch.setattr(tensorboard_log, "_write_all", full_disk_after(20))  # epoch 3's record is cut
+    for epoch in (3, 4):
+        log.epoch({**ROW, "epoch": epoch})
+    log.finish({"lr": 0.01, "seed": 0}, 0.3, "ok")
+    log.close()
+    warnings_of(capfd.readouterr().err, tmp_path / "run")
+    (event,) = (tmp_path / "run").glob("events.out.tfevents.*")
+    ea, _ = read(tmp_path / "run")
+    assert [s.step for s in ea.Scalars("accuracy/top1_validation")] == [1, 2]
+    assert event.stat().st_size == log.size  # cut back to its last whole record
+
+
+def test_a_full_disk_at_the_start_leaves_no_file_and_keeps_the_old_events(tmp_path, monkeypatch, capfd):
+    old = RunLog(tmp_path / "run", [ROW])  # an interrupted run's events
+    old.close()
+    (before,) = (tmp_path / "run").glob("events.out.tfevents.*")
+    content = before.read_bytes()
+    monkeypatch.setattr(tensorboard_log, "_write_all", full_disk_after(0))
+    log = RunLog(tmp_path / "run", [ROW, {**ROW, "epoch": 2}])  # the resume: its new file cannot be written
+    log.epoch({**ROW, "epoch": 3})
+    log.finish({"lr": 0.01, "seed": 0}, 0.3, "ok")
+    log.close()
+    warnings_of(capfd.readouterr().err, tmp_path / "run")
+    assert list((tmp_path / "run").iterdir()) == [before] and before.read_bytes() == content
+
+
+FILE_SIZE_LIMIT = """
+import resource, signal, sys
+sys.path.insert(0, sys.argv[1])
+from tensorboard_log import RunLog
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG, as a full disk gives ENOSPC
+resource.setrlimit(resource.RLIMIT_FSIZE, (300, resource.RLIM_INFINITY))
+row = {"epoch": 1, "train_loss": 2.0, "val_loss": 1.9, "top1": 0.3, "lr": 0.01, "momentum": 0.9}
+log = RunLog(sys.argv[2], [row])
+for epoch in range(2, 6):
+    log.epoch({**row, "epoch": epoch})
+log.finish({"lr": 0.01, "seed": 0}, 0.3, "ok")
+log.close()
+print("trained on")
+"""
+
+
+def test_a_write_the_kernel_refuses_is_one_warning(tmp_path):
+    """The real write path: a file size limit cuts a record in the kernel, as a full disk does."""
+    p = subprocess.run(
+        [sys.executable, "-c", FILE_SIZE_LIMIT, str(SCRIPTS), str(tmp_path / "run")], capture_output=True, text=True
+    )
+    assert p.returncode == 0 and p.stdout == "trained on\n", p.stderr
+    assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1 and "File too large" in p.stderr
+    ea, _ = read(tmp_path / "run")
+    assert [s.step for s in ea.Scalars("loss/validation")] == [1]  # the epochs that fitted, whole
 
 
 @pytest.mark.slow

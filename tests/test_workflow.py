@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import formats
+import identity
 import search
 from config_check import load_config
 from helpers import BIN, ROOT, SMOKE, TARGET, assert_same_ga, copy_workflow, round_tables, snakemake, trained_runs
@@ -280,13 +281,15 @@ def test_early_stopping_stops_a_child_deterministically_and_a_rerun_reuses_it(tm
 
 def test_the_future_scope_searches_every_kind_of_gene_on_a_cpu(tmp_path, monkeypatch):
     """config/future_scope.yaml (12 genes: layer design, schedule, batch size, label smoothing and
-    augmentation) at CPU size: populations hold every gene's type within its space, genomes are
-    unique, and the search-space figure has one panel per gene."""
+    augmentation) and 3 more at CPU size: populations hold every gene's type within its space, genomes
+    are unique, and the search-space figure has one panel per gene. 15 genes are too long to spell in
+    a folder name: every run is named by its genome's key, and each trains the genome its tables say."""
     work = copy_workflow(tmp_path)
     (work / "cpu.yaml").write_text(
         "outdir: results/fs\ntrain: {arch: resnet8, epochs: 2, batch_size: 100}\n"
         "ga: {population: 4, elites: 2, generations: 2, genes: "
-        "{arch: {choices: [resnet8, plain8]}, batch_size: {choices: [50, 100]}}}\n"
+        "{arch: {choices: [resnet8, plain8]}, batch_size: {choices: [50, 100]}, max_momentum: {low: 0.9, high: 0.99},"
+        " final_div: {low: 1.0e+3, high: 1.0e+5, log: true}, max_train: {choices: [0, 1800]}}}\n"
         "search: {methods: [ga, tpe]}\nfinal: {seeds: 1}\n"
     )
     snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml", "config/future_scope.yaml", "cpu.yaml")
@@ -295,8 +298,13 @@ def test_the_future_scope_searches_every_kind_of_gene_on_a_cpu(tmp_path, monkeyp
         [work / f for f in ("config/config.yaml", "config/smoke.yaml", "config/future_scope.yaml", "cpu.yaml")]
     )
     spec = search.spec_from_config(cfg)
-    assert len(spec["space"].genes) == 12 and {g.kind for g in spec["space"].genes} == {"float", "int", "categorical"}
+    assert len(spec["space"].genes) == 15 and {g.kind for g in spec["space"].genes} == {"float", "int", "categorical"}
     ind = formats.read_table("individuals", out / "search" / "individuals.tsv")
+    for _, row in ind.iterrows():  # named by key; trained with the genome its row spells
+        assert identity.key_of(row["run"]), row["run"]
+        trained = json.loads((out / "runs" / row["run"] / "result.json").read_text())["settings"]
+        genome = spec["space"].parse(row)
+        assert {k: trained[k] for k in genome} == genome, row["run"]
     for gene in spec["space"].genes:
         values = [gene.parse(v) for v in ind[gene.name]]
         assert all(gene.contains(v) for v in values), gene.name
