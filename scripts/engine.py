@@ -179,6 +179,7 @@ def provenance(device, deterministic: bool, settings: dict) -> dict:
         "cuda": torch.version.cuda or "none",
         "cudnn": str(torch.backends.cudnn.version() or "none"),
         "device": torch.cuda.get_device_name(device) if cuda else f"cpu ({platform.machine()})",
+        "precision": "bf16 autocast" if cuda else "fp32",  # what train.py and evaluate.py compute in
         "deterministic": bool(deterministic),
         "threads": torch.get_num_threads(),
         "commit": git_commit(),

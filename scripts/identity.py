@@ -62,6 +62,7 @@ def parse_value(name: str, text: str):
 
 def context(values: dict, named=(), data_id: str = DATA_DEFAULT, stop: dict | None = None) -> dict:
     """What identifies a run beyond its named settings and seed (see the module doc)."""
+    values = settings.effective(values)
     changed = settings.changed({k: values[k] for k in settings.IDENTITY_KEYS if k in values})
     ctx = {k: settings.typed(k, v) for k, v in changed.items() if k not in named and k != "seed"}
     if data_id != DATA_DEFAULT:

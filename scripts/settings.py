@@ -201,11 +201,22 @@ def changed(values: dict) -> dict:
 def identity_changed(values: dict) -> dict:
     """The settings of `values` that can change a run's numbers and are off their defaults: what the
     search steps and the train jobs of a workflow are given (scripts/search.py --settings)."""
-    return changed({k: v for k, v in values.items() if BY_NAME[k].identity})
+    return changed({k: v for k, v in effective(values).items() if BY_NAME[k].identity})
+
+
+def effective(values: dict) -> dict:
+    """`values` with what the run cannot use at its default: the shortcut option of a net that fixes
+    its own (the ImageNet ResNets' projections, the plain nets' none), so `train.shortcut: B` on the
+    default resnet50 neither renames nor retrains its runs."""
+    arch = ARCHS.get(values.get("arch"))
+    if arch is not None and arch.shortcut != "config" and "shortcut" in values:
+        return {**values, "shortcut": BY_NAME["shortcut"].default}
+    return values
 
 
 def fingerprint(values: dict) -> dict:
     """The settings that can change a run's numbers (a checkpoint resumes only under the same)."""
+    values = effective(values)
     return {k: typed(k, values[k]) for k in IDENTITY_KEYS}
 
 

@@ -200,3 +200,16 @@ def test_a_spec_given_by_hand_is_one_error_naming_the_key(text, what):
 
     with pytest.raises(ValueError, match=what):
         search.spec_from_json(text)
+
+
+def test_a_setting_the_net_cannot_use_is_no_part_of_its_identity():
+    """The ImageNet ResNets fix their shortcuts (projections), the plain nets have none: train.shortcut
+    B on the default resnet50 renames no run, passes no flag and is no fingerprint difference."""
+    values = settings.from_config(_defaults())
+    b = {**values, "shortcut": "B"}
+    assert identity.context(b, ("lr", "wd", "mom")) == {} and settings.identity_changed(b) == {}
+    full = settings.with_defaults(values)
+    assert settings.differences(settings.fingerprint(full), settings.fingerprint({**full, "shortcut": "B"})) == []
+    cifar = {**b, "arch": "resnet20"}  # a CIFAR resnetN uses it: part of the identity
+    assert identity.context(cifar, ("lr", "wd", "mom")) == {"arch": "resnet20", "shortcut": "B"}
+    assert identity.context({**cifar, "arch": "plain20"}, ("lr", "wd", "mom")) == {"arch": "plain20"}
