@@ -39,6 +39,9 @@ def test_license_version_and_changelog():
     assert re.fullmatch(r"\d+\.\d+\.\d+", version)
     first = re.search(r"^## (\d+\.\d+\.\d+)", (ROOT / "CHANGELOG.md").read_text(), flags=re.M).group(1)
     assert first == version
+    # the tag a newcomer deploys is this release's
+    assert f"--tag v{version}" in (ROOT / "README.md").read_text()
+    assert f"(`v{version}`" in (ROOT / "CHANGELOG.md").read_text()
 
 
 def test_the_config_readme_table_is_the_schema_s():

@@ -59,6 +59,8 @@ def test_deployed_from_a_local_path_runs_the_smoke_ga_to_a_report(tmp_path):
     snakemake(work, *args, "--report", work / "report.html")
     html = (work / "report.html").read_text(errors="replace")
     assert "filename=final_comparison.png;base64," in html and "Verdict." in html
+    verdict = (out / "final" / "verdict.txt").read_text().strip()
+    assert verdict[:30] in html  # the verdict itself on the front page, not only its caption
 
 
 def git(repo, *commands):

@@ -182,9 +182,12 @@ def test_every_run_of_the_smoke_search_is_in_tensorboard(smoke):
         ea, hparams = read(out / "tensorboard" / run)
         steps = [s.step for s in ea.Scalars("loss/validation")]
         assert steps == list(range(1, result["epochs_completed"] + 1)), run
-        assert {"loss/train", "accuracy/top1_validation", "schedule/lr", "schedule/momentum", "hparam/fitness"} <= set(
-            ea.Tags()["scalars"]
-        )
+        # every per-epoch scalar of metrics.tsv (losses, top-1/3/5, lr, momentum) and the fitness
+        tags = {t for c, t in tensorboard_log.SCALARS.items() if c != "test_top1"} | {"hparam/fitness"}
+        assert tags <= set(ea.Tags()["scalars"]), (run, tags - set(ea.Tags()["scalars"]))
+        top5 = [round(e.value, 5) for e in ea.Scalars("accuracy/top5_validation")]
+        metrics = formats.read_table("metrics", out / "runs" / run / "metrics.tsv")
+        assert top5 == [round(v, 5) for v in metrics["top5"]], run
         assert hparams["status"] == result["status"] and hparams["seed"] == result["seed"]
         assert all(k in hparams for k in result["named"]), (run, hparams)
 
