@@ -151,13 +151,12 @@ def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, our
     tres = sacct_tres(jobs)
     assert set(tres) == set(jobs) and all("gres/gpu=1" in t for t, _ in tres.values()), tres
     distinct = {r for log in logs for _, r in submissions(log.read_text())}
-    expected = set()
-    for t in ("round0", "ga/round1"):
-        expected |= {
-            line.split("\t")[1]
-            for line in (work / f"results/smoke/search/rep0/{t}/population.tsv").read_text().splitlines()[1:]
-        }
-    assert distinct == expected
+    assert distinct == population_runs(work, "round0") | population_runs(work, "ga/round1")
+
+
+def population_runs(work, table: str) -> set:
+    path = work / f"results/smoke/search/rep0/{table}/population.tsv"
+    return {line.split("\t")[1] for line in path.read_text().splitlines()[1:]}
 
 
 GROUPED = [
@@ -171,6 +170,18 @@ GROUPED = [
 GROUP_SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: \S+/group_round_train/\d+\.log\)")
 
 
+def group_runs(jobid: int) -> set:
+    """The trainings a group job ran: its sbatch line names them (--target-jobs 'train:run=...'); the
+    plugin deletes a successful job's log."""
+    p = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-o", "SubmitLine%20000", "-j", str(jobid)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(re.findall(r"train:run=([^'\s]+)", p.stdout))
+
+
 def test_grouped_rounds_wait_in_the_queue_once_per_round(smoke, tmp_path, our_jobs_cancelled_after):
     work = copy_workflow(tmp_path)
     log = tmp_path / "grouped.log"
@@ -181,5 +192,9 @@ def test_grouped_rounds_wait_in_the_queue_once_per_round(smoke, tmp_path, our_jo
     groups, singles = GROUP_SUBMITTED.findall(text), submissions(text)
     assert len(groups) == 2 and not singles, text[-3000:]  # round 0's four trainings, then round 1's two
     assert_same_ga(work, smoke)
+    # which trainings each group job ran: round 0's population, then round 1's new genomes
+    ran = [group_runs(int(j)) for j in groups]
+    rows = {t: population_runs(work, t) for t in ("round0", "ga/round1")}
+    assert ran == [rows["round0"], rows["ga/round1"] - rows["round0"]], ran
     tres = sacct_tres([int(j) for j in groups])
     assert all("gres/gpu=1" in t for t, _ in tres.values()), tres  # gpu=1: a group's trainings run in series
