@@ -4,11 +4,12 @@ first (runlock.py); the other job waits and keeps the finished run."""
 
 import hashlib
 import time
+from pathlib import Path
 
 import pytest
 
 import formats
-from helpers import TARGET, copy_workflow, start
+from helpers import copy_workflow, start
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +26,8 @@ def result_versions(runs_dir, seen: dict) -> None:
 
 
 def test_two_clones_on_one_outdir_train_every_run_once(smoke, tmp_path):
+    """The whole smoke workflow, every method, the final stage and the figures, twice at once."""
     shared = tmp_path / "shared scratch"
-    target = TARGET.replace("results/smoke", str(shared))
     procs = []
     for name in ("a", "b"):
         work = copy_workflow(tmp_path / name)
@@ -34,25 +35,31 @@ def test_two_clones_on_one_outdir_train_every_run_once(smoke, tmp_path):
         procs.append(
             start(
                 work,
-                [target, "--cores", "2", "--configfile", "config/smoke.yaml", "shared.yaml"],
+                ["--cores", "2", "--configfile", "config/smoke.yaml", "shared.yaml"],
                 tmp_path / f"{name}.log",
             )
         )
-    seen, deadline = {}, time.time() + 1200
+    seen, deadline = {}, time.time() + 1500
     while any(p.poll() is None for p in procs) and time.time() < deadline:
         result_versions(shared / "runs", seen)
         time.sleep(0.1)
     result_versions(shared / "runs", seen)
     logs = [(tmp_path / f"{n}.log").read_text() for n in ("a", "b")]
     assert [p.returncode for p in procs] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
-    runs = set(formats.read_table("population", shared / "search/rep0/round0/population.tsv")["run"])
-    runs |= set(formats.read_table("population", shared / "search/rep0/ga/round1/population.tsv")["run"])
+    tables = sorted(p.relative_to(shared) for p in shared.glob("search/rep0/**/*.tsv"))
+    runs = {
+        r for t in tables if t.name == "population.tsv" for r in formats.read_table("population", shared / t)["run"]
+    }
+    runs |= set(formats.read_table("plan", shared / "final/plan.tsv")["run"])
     assert set(seen) == runs
     assert all(len(v) == 1 for v in seen.values()), seen  # each result.json written once: trained once
     for run in runs:
         result = formats.read_record("result", shared / "runs" / run / "result.json", run=run)
         metrics = formats.read_table("metrics", shared / "runs" / run / "metrics.tsv")
         assert len(metrics) == result["epochs_completed"] == 2 and result["resumed_from_epoch"] is None
-    for t in ("search/rep0/round0", "search/rep0/ga/round1"):
-        for name in ("population.tsv", "fitness.tsv"):
-            assert (shared / t / name).read_bytes() == (smoke["out"] / t / name).read_bytes(), f"{t}/{name}"
+    # the same tables as one workflow alone: every round of every method, the final comparison
+    same = [*tables, *(Path("final") / n for n in ("plan.tsv", "comparison.tsv", "differences.tsv"))]
+    assert len(tables) == len(list(smoke["out"].glob("search/rep0/**/*.tsv"))) > 10
+    for t in same:
+        assert (shared / t).read_bytes() == (smoke["out"] / t).read_bytes(), t
+    assert (shared / "plots" / "final_comparison.png").exists()
