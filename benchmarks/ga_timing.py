@@ -146,7 +146,9 @@ def goals_missed(b: dict, import_torch_s: float | None, max_wall: float, max_fix
     if b["wall_s"] > max_wall:
         missed.append(f"wall clock {b['wall_s']:.1f} s > {max_wall:g} s")
     t = b["train_median_s"]
-    if t and import_torch_s and t["outside_epochs"] - import_torch_s > max_fixed_over_torch:
+    if not t or not import_torch_s:
+        missed.append("no train job's phases or no bare `import torch` measured: the fixed cost is unknown")
+    elif t["outside_epochs"] - import_torch_s > max_fixed_over_torch:
         over = t["outside_epochs"] - import_torch_s
         missed.append(f"train fixed cost - import torch = {over:.2f} s > {max_fixed_over_torch:g} s")
     return missed

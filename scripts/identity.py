@@ -92,6 +92,11 @@ def genome_key(spelled: str) -> str:
     return hashlib.sha256(spelled.encode()).hexdigest()[:KEY_LENGTH]
 
 
+def key_of_genome(named: dict) -> str:
+    """The key a run id names a genome by when it is too long to spell."""
+    return genome_key(spelling(named))
+
+
 def run_id(named: dict, seed: int, ctx: dict) -> str:
     """The run id: the named settings spelled (or, where that is too long, their key), the seed, the
     context's key if any."""
@@ -101,7 +106,7 @@ def run_id(named: dict, seed: int, ctx: dict) -> str:
     full = "_".join(([spelled] if spelled else []) + tail)
     if len(full) <= MAX_RUN_ID:
         return full
-    return "_".join([f"genome={genome_key(spelled)}", *tail])
+    return "_".join([f"genome={key_of_genome(named)}", *tail])
 
 
 def key_of(run: str) -> str | None:

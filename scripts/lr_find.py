@@ -63,9 +63,19 @@ LR_FIND_SETTINGS = (
 )
 
 
+def window(n: int) -> int:
+    """The running median's window: an eighth of the steps, odd, at least 3."""
+    return max(3, n // 8 | 1)
+
+
+def first_fifth(n: int) -> int:
+    """How many of the first batches give the starting level (their median)."""
+    return max(5, n // 5)
+
+
 def running_median(losses: list[float]) -> list[float]:
     """The loss smoothed without lag: the median of a centred window of an eighth of the steps."""
-    half = max(3, len(losses) // 8 | 1) // 2
+    half = window(len(losses)) // 2
     return [statistics.median(losses[max(0, i - half) : i + half + 1]) for i in range(len(losses))]
 
 
@@ -78,8 +88,8 @@ def noise_error(losses: list[float], bottom: int) -> float:
         return 0.0
     centre = statistics.median(diffs)
     sigma = 1.4826 * statistics.median(abs(d - centre) for d in diffs) / math.sqrt(2)
-    window, first = max(3, len(losses) // 8 | 1), max(5, len(losses) // 5)
-    return sigma * math.sqrt(math.pi / 2 * (1 / window + 1 / first))
+    n = len(losses)
+    return sigma * math.sqrt(math.pi / 2 * (1 / window(n) + 1 / first_fifth(n)))
 
 
 def suggest(lrs: list[float], losses: list[float]) -> dict:
@@ -88,7 +98,7 @@ def suggest(lrs: list[float], losses: list[float]) -> dict:
     when it never falls."""
     smoothed = running_median(losses)
     bottom = min(range(len(smoothed)), key=lambda j: smoothed[j])
-    level = statistics.median(losses[: max(5, len(losses) // 5)])
+    level = statistics.median(losses[: first_fifth(len(losses))])
     drop = level - smoothed[bottom]
     out = {"lr_min_loss": lrs[bottom], "steps": len(lrs)}
     fallback = {**out, "suggestion": lrs[bottom] / 10, "rule": "minimum/10", "valid": False}

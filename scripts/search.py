@@ -85,8 +85,10 @@ def spec_from_json(text: str) -> dict:
         if not isinstance(cfg, dict) or not isinstance(cfg.get("ga"), dict):
             raise ValueError("ga: missing (give the config's ga: and search: sections)")
         return spec_from_config(cfg)
-    except (KeyError, TypeError) as e:
-        raise ValueError(f"ga.{e.args[0] if isinstance(e, KeyError) else ''}: missing or of the wrong type") from None
+    except KeyError as e:
+        raise ValueError(f"ga.{e.args[0]}: missing") from None
+    except (TypeError, AttributeError) as e:  # a section or a value of another type (a list, null, text)
+        raise ValueError(f"ga or search: a section or value of the wrong type ({e})") from None
 
 
 def budget(spec: dict) -> int:
@@ -107,10 +109,12 @@ def smallest(spec: dict, name: str) -> list:
     return [min(g.choices) if g.kind == "categorical" else g.low for g in genes]
 
 
-def run_context(settings_values: dict, spec: dict, meta: dict, stop=None) -> dict:
-    """The identity context of the search's runs (identity.py): the settings that are not searched,
-    the data, and for a run early stopping may stop, its stop context."""
-    return identity.context(settings_values, named=spec["space"].names, data_id=meta["data_id"], stop=stop)
+def run_context(settings_values: dict, spec: dict, meta: dict, genome: dict, stop=None) -> dict:
+    """The identity context of one of the search's runs (identity.py): the settings that are not
+    searched, as this genome trains them (a genome's arch decides whether the shortcut counts), the
+    data, and for a run early stopping may stop, its stop context."""
+    values = {**settings_values, **{k: genome[k] for k in spec["space"].names}}
+    return identity.context(values, named=spec["space"].names, data_id=meta["data_id"], stop=stop)
 
 
 # ----------------------------------------------------------------------------- round tables
@@ -137,12 +141,14 @@ def check_genes(df, space, path) -> None:
             raise DataError(f"{path}: field run (row {i + 1}): {e}") from None
         genome = space.parse(row)
         key = identity.key_of(row["run"])
-        if key and identity.genome_key(identity.spelling(genome)) != key:
+        if key and identity.key_of_genome(genome) != key:
             raise DataError(f"{path}: row {i + 1}: its genes are not the genome of its run {row['run']}")
-        wrong = [g for g in space.names if g in named and named[g] != genome[g]]
-        if wrong or set(named) - set(space.names):
-            name = (wrong or sorted(set(named) - set(space.names)))[0]
-            raise DataError(f"{path}: field {name} (row {i + 1}): not the value its run {row['run']} trains with")
+        wrong = [g for g in space.names if named.get(g) != genome[g]] if not key else []
+        extra = sorted(set(named) - set(space.names))
+        if wrong or extra:
+            raise DataError(
+                f"{path}: field {(wrong or extra)[0]} (row {i + 1}): not the value its run {row['run']} trains with"
+            )
 
 
 _SPELLED: dict = {}  # (population table, its mtime) -> {genome key: spelling}
@@ -154,8 +160,11 @@ def spelled_genome(out: str, key: str, spec: dict) -> str:
     for path in sorted(Path(out).glob("search/rep*/**/population.tsv")):
         stamp = (str(path), path.stat().st_mtime_ns)
         if stamp not in _SPELLED:
-            rows = formats.read_table("population", path).to_dict("records")
-            spellings = [identity.spelling(spec["space"].parse(r)) for r in rows]
+            try:  # a table of another space (a removed repeat or method, older genes) holds none of ours
+                rows = formats.read_table("population", path).to_dict("records")
+                spellings = [identity.spelling(spec["space"].parse(r)) for r in rows]
+            except (DataError, KeyError, ValueError):
+                spellings = []
             _SPELLED[stamp] = {identity.genome_key(x): x for x in spellings}
         if key in _SPELLED[stamp]:
             return _SPELLED[stamp][key]
@@ -237,7 +246,7 @@ def name_runs(rows: list[dict], spec: dict, settings_values: dict, meta: dict, s
         stop = None
         if stop_cfg and r["origin"] not in NEVER_STOPPED:
             stop = {"epoch": stop_cfg["epoch"], "margin": stop_cfg.get("margin", 0.0), "against": against}
-        r["run"] = space.run_id(r, seed, run_context(settings_values, spec, meta, stop))
+        r["run"] = space.run_id(r, seed, run_context(settings_values, spec, meta, r, stop))
     return rows
 
 
@@ -430,9 +439,9 @@ def plan(spec: dict, values: dict, meta: dict, best, baseline: dict, suggestion:
     base_ctx = identity.context(values, named=list(base), data_id=meta["data_id"])
     rows = [("baseline", 0, "search", seed, identity.run_id(base, seed, base_ctx), float("nan"))]
     rows += [("baseline", 0, "final", s, identity.run_id(base, s, base_ctx), float("nan")) for s in seeds]
-    ctx = run_context(values, spec, meta)
     for _, b in best.iterrows():
         genome = spec["space"].parse(b)
+        ctx = run_context(values, spec, meta, genome)
         rows += [
             (b["method"], int(b["repeat"]), "final", s, spec["space"].run_id(genome, s, ctx), b["fitness"])
             for s in seeds

@@ -201,13 +201,13 @@ def changed(values: dict) -> dict:
 def identity_changed(values: dict) -> dict:
     """The settings of `values` that can change a run's numbers and are off their defaults: what the
     search steps and the train jobs of a workflow are given (scripts/search.py --settings)."""
-    return changed({k: v for k, v in effective(values).items() if BY_NAME[k].identity})
+    return changed({k: v for k, v in values.items() if BY_NAME[k].identity})
 
 
 def effective(values: dict) -> dict:
     """`values` with what the run cannot use at its default: the shortcut option of a net that fixes
     its own (the ImageNet ResNets' projections, the plain nets' none), so `train.shortcut: B` on the
-    default resnet50 neither renames nor retrains its runs."""
+    default resnet50 neither renames nor retrains its runs. Per run: a genome's arch decides."""
     arch = ARCHS.get(values.get("arch"))
     if arch is not None and arch.shortcut != "config" and "shortcut" in values:
         return {**values, "shortcut": BY_NAME["shortcut"].default}
@@ -224,7 +224,7 @@ def differences(recorded: dict, requested: dict) -> list[str]:
     """The keys where a recorded fingerprint differs from the requested one. A setting the record
     lacks (written before it existed) counts as its default, so new settings retrain nothing; any
     other key it lacks (the data's identity of an older record) is not known to differ."""
-    diff = []
+    diff, recorded = [], effective(recorded)  # a record of 0.5.1 may hold a shortcut its net ignored
     for k, v in requested.items():
         old = typed(k, recorded.get(k, BY_NAME[k].default)) if k in BY_NAME else recorded.get(k, v)
         if old != v:

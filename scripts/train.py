@@ -454,7 +454,7 @@ def spelled_genes(run: str, genes: str | None) -> dict:
     if key is None or genes is None:
         raise ValueError(f"--genes goes with a run id of the form genome=<key>_seed=N only (got --genome {run})")
     named = identity.parse_run_id(f"{genes}_seed=0")[0]
-    if identity.genome_key(identity.spelling(named)) != key:
+    if identity.key_of_genome(named) != key:
         raise ValueError(f"--genes {genes}: not the genome of key {key} (run {run})")
     return named
 

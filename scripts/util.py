@@ -72,12 +72,17 @@ def naming(path, e: OSError) -> OSError:
     return OSError(e.errno, reason, str(path))
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path` or the nearest folder above it that exists (as anything: a file, a dangling link)."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
 def _file_on_the_way(path: Path) -> Path | None:
     """The nearest existing thing above `path` where it is not a folder (a file, a dangling link)."""
-    for folder in path.parents:
-        if os.path.lexists(folder):
-            return None if folder.is_dir() else folder
-    return None
+    found = nearest_existing(path.parent)
+    return None if found.is_dir() else found
 
 
 def temp_beside(path: Path) -> tuple[int, str]:
@@ -268,11 +273,9 @@ def check_writable(path: Path) -> None:
     try:
         if path.is_dir():
             raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
-        folder = path.parent
-        while not folder.is_dir():
-            if folder.exists() or folder.is_symlink() or folder == folder.parent:  # a file where a folder must be
-                raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))  # naming() names the file
-            folder = folder.parent
+        folder = nearest_existing(path.parent)
+        if not folder.is_dir():  # a file where a folder must be
+            raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))  # naming() names the file
         fd, probe = _mkstemp(folder, path)
         os.close(fd)
         os.unlink(probe)

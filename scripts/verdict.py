@@ -191,7 +191,8 @@ def score_sentence(c) -> str:
         if not math.isnan(r["test_top1_ci_low"]):
             ci = f" [{pct(r['test_top1_ci_low'])}, {pct(r['test_top1_ci_high'])}]"
         else:
-            ci = " [no interval: every value the same]" if max(r["repeats"], r["seeds"]) > 1 else ""
+            same = max(r["repeats"], r["seeds"]) > 1 and not math.isnan(r["test_top1_mean"])
+            ci = " [no interval: every value the same]" if same else ""
         scores.append(f"{r['label']} {pct(r['test_top1_mean'])}{ci}")
     methods = c[c["method"] != "baseline"]
     repeats, seeds = int(methods["repeats"].max()), int(c["seeds"].max())

@@ -100,3 +100,4 @@ def test_the_timing_benchmark_fails_ci_when_a_goal_is_missed():
         "wall clock 200.0 s > 180 s",
         "train fixed cost - import torch = 1.20 s > 1 s",
     ]
+    assert "the fixed cost is unknown" in goals_missed({**ok, "train_median_s": {}}, 1.1, 180, 1)[0]

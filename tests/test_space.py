@@ -207,9 +207,23 @@ def test_a_setting_the_net_cannot_use_is_no_part_of_its_identity():
     B on the default resnet50 renames no run, passes no flag and is no fingerprint difference."""
     values = settings.from_config(_defaults())
     b = {**values, "shortcut": "B"}
-    assert identity.context(b, ("lr", "wd", "mom")) == {} and settings.identity_changed(b) == {}
+    assert identity.context(b, ("lr", "wd", "mom")) == {}
+    assert settings.identity_changed(b) == {"shortcut": "B"}  # passed on: a CIFAR genome of the search uses it
     full = settings.with_defaults(values)
     assert settings.differences(settings.fingerprint(full), settings.fingerprint({**full, "shortcut": "B"})) == []
     cifar = {**b, "arch": "resnet20"}  # a CIFAR resnetN uses it: part of the identity
     assert identity.context(cifar, ("lr", "wd", "mom")) == {"arch": "resnet20", "shortcut": "B"}
     assert identity.context({**cifar, "arch": "plain20"}, ("lr", "wd", "mom")) == {"arch": "plain20"}
+    # per run: with arch a gene, each genome's own net decides, as the train job computes it
+    import search
+
+    cfg = _defaults()
+    cfg = {**cfg, "train": {**cfg["train"], "arch": "resnet20", "shortcut": "B"}}
+    cfg["ga"] = {**cfg["ga"], "genes": {**REPORT, "arch": {"choices": ["resnet20", "plain20"]}}}
+    spec, meta = search.spec_from_config(cfg), {"data_id": identity.DATA_DEFAULT}
+    base = {"lr": 1e-3, "wd": 0.0, "mom": 0.9}
+    resnet = search.run_context(settings.from_config(cfg), spec, meta, {**base, "arch": "resnet20"})
+    plain = search.run_context(settings.from_config(cfg), spec, meta, {**base, "arch": "plain20"})
+    assert resnet == {"shortcut": "B"} and plain == {}
+    # a 0.5.1 record of a resnet50 run that says shortcut B is no difference from A
+    assert settings.differences({**full, "shortcut": "B"}, settings.fingerprint(full)) == []
