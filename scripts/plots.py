@@ -7,7 +7,7 @@ takes the search's settings (--spec) for the genes and the methods (strategies/:
     python scripts/plots.py ga-progress     --spec ... --individuals search/individuals.tsv --out ga_progress.png
     python scripts/plots.py search-space    --spec ... --individuals search/individuals.tsv --out search_space.png
     python scripts/plots.py training-curves --spec ... --individuals ... --plan final/plan.tsv \\
-        --metrics runs/*/metrics.tsv --top-k 4 --out training_curves.png
+        --metrics runs/*/metrics.tsv --results runs/*/result.json --top-k 4 --out training_curves.png
     python scripts/plots.py schedules --spec ... --individuals ... --plan ... --schedules runs/*/schedule.tsv --out x
     python scripts/plots.py lr-find --spec ... --tsv lr_find/lr_find.tsv --suggestion lr_find/suggestion.json --out x
     python scripts/plots.py final-comparison --spec ... --comparison final/comparison.tsv --plan final/plan.tsv \\
@@ -201,9 +201,7 @@ def curve_runs(spec, individuals, plan_tsv, top_k: int) -> list[dict]:
         text = (
             f"{label} #{rank} (round {r['round']}, val top-1 {100 * r['fitness']:.1f}%): {space.label(genome, varying)}"
         )
-        runs.append(
-            {"run": r["run"], "baseline": False, "label": text, "epochs": int(r["epochs_completed"]), "genes": varying}
-        )
+        runs.append({"run": r["run"], "baseline": False, "label": text, "genes": varying})
     return runs
 
 
@@ -217,7 +215,12 @@ def by_run(files, kind: str, min_rows: int = 1) -> dict:
     return {run_of(f): formats.read_table(kind, f, min_rows) for f in files}
 
 
-def plot_training_curves(spec, individuals, plan, metrics, top_k, out) -> None:
+def completed_epochs(results) -> dict:
+    """Each run's epochs_completed from its result.json: its metrics.tsv must hold as many rows."""
+    return {run_of(p): formats.read_record("result", p, run=run_of(p))["epochs_completed"] for p in results}
+
+
+def plot_training_curves(spec, individuals, plan, metrics, results, top_k, out) -> None:
     """Top-1/3/5 and losses per epoch: the baseline against the k fittest runs of the search."""
     panels = [("top1", "top-1 accuracy (%)"), ("top3", "top-3 accuracy (%)"), ("top5", "top-5 accuracy (%)"),
               ("train_loss", "training loss"), ("val_loss", "validation loss")]  # fmt: skip
@@ -225,12 +228,13 @@ def plot_training_curves(spec, individuals, plan, metrics, top_k, out) -> None:
     axes = axes.ravel()
     palette = sns.color_palette("tab10")
     tables, handles = by_run(metrics, "metrics", min_rows=0), []  # a run invalid or diverged in epoch 1 has none
+    completed = completed_epochs(results)
     runs = curve_runs(spec, individuals, plan, top_k)
     for i, r in enumerate(runs):
         m = tables[r["run"]]
-        if "epochs" in r and len(m) != r["epochs"]:  # a line lost from metrics.tsv would vanish from the figure
+        if len(m) != completed.get(r["run"], len(m)):  # a line lost from metrics.tsv would vanish from the figure
             path = next(f for f in metrics if run_of(f) == r["run"])
-            raise DataError(f"{path}: {len(m)} epochs, but its run completed {r['epochs']} (individuals table)")
+            raise DataError(f"{path}: {len(m)} epochs, but its result.json says {completed[r['run']]} completed")
         style = BASELINE_STYLE if r["baseline"] else {"color": palette[(i - 1) % 10], "linewidth": 1.6}
         for ax, (col, _) in zip(axes, panels):
             y = 100 * m[col] if col.startswith("top") else m[col]
@@ -442,7 +446,7 @@ COMMANDS = {
     "search-progress": (plot_search_progress, {"individuals": str}),
     "ga-progress": (plot_ga_progress, {"individuals": str}),
     "search-space": (plot_search_space, {"individuals": str}),
-    "training-curves": (plot_training_curves, {"individuals": str, "plan": str, "metrics": list}),
+    "training-curves": (plot_training_curves, {"individuals": str, "plan": str, "metrics": list, "results": list}),
     "schedules": (plot_schedules, {"individuals": str, "plan": str, "schedules": list}),
     "lr-find": (plot_lr_find, {"tsv": str, "suggestion": str}),
     "final-comparison": (plot_final_comparison, {"comparison": str, "plan": str, "tests": list, "verdict": str}),

@@ -332,7 +332,7 @@ FIGURE_BREAKS = {
         "training-curves",
         "metrics",
         lambda lines: "".join(lines[:-1]),
-        "1 epochs, but its run completed 2",
+        "1 epochs, but its result.json says 2 completed",
     ),
 }
 
@@ -347,6 +347,7 @@ def test_figures_refuse_curves_breaking_their_contract(outdir, tmp_path, spec, n
     bad = edited(target, tmp_path / base / f"{kind}.tsv", edit)
     files = [bad if f == target else f for f in files]
     key = "metrics" if kind == "metrics" else "schedules"
+    more = {"results": sorted((outdir / "runs").glob("*/result.json"))} if figure == "training-curves" else {}
     before = snapshot(outdir)
     p = run(
         *plot_cmd(
@@ -356,6 +357,7 @@ def test_figures_refuse_curves_breaking_their_contract(outdir, tmp_path, spec, n
             individuals=outdir / "search/individuals.tsv",
             plan=outdir / "final/plan.tsv",
             **{key: files},
+            **more,
         )
     )
     assert_one_clean_error(p, str(bad))

@@ -252,7 +252,9 @@ def get_run_flags(wildcards):
         runs = degradation_runs(read_record("meta", PREPARED_META)["data_id"])
         if wildcards.run in runs:
             return runs[wildcards.run][3]
-    key = identity.key_of(wildcards.run)  # a genome too long to spell: the job is given its spelling
+    key = identity.key_of(
+        wildcards.run
+    )  # a genome too long to spell: the job is given its spelling
     if key:
         return SEARCH_FLAGS + " --genes " + search.spelled_genome(OUT, key, SPEC)
     return SEARCH_FLAGS
@@ -409,6 +411,10 @@ def get_curve_runs():
 
 def get_curve_metrics(wildcards):
     return [run_file(r, "metrics") for r in get_curve_runs()]
+
+
+def get_curve_results(wildcards):
+    return [run_file(r, "result") for r in get_curve_runs()]
 
 
 def get_curve_schedules(wildcards):

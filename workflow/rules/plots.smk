@@ -78,6 +78,7 @@ rule plot_training_curves:
         individuals=search_file("individuals"),
         plan=final_file("plan.tsv"),
         metrics=get_curve_metrics,
+        results=get_curve_results,
     output:
         update(
             report(
@@ -97,7 +98,7 @@ rule plot_training_curves:
         spec=SEARCH_CONFIG,
         top_k=config["plots"]["top_k"],
     shell:
-        "python {params.script:q} training-curves --spec {params.spec:q} --individuals {input.individuals:q} --plan {input.plan:q} --metrics {input.metrics:q} --top-k {params.top_k:q} "
+        "python {params.script:q} training-curves --spec {params.spec:q} --individuals {input.individuals:q} --plan {input.plan:q} --metrics {input.metrics:q} --results {input.results:q} --top-k {params.top_k:q} "
         "--out {output:q} > {log:q} 2>&1"
 
 
