@@ -200,7 +200,10 @@ def test_paths_with_spaces_and_shell_characters_are_quoted(tmp_path):
     assert not list(work.rglob("INJECTED*")) and not list(tmp_path.rglob("INJECTED*"))
 
 
-PROVENANCE = {"torch", "torchvision", "cuda", "cudnn", "device", "deterministic", "threads", "commit", "settings_hash"}
+PROVENANCE = {
+    *("torch", "torchvision", "cuda", "cudnn", "device", "precision", "deterministic", "threads", "commit"),
+    "settings_hash",
+}
 
 
 def test_every_result_records_its_provenance_and_the_report_lists_environments(smoke):

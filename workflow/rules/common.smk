@@ -252,11 +252,10 @@ def get_run_flags(wildcards):
         runs = degradation_runs(read_record("meta", PREPARED_META)["data_id"])
         if wildcards.run in runs:
             return runs[wildcards.run][3]
-    key = identity.key_of(
-        wildcards.run
-    )  # a genome too long to spell: the job is given its spelling
+    # a genome too long to spell: the job is given its spelling
+    key = identity.key_of(wildcards.run)
     if key:
-        return SEARCH_FLAGS + " --genes " + search.spelled_genome(OUT, key, SPEC)
+        return f"{SEARCH_FLAGS} --genes {search.spelled_genome(OUT, key, SPEC)}"
     return SEARCH_FLAGS
 
 
