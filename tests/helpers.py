@@ -1,6 +1,7 @@
 """What several test files share: paths, running the scripts and Snakemake, and interrupting a
 workflow run for real (Snakemake in its own process group, watched through the run folders)."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -166,3 +167,24 @@ def write_image_folder(root: Path, classes=("cat", "dog", "zebra"), n_train=100,
             image = Image.fromarray(np.ascontiguousarray(row.reshape(3, 32, 32).transpose(1, 2, 0)))
             image.resize((size, size), Image.Resampling.BILINEAR).save(folder / f"{i:05d}.png")
     return root
+
+
+@contextlib.contextmanager
+def mounted(folder: Path, options: str):
+    """A tmpfs of our own on `folder` (root only; skipped where the machine does not allow it)."""
+    import pytest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter with scripts/ importable (what it imports is what is measured)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -22,7 +22,7 @@ import yaml
 import formats
 import settings
 from config_check import check_config, merge
-from helpers import ROOT, SMOKE, copy_workflow, script_cmd, small_args, snakemake
+from helpers import ROOT, SMOKE, copy_workflow, mounted, script_cmd, small_args, snakemake
 
 
 def snapshot(folder: Path) -> dict:
@@ -664,19 +664,6 @@ def test_md5_mismatch_names_the_file(synthetic_raw, tmp_path):
 
 
 # ----------------------------------------------------------------------------- faults of the machine
-@contextlib.contextmanager
-def mounted(folder: Path, options: str):
-    """A tmpfs mounted on `folder` (root only; skipped where the machine does not allow it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
-
-
 def test_a_full_disk_is_one_line_and_leaves_no_partial_file(outdir, tmp_path, spec):
     with mounted(tmp_path / "full", "size=16k") as full:
         with contextlib.suppress(OSError), open(full / "filler", "wb", buffering=0) as f:

@@ -1,11 +1,10 @@
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from helpers import ROOT, script_cmd
+from helpers import ROOT, run_python, script_cmd
 
 
 def test_benchmark_runs_three_pipelines_interleaved_with_spread(tmp_path):
@@ -84,8 +83,7 @@ def test_the_light_steps_import_neither_torch_nor_the_plotting_stack():
         "heavy = sorted(m for m in ('torch', 'matplotlib', 'seaborn', 'optuna') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    p = run_python(code)
     assert p.returncode == 0, p.stderr
 
 

@@ -18,7 +18,7 @@ import images
 import settings
 import util
 from config_check import SCHEMA, ConfigError, check_config, merge
-from helpers import BIN, ROOT, copy_workflow, script_cmd, snakemake_env, write_image_folder
+from helpers import BIN, ROOT, copy_workflow, mounted, script_cmd, snakemake_env, write_image_folder
 
 LONG = "x" * 300  # one name past every common file system's 255 bytes
 
@@ -107,19 +107,6 @@ def test_a_file_size_limit_in_a_real_command_is_one_line_naming_the_file(tmp_pat
     line = one_error_line(p, f"error: {root / 'cifar-10-batches-py' / 'data_batch_1'}: File too large")
     assert line == p.stderr.strip() and p.returncode == 1
     assert sorted(x.name for x in root.rglob("*")) == [".lock", "cifar-10-batches-py"]  # no temp, no half a batch
-
-
-@contextlib.contextmanager
-def mounted(folder, options: str):
-    """A tmpfs of our own on `folder` (root only; skipped where the machine does not allow it)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
-    if p.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {p.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
 def test_a_really_full_disk_is_one_line_naming_the_file(tmp_path):

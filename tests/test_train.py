@@ -4,7 +4,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 import torch
 
 from engine import METRIC_COLUMNS, one_cycle, peak_step
-from helpers import ROOT, TIMING, genome_id, lr_find_cmd, run_train, train_cmd
+from helpers import TIMING, genome_id, lr_find_cmd, run_python, run_train, train_cmd
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -381,6 +380,5 @@ def test_deterministic_kernels_on_cuda_without_importing_the_compiler():
         "import torch._inductor.config as c\n"
         "assert c.deterministic\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    p = run_python(code)
     assert p.returncode == 0, p.stderr
