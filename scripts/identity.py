@@ -106,7 +106,7 @@ def run_id(named: dict, seed: int, ctx: dict) -> str:
     full = "_".join(([spelled] if spelled else []) + tail)
     if len(full) <= MAX_RUN_ID:
         return full
-    return "_".join([f"genome={key_of_genome(named)}", *tail])
+    return "_".join([f"genome={genome_key(spelled)}", *tail])
 
 
 def key_of(run: str) -> str | None:
