@@ -15,6 +15,7 @@ np.load(mmap_mode="r") opens them in milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -482,7 +483,9 @@ def _folder(args) -> Path:
 def _locked(args) -> None:
     # One writer per data folder (runlock.py): two workflows on one outdir both schedule these
     # steps; the second waits, then writes the same bytes again, each file replaced atomically.
-    with runlock.hold(_folder(args), args.cmd):
+    # The prepare step reads the raw folder under its lock: the other workflow may still be writing it.
+    reading = runlock.reading(args.data_dir) if args.cmd == "prepare" else contextlib.nullcontext()
+    with runlock.hold(_folder(args), args.cmd), reading:
         _print(args)
 
 

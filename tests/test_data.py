@@ -210,3 +210,22 @@ def test_a_second_prepare_on_one_folder_waits_for_the_first(synthetic_raw, tmp_p
     assert [p.wait(timeout=120) for p in both] == [0, 0]
     assert sorted(p.name for p in out.iterdir()) == sorted([".lock", *data.PREPARED_FILES])
     assert load_prepared(out)["meta"]["train_size"] == 2500
+
+
+def test_the_prepare_step_reads_the_raw_folder_only_after_its_writer_ends(tmp_path):
+    """Another workflow's Snakemake finds the raw folder (a directory output) while this one's
+    synthetic or download step still writes it: its prepare step waits for the writer's lock instead
+    of failing on half a folder (as it once did in CI: 'no cifar-10-batches-py/test_batch found')."""
+    from test_runlock import holder
+
+    raw, out = tmp_path / "raw", tmp_path / "prepared"
+    held = holder(raw)  # the writer: the folder exists, still empty
+    try:
+        args = ["prepare", "--data-dir", raw, "--out", out, "--dataset", "synthetic"]
+        waiting = subprocess.Popen(script_cmd("data.py", *args), stdout=subprocess.PIPE, text=True)
+        assert waiting.stdout.readline().startswith("raw is held by train on host ")
+        data.write_synthetic(raw, n_train=600, n_test=100, seed=0)
+    finally:
+        held.kill()
+        held.wait()
+    assert waiting.wait(timeout=120) == 0 and "600 train, 100 test" in waiting.stdout.read()

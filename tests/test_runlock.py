@@ -57,3 +57,68 @@ def test_a_file_system_without_locks_is_one_error_not_a_wait_forever(tmp_path, m
         with runlock.hold(run, "train", wait=None, log=lambda _: None):
             pass
     assert time.monotonic() - t0 < 2
+
+
+def _is_locked(lock) -> bool:
+    import fcntl
+
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def test_a_folder_a_holder_creates_is_never_seen_unlocked(tmp_path):
+    """Another workflow's Snakemake takes a folder that exists for a finished output (the raw data
+    folder, a directory output): the folder must appear with its lock already held, so the step that
+    reads it waits for the writer instead of reading half a folder."""
+    for i in range(30):  # the unlocked moment it guards against is short: look many times
+        folder = tmp_path / f"raw{i}"
+        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(SCRIPTS), str(folder)], stdout=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 30
+            while not folder.exists() and time.monotonic() < deadline:
+                pass  # spin: look as early as anyone could
+            assert _is_locked(folder / runlock.LOCK_NAME)
+            assert proc.stdout.readline().strip() == b"held"
+        finally:
+            proc.kill()
+            proc.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"raw{i}" for i in range(30))  # no temp folder
+
+
+def test_a_reader_waits_for_the_writer_and_touches_no_folder_of_the_user(tmp_path):
+    user_data = tmp_path / "user data"
+    user_data.mkdir()
+    with runlock.reading(user_data):  # no lock file: the user's own folder, read as it is
+        pass
+    assert list(user_data.iterdir()) == []
+    raw = tmp_path / "raw"
+    proc = holder(raw)
+    said = []
+    try:
+        with pytest.raises(TimeoutError):
+            _read_within(raw, 1.5, said)
+        assert said and said[0].startswith("raw is held by train on host ")
+    finally:
+        proc.kill()
+        proc.wait()
+    _read_within(raw, 5, said)  # the writer ended: read at once
+
+
+def _read_within(folder, seconds, said):
+    import threading
+
+    done = threading.Event()
+
+    def read():
+        with runlock.reading(folder, log=said.append):
+            done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError
