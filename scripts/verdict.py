@@ -1,7 +1,8 @@
 """The final comparison on the TEST set and the report's verdict, with honest statistics.
 
     python scripts/verdict.py --spec '<json>' --plan final/plan.tsv --tests runs/*/test.json \\
-        --results runs/*/result.json --meta prepared/meta.json --suggestion lr_find/suggestion.json \\
+        --results runs/*/result.json --meta prepared/meta.json --test-labels prepared/test_y.npy \\
+        --suggestion lr_find/suggestion.json \\
         --baseline '{"lr": "auto", ...}' --best-predictions runs/<reference best>/test_predictions.tsv \\
         --out-comparison comparison.tsv \\
         --out-differences differences.tsv --out-predictions predictions.tsv --out-verdict verdict.txt
@@ -12,13 +13,15 @@ with the final seeds: the mean, and a 95 % t-interval over the repeats' means (t
 replicated is the search; with one repeat the interval covers only the seed-to-seed noise of
 retraining, and the verdict says that one search per method cannot rank methods). The baseline has
 no search: its unit is the seed. A difference between two methods is Welch's t-interval on their
-units; an interval that covers 0 is "not distinguishable at this budget", and over the seeds of one
-search an interval that excludes 0 says only that two retrained genomes differ, never which method is
-better. A method whose mean test top-1 is at or below chance (the test set's largest class share)
-failed and is named so, not compared; so is a baseline trained at the lr of an LR range test that
-failed (baseline.lr auto). Values that do not vary give no interval. The winner's curse is shown per
-method: its bests' validation fitness in the search next to their validation and test
-top-1 when retrained.
+units, each at the level that makes all the table's intervals hold at once with 95 % (Bonferroni:
+reading the whole table calls a difference by chance at most 5 % of the time). An interval that
+covers 0 is "not distinguishable at this budget"; over the seeds of one search, one that excludes 0
+says only that two retrained genomes differ, never which method is better. A method with a final
+run that diverged, or whose mean test top-1 is at or below chance (the test set's largest class
+share, from the prepared test labels), failed and is named so, not compared; so is a baseline
+trained at the lr of an LR range test that failed (baseline.lr auto). Values that do not vary give
+no interval. The winner's curse is shown per method: its bests' validation fitness in the search
+next to their validation and test top-1 when retrained.
 """
 
 from __future__ import annotations
@@ -93,8 +96,8 @@ def interval(values: list[float]) -> tuple[float, float, float]:
     return m, max(0.0, m - half), min(1.0, m + half)
 
 
-def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
-    """(mean(a) - mean(b), low, high): Welch's 95 % t-interval of the difference; NaN bounds where
+def welch(a: list[float], b: list[float], level: float = LEVEL) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), low, high): Welch's t-interval of the difference at `level`; NaN bounds where
     either side has fewer than two values or neither varies (a zero-width interval is no evidence)."""
     diff = statistics.fmean(a) - statistics.fmean(b)
     if len(a) < 2 or len(b) < 2:
@@ -103,7 +106,7 @@ def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
     if va + vb == 0:
         return diff, math.nan, math.nan
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = t_quantile((1 + LEVEL) / 2, df) * math.sqrt(va + vb)
+    half = t_quantile((1 + level) / 2, df) * math.sqrt(va + vb)
     return diff, diff - half, diff + half
 
 
@@ -126,8 +129,8 @@ def final_scores(plan_tsv, tests):
 
 def units(df) -> tuple[list[float], str]:
     """A method's replicated unit: the mean test top-1 of each search when it ran more than one,
-    else each seed's."""
-    per_repeat = df.groupby("repeat")["test_top1"].mean()
+    else each seed's (NaN where a seed diverged: compare() names such a method failed)."""
+    per_repeat = df.groupby("repeat")["test_top1"].mean(skipna=False)
     if len(per_repeat) > 1:
         return list(per_repeat), "repeats"
     return list(df["test_top1"]), "seeds"
@@ -139,7 +142,8 @@ def labels(names) -> dict:
 
 def compare(scores, chance: float):
     """One row per method: repeats, seeds, mean and std of every metric, the test top-1's 95 % interval
-    and its basis, the winner's curse (search fitness) and whether it failed (at or below chance)."""
+    and its basis, the winner's curse (search fitness) and whether it failed (a final run that diverged,
+    or at or below chance)."""
     import pandas as pd
 
     rows = []
@@ -147,42 +151,58 @@ def compare(scores, chance: float):
     for m in names:
         df = scores[scores["method"] == m]
         u, basis = units(df)
-        mean, low, high = interval(u)
+        diverged = bool(df["test_top1"].isna().any())  # a final run that diverged has no test scores
+        mean, low, high = (math.nan,) * 3 if diverged else interval(u)
         row = {"method": m, "label": labels(names)[m], "repeats": df["repeat"].nunique(), "seeds": df["seed"].nunique()}
-        for k in METRICS:
-            row[f"{k}_mean"], row[f"{k}_std"] = df[k].mean(), df[k].std(ddof=1) if len(df) > 1 else math.nan
+        for k in METRICS:  # one NaN policy with the units: a diverged seed is never averaged away
+            row[f"{k}_mean"] = df[k].mean(skipna=False)
+            row[f"{k}_std"] = df[k].std(ddof=1, skipna=False) if len(df) > 1 else math.nan
         row.update(test_top1_ci_low=low, test_top1_ci_high=high, ci_basis=basis)
-        at_chance = not mean > chance + 1e-9  # NaN too; the tolerance: three seeds of 0.1 average to 0.1000...2
-        row.update(
-            search_fitness_mean=df["search_fitness"].mean(), failed=at_chance, failure="chance" if at_chance else ""
-        )
+        at_chance = not mean > chance + 1e-9  # the tolerance: three seeds of 0.1 average to 0.1000...2
+        failure = "diverged" if diverged else "chance" if at_chance else ""
+        row.update(search_fitness_mean=df["search_fitness"].mean(), failed=bool(failure), failure=failure)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def pairs(comparison, reference: str) -> list[tuple[str, str]]:
+    """(method, against): each method against the reference method and the baseline; methods that
+    failed are not compared."""
+    ok = set(comparison.loc[~comparison["failed"], "method"])
+    return [
+        (m, against)
+        for m in comparison["method"]
+        for against in dict.fromkeys([reference, "baseline"])
+        if m not in (against, "baseline") and m in ok and against in ok
+    ]
+
+
+def family_level(k: int) -> float:
+    """Each of k intervals at 1 - (1 - LEVEL) / k (Bonferroni): 95 % that all k cover their true
+    differences at once, so reading the whole table calls a difference by chance at most 5 % of the time."""
+    return 1 - (1 - LEVEL) / max(k, 1)
+
+
 def differences(scores, comparison, reference: str):
     """Each method's test top-1 minus the reference method's and minus the baseline's (points of
-    accuracy as fractions), with Welch's interval; methods that failed are not compared."""
+    accuracy as fractions), with Welch's interval at the family-wise level of all the comparisons."""
     import pandas as pd
 
-    ok = set(comparison.loc[~comparison["failed"], "method"])
+    compared = pairs(comparison, reference)
     rows = []
-    for m in comparison["method"]:
-        for against in dict.fromkeys([reference, "baseline"]):
-            if m in (against, "baseline") or m not in ok or against not in ok:
-                continue
-            (a, basis), (b, _) = (units(scores[scores["method"] == x]) for x in (m, against))
-            diff, low, high = welch(a, b)
-            excludes = not math.isnan(low) and not low <= 0 <= high
-            # over seeds alone (one search) an interval compares two retrained genomes, not the methods
-            row = {"method": m, "against": against, "diff": diff, "ci_low": low, "ci_high": high, "basis": basis}
-            rows.append({**row, "distinguishable": excludes and basis == "repeats"})
+    for m, against in compared:
+        (a, basis), (b, _) = (units(scores[scores["method"] == x]) for x in (m, against))
+        diff, low, high = welch(a, b, family_level(len(compared)))
+        excludes = not math.isnan(low) and not low <= 0 <= high
+        # over seeds alone (one search) an interval compares two retrained genomes, not the methods
+        row = {"method": m, "against": against, "diff": diff, "ci_low": low, "ci_high": high, "basis": basis}
+        rows.append({**row, "distinguishable": excludes and basis == "repeats"})
     return pd.DataFrame(rows, columns=[f.name for f in formats.FORMATS["differences"]])
 
 
 # ----------------------------------------------------------------------------- the verdict
 def pct(x: float) -> str:
-    return f"{100 * x:.2f} %"
+    return "no score (a final run diverged)" if math.isnan(x) else f"{100 * x:.2f} %"
 
 
 def score_sentence(c) -> str:
@@ -212,6 +232,9 @@ def score_sentence(c) -> str:
 def difference_sentences(d, c) -> list[str]:
     label = dict(zip(c["method"], c["label"]))
     out = []
+    if len(d) > 1:
+        level, k = 100 * family_level(len(d)), len(d)
+        out.append(f"Differences: each interval at {level:.1f} %, so that all {k} hold at once with 95 % (Bonferroni).")
     for _, r in d.iterrows():
         gap = f"{label[r['method']]} vs {label[r['against']]}: {100 * r['diff']:+.2f} points"
         if math.isnan(r["ci_low"]):
@@ -237,6 +260,10 @@ def fail_baseline_of_a_failed_range_test(c, suggestion: dict, baseline: dict):
 
 def failure_sentences(c, chance: float, suggestion: dict, baseline: dict) -> list[str]:
     out = [
+        f"{r['label']} failed: a final run diverged (no test top-1); it is not compared."
+        for _, r in c[c["failure"] == "diverged"].iterrows()
+    ]
+    out += [
         f"{r['label']} failed: its test top-1 ({pct(r['test_top1_mean'])}) is at or below chance ({pct(chance)}); "
         "it is not compared."
         for _, r in c[c["failure"] == "chance"].iterrows()
@@ -283,16 +310,33 @@ def verdict(c, d, chance: float, suggestion: dict, baseline: dict, result_files)
 def chance_of(test_labels, num_classes: int) -> float:
     """The test top-1 of always answering the test set's most frequent class: 1 / classes on a
     balanced test set (CIFAR-10: 10 %), 90 % on a two-class one of 90 % cats."""
-    counts = test_labels.value_counts()
-    return float(counts.max() / counts.sum()) if len(counts) else 1 / num_classes
+    import numpy as np
+
+    counts = np.bincount(np.asarray(test_labels, dtype=np.int64), minlength=num_classes)
+    return float(counts.max() / counts.sum()) if counts.sum() else 1 / num_classes
+
+
+def read_test_labels(path, meta: dict):
+    """The prepared test labels (test_y.npy, plain int64: no pickles loaded), checked against meta.json."""
+    import numpy as np
+
+    try:
+        y = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a prepared label file ({e})") from None
+    if y.ndim != 1 or len(y) != meta["test_size"] or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{path}: {y.shape} {y.dtype} labels, meta.json says {meta['test_size']} integer labels")
+    if len(y) and not 0 <= int(y.min()) <= int(y.max()) < meta["num_classes"]:
+        raise DataError(f"{path}: labels outside 0..{meta['num_classes'] - 1}")
+    return np.asarray(y)
 
 
 def compare_step(args) -> None:
     spec = search.spec_from_json(args.spec)
     meta = formats.read_record("meta", args.meta)
     suggestion = formats.read_record("suggestion", args.suggestion)
-    predictions = formats.read_table("predictions", args.best_predictions, min_rows=0)
-    chance = chance_of(predictions["label"], meta["num_classes"])
+    formats.read_table("predictions", args.best_predictions, min_rows=0)  # checked, then copied
+    chance = chance_of(read_test_labels(args.test_labels, meta), meta["num_classes"])
     scores = final_scores(args.plan, args.tests)
     baseline = json.loads(args.baseline)
     c = fail_baseline_of_a_failed_range_test(compare(scores, chance), suggestion, baseline)
@@ -316,12 +360,13 @@ def main(argv=None) -> int:
     ap.add_argument("--tests", nargs="+", required=True, help="the final runs' test.json")
     ap.add_argument("--results", nargs="+", required=True, help="every run's result.json, for the verdict's cost")
     ap.add_argument("--meta", required=True, help="the prepared data's meta.json (its classes)")
+    ap.add_argument("--test-labels", required=True, help="the prepared data's test_y.npy (they give chance)")
     ap.add_argument("--suggestion", required=True, help="the LR finder's suggestion.json")
     ap.add_argument("--baseline", required=True, help="the config's baseline: section as JSON")
     ap.add_argument(
         "--best-predictions",
         required=True,
-        help="test_predictions.tsv of the reference's best (its labels give chance)",
+        help="test_predictions.tsv of the reference's best (for the confusion matrix)",
     )
     for name in ("comparison", "differences", "predictions", "verdict"):
         ap.add_argument(f"--out-{name}", required=True)

@@ -364,7 +364,7 @@ def test_figures_refuse_curves_breaking_their_contract(outdir, tmp_path, spec, n
     assert what in p.stderr and snapshot(outdir) == before
 
 
-def verdict_cmd(outdir, spec, plan=None, tests=None, suggestion=None, meta=None):
+def verdict_cmd(outdir, spec, plan=None, tests=None, suggestion=None, meta=None, labels=None):
     final = formats.read_table("plan", outdir / "final/plan.tsv").query("stage == 'final'")
     tests = tests or [outdir / "runs" / r / "test.json" for r in final["run"]]
     results = sorted((outdir / "runs").glob("*/result.json"))
@@ -376,6 +376,7 @@ def verdict_cmd(outdir, spec, plan=None, tests=None, suggestion=None, meta=None)
     meta = meta or outdir / "data/prepared/synthetic/meta.json"
     suggestion = suggestion or outdir / "lr_find/suggestion.json"
     inputs = ("--plan", plan or outdir / "final/plan.tsv", "--tests", *tests, "--results", *results, "--meta", meta)
+    inputs += ("--test-labels", labels or outdir / "data/prepared/synthetic/test_y.npy")
     more = (
         "--suggestion",
         suggestion,
@@ -436,6 +437,23 @@ def test_verdict_refuses_a_meta_json_without_classes(outdir, tmp_path, spec):
     bad = edited(outdir / "data/prepared/synthetic/meta.json", tmp_path / "meta.json", lambda r: r.pop("num_classes"))
     p = run(*verdict_cmd(outdir, spec, meta=bad))
     assert_one_clean_error(p, f"{bad}: field num_classes: missing")
+
+
+@pytest.mark.parametrize(
+    "labels, what",
+    [
+        (np.array([0, 1], dtype=object), "not a prepared label file"),  # a pickle: never loaded
+        (np.zeros(3, dtype=np.int64), "meta.json says 500 integer labels"),
+        (np.full(500, 12, dtype=np.int64), "labels outside 0..9"),
+    ],
+)
+def test_verdict_refuses_test_labels_that_are_not_the_prepared_ones(outdir, tmp_path, spec, labels, what):
+    bad = tmp_path / "test_y.npy"
+    np.save(bad, labels, allow_pickle=True)
+    before = snapshot(outdir)
+    p = run(*verdict_cmd(outdir, spec, labels=bad))
+    assert_one_clean_error(p, f"{bad}: ")
+    assert what in p.stderr and snapshot(outdir) == before
 
 
 @pytest.mark.parametrize(

@@ -105,13 +105,45 @@ def test_a_method_exactly_at_chance_failed_in_the_table_and_the_text_alike():
 def test_chance_is_the_majority_class_share_of_the_test_set():
     """An imbalanced test set (image folders allow one): answering its largest class always scores its
     share, so a baseline at 90 % on a 90/10 two-class test set learned nothing and failed."""
-    assert verdict.chance_of(pd.Series([0, 1] * 50), 2) == 0.5
-    assert verdict.chance_of(pd.Series([0] * 90 + [1] * 10), 2) == 0.9
-    assert verdict.chance_of(pd.Series([], dtype=int), 10) == 0.1
-    chance = verdict.chance_of(pd.Series([0] * 90 + [1] * 10), 2)
+    assert verdict.chance_of(np.array([0, 1] * 50), 2) == 0.5
+    assert verdict.chance_of(np.array([0] * 90 + [1] * 10), 2) == 0.9
+    assert verdict.chance_of(np.array([], dtype=np.int64), 10) == 0.1
+    chance = verdict.chance_of(np.array([0] * 90 + [1] * 10), 2)
     c, d, text = judge({"ga": {0: [0.95, 0.96], 1: [0.95, 0.94]}, "baseline": {0: [0.90, 0.90]}}, chance=chance)
     assert c.set_index("method").loc["baseline", "failed"] and d.empty
     assert "baseline failed: its test top-1 (90.00 %) is at or below chance (90.00 %)" in text
+
+
+def test_a_diverged_final_run_fails_its_method_and_is_never_averaged_away():
+    """evaluate.py gives a diverged final run NaN scores: its method failed, its means are NaN (not the
+    other seeds' average, which would flatter it), and the text says why; one search or several."""
+    nan = math.nan
+    for ga in ({0: [0.90, nan]}, {0: [0.90, 0.91], 1: [nan, 0.92]}):
+        c, d, text = judge({"ga": ga, "random": {0: [0.86, 0.84], 1: [0.83, 0.85]}, "baseline": {0: [0.7, 0.71]}})
+        row = c.set_index("method").loc["ga"]
+        assert row["failed"] and row["failure"] == "diverged" and math.isnan(row["test_top1_mean"])
+        assert "GA failed: a final run diverged (no test top-1); it is not compared." in text
+        assert "ga" not in set(d["method"]) | set(d["against"]) and "GA no score (a final run diverged)" in text
+    c, d, text = judge({"ga": {0: [0.90, 0.91]}, "baseline": {0: [nan, nan]}})  # a baseline lr that diverges
+    assert list(c.loc[c["failed"], "failure"]) == ["diverged"] and d.empty
+
+
+def test_the_differences_hold_together_at_95_percent():
+    """Five comparisons (three methods and the baseline): each interval at 99 %, so that reading the
+    whole table finds a difference by chance at most 5 % of the time; one comparison: 95 %."""
+    assert verdict.family_level(5) == pytest.approx(0.99) and verdict.family_level(1) == pytest.approx(0.95)
+    values = {
+        "ga": {0: [0.90, 0.88], 1: [0.80, 0.82], 2: [0.86, 0.84]},
+        "random": {0: [0.86, 0.84], 1: [0.83, 0.85], 2: [0.80, 0.81]},
+        "tpe": {0: [0.85, 0.84], 1: [0.87, 0.85], 2: [0.82, 0.83]},
+        "baseline": {0: [0.70, 0.72, 0.71]},
+    }
+    _, d, text = judge(values)
+    assert len(d) == 5 and "each interval at 99.0 %, so that all 5 hold at once with 95 % (Bonferroni)" in text
+    r = d[(d["method"] == "random") & (d["against"] == "ga")].iloc[0]
+    a = [0.89, 0.81, 0.85]
+    b = [0.85, 0.84, 0.805]
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(verdict.welch(b, a, 0.99)[1:])
 
 
 def test_identical_repeats_give_no_interval_not_a_zero_width_one():

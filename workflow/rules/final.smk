@@ -93,6 +93,7 @@ rule compare:
         predictions=get_reference_predictions,
         results=get_all_results,
         meta=PREPARED_META,
+        test_labels=prepared("test_y.npy"),
         suggestion=f"{OUT}/lr_find/suggestion.json",
     output:
         comparison=update(
@@ -124,7 +125,8 @@ rule compare:
         baseline=json.dumps(config["baseline"], sort_keys=True),
     shell:
         "python {params.script:q} --spec {params.spec:q} --plan {input.plan:q} --tests {input.tests:q} "
-        "--results {input.results:q} --meta {input.meta:q} --suggestion {input.suggestion:q} "
+        "--results {input.results:q} --meta {input.meta:q} --test-labels {input.test_labels:q} "
+        "--suggestion {input.suggestion:q} "
         "--baseline {params.baseline:q} "
         "--best-predictions {input.predictions:q} --out-comparison {output.comparison:q} "
         "--out-differences {output.differences:q} --out-predictions {output.predictions:q} "
