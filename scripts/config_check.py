@@ -346,15 +346,64 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _at(mark) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"  # PyYAML counts from 0
+
+
+def yaml_problem(e: yaml.YAMLError, text: str) -> str:
+    """A YAML error in one line, with where it is (1-based): PyYAML's first line alone is often only
+    its context ('while parsing a flow node'), without the problem or its line."""
+    mark = getattr(e, "problem_mark", None)
+    if mark is not None:
+        context = getattr(e, "context", None)
+        where = getattr(e, "context_mark", None)
+        around = f" ({context} from {_at(where)})" if context and where is not None else ""
+        return f"unreadable YAML at {_at(mark)}: {e.problem}{around}"
+    if isinstance(e, yaml.reader.ReaderError) and isinstance(e.position, int):  # a control character
+        line = text.count("\n", 0, e.position)
+        column = e.position - (text.rfind("\n", 0, e.position) + 1)
+        shown = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        return f"unreadable YAML at line {line + 1}, column {column + 1}: {e.reason} ({shown})"
+    return f"unreadable YAML ({str(e).splitlines()[0]})"
+
+
+def _kind(value) -> str:
+    """What a YAML document is, where it must be a mapping."""
+    if value is None:
+        return "empty or null"
+    for kind, name in ((bool, "boolean"), ((int, float), "number"), (str, "string"), (list, "list")):
+        if isinstance(value, kind):
+            return f"a YAML {name}"
+    return f"a YAML {type(value).__name__}"  # a date, a timestamp, binary data
+
+
+def read_config_file(path) -> dict:
+    """One config file as its mapping of keys. Anything else is a ConfigError naming the file, as
+    Snakemake 9 refuses it too ('Config file must be given as JSON or YAML with keys at top level'):
+    an empty file (or one of comments only, or null), a list, a scalar."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")  # as Snakemake opens it
+    except OSError as e:
+        raise ConfigError(f"{path}: unreadable config ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"{path}: unreadable config (not UTF-8 text: byte {e.start} is {e.object[e.start]:#04x})"
+        ) from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: {yaml_problem(e, text)}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: not a mapping of config keys ({_kind(config)})")
+    return config
+
+
 def load_config(paths, overrides: dict | None = None) -> dict:
     """The config files merged in order (later ones override, as Snakemake's --configfile), then
     `overrides` (as its --config), checked."""
     config = {}
     for path in paths:
-        try:
-            config = merge(config, yaml.safe_load(Path(path).read_text()) or {})
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"{path}: unreadable config ({str(e).splitlines()[0]})") from None
+        config = merge(config, read_config_file(path))
     return check_config(merge(config, overrides or {}))
 
 

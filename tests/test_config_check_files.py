@@ -1,0 +1,64 @@
+"""A config file that is not a mapping of keys, or not YAML at all, through both command lines that
+read config files (config_check.py and status.py, which share config_check.load_config): one `error:`
+line naming the file (and, for bad YAML, the line and column), exit status 1, no traceback. Snakemake 9
+refuses these files too (`Config file must be given as JSON or YAML with keys at top level`), an empty
+one included."""
+
+import subprocess
+
+import pytest
+
+from helpers import ROOT, script_cmd
+
+BAD_FILES = {  # name: (content, what the error line says after the file's name)
+    "list": (b"- a\n- b\n", "not a mapping of config keys (a YAML list)"),
+    "scalar": (b"42\n", "not a mapping of config keys (a YAML number)"),
+    "string": (b"just some words\n", "not a mapping of config keys (a YAML string)"),
+    "empty": (b"", "not a mapping of config keys (empty or null)"),
+    "comments_only": (b"# nothing here\n", "not a mapping of config keys (empty or null)"),
+    "flow": (
+        b"outdir: results\nga: {population: [4, 8\ntrain: {epochs: 2}\n",
+        "unreadable YAML at line 3, column 6: expected ',' or ']', but got ':'",
+    ),
+    "unclosed": (b"outdir: results\nga: [\n", "unreadable YAML at line 3, column 1: expected the node content"),
+    "tab": (b"ga:\n\tpopulation: 4\n", "unreadable YAML at line 2, column 1: found character '\\t'"),
+    "nul": (b"outdir: results\ntr\x00ain: {}\n", "unreadable YAML at line 2, column 3: special characters"),
+    "not_utf8": (b"outdir: r\xffsults\n", "unreadable config (not UTF-8 text: byte 9 is 0xff)"),
+}
+
+
+def run(tool: str, path) -> subprocess.CompletedProcess:
+    if tool == "config_check":
+        cmd = script_cmd("config_check.py", "config/config.yaml", path)
+    else:
+        cmd = script_cmd("status.py", "--configfile", path)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("tool", ["config_check", "status"])
+@pytest.mark.parametrize("name", BAD_FILES)
+def test_a_bad_config_file_is_one_error_line_naming_it(tool, name, tmp_path):
+    content, says = BAD_FILES[name]
+    path = tmp_path / f"{name}.yaml"
+    path.write_bytes(content)
+    p = run(tool, path)
+    out = p.stdout + p.stderr
+    assert p.returncode == 1, out
+    assert "Traceback" not in out and 'File "' not in out, out
+    assert p.stdout == "", out
+    assert p.stderr.splitlines() == [p.stderr.rstrip("\n")], out  # one line
+    assert p.stderr.startswith(f"error: {path}: {says}"), out
+
+
+@pytest.mark.parametrize("tool", ["config_check", "status"])
+def test_a_missing_config_file_is_one_error_line_naming_it(tool, tmp_path):
+    path = tmp_path / "nope.yaml"
+    p = run(tool, path)
+    assert p.returncode == 1 and p.stderr == f"error: {path}: unreadable config (No such file or directory)\n"
+
+
+def test_a_good_override_file_still_passes(tmp_path):
+    path = tmp_path / "over.yaml"
+    path.write_text("# a comment first\nga: {population: 6}\n")
+    p = run("config_check", path)
+    assert p.returncode == 0 and p.stdout == "config ok\n", p.stderr
