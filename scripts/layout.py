@@ -6,9 +6,9 @@ folder a declared file sits in. Torch-free.
     <outdir>/runs/<run id>/settings.json, metrics.tsv, schedule.tsv, model.pt, result.json, test.json, ...
     <outdir>/search/rep<r>/round0/population.tsv, fitness.tsv          the shared initial population
     <outdir>/search/rep<r>/<method>/round<k>/population.tsv, fitness.tsv  k >= 1
-    <outdir>/search/rep<r>/<method>/best.tsv      <outdir>/search/individuals.tsv, summary.tsv, best.tsv
+    <outdir>/search/individuals.tsv, summary.tsv, best.tsv             every repeat's and method's
     <outdir>/final/plan.tsv, comparison.tsv, differences.tsv, verdict.txt, predictions.tsv
-    <outdir>/lr_find/lr_find.tsv, suggestion.json
+    <outdir>/lr_find/lr_find.tsv, suggestion.json      <outdir>/lr_find/by_settings/<key>/ every test run
     <outdir>/plots/<figure>.png          <outdir>/logs/<rule>/<name>.log
     <outdir>/tensorboard/<run id>/       every run's scalars and hparams (train.tensorboard)
 """
@@ -63,10 +63,6 @@ def round_of(path) -> tuple[int, str | None, int]:
     if m.group(2) is not None:
         return int(m.group(1)), None, 0
     return int(m.group(1)), m.group(3), int(m.group(4))
-
-
-def best_file(out: str, repeat, method: str) -> str:
-    return f"{out}/search/rep{repeat}/{method}/best.tsv"
 
 
 def search_file(out: str, name: str) -> str:

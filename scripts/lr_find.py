@@ -22,11 +22,13 @@ suggestion.json says `valid: false` with the reason, the log warns, and the repo
 say the baseline's lr is a fallback. (On flat curves of pure noise, 40-200 steps at 1-22 % noise,
 this accepts at most 4 in 300; the 5 % rule alone accepted up to 230 in 300.)
 
-Outputs in --out: lr_find.tsv (step, lr, loss, smoothed_loss) and suggestion.json.
+Outputs in --out: lr_find.tsv (step, lr, loss, smoothed_loss) and suggestion.json; a copy of both in
+--out/by_settings/<key>/, so a setting changed and changed back reuses its range test, not reruns it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
 from pathlib import Path
@@ -34,6 +36,7 @@ from pathlib import Path
 import torch
 
 import formats
+import runlock
 import settings
 from engine import (
     Normalizer,
@@ -49,11 +52,12 @@ from engine import (
     set_threads,
 )
 from train import check_ranges
-from util import ArgumentParser, DataError, exit_now, run_cli
+from util import ArgumentParser, DataError, atomic_write_bytes, exit_now, naming, run_cli, settings_hash
 
 MIN_DROP = 0.05  # a descent is a fall of the smoothed loss by at least 5 % of its starting level
 NOISE_MARGIN = 4  # ... and by more than 4 standard errors of the noise (a flat noisy curve dips by ~2-3)
 PLATEAU_SHARE = 0.2  # the stretch starts where the curve has fallen by 20 % of its whole descent
+KEPT = "by_settings"  # <out>/by_settings/<key>/: every range test run, by what its numbers depend on
 USED = settings.LR_FIND_KEYS
 LR_FIND_SETTINGS = (
     settings.Setting("start_lr", 1e-7, "first lr of the range", low=0, open=True),
@@ -148,7 +152,8 @@ def range_test(args, step, Xtr, Ytr, device) -> list[tuple]:
     return rows
 
 
-def lr_find(args) -> dict:
+def run_range_test(args) -> tuple[list[tuple], dict]:
+    """The range test's rows (step, lr, loss, smoothed loss) and its suggestion."""
     set_determinism(args.deterministic, device_type(args.device))
     device = resolve_device(args.device)
     set_threads(args.threads)
@@ -163,15 +168,54 @@ def lr_find(args) -> dict:
     rows = range_test(args, step, Xtr, Ytr, device)
     if len(rows) < 2:
         raise DataError(f"{args.out}: the LR range test diverged within its first steps; lower --start-lr")
-    out = Path(args.out)
-    columns = ["step", "lr", "loss", "smoothed_loss"]
     result = {**suggest([r[1] for r in rows], [r[2] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}
-    rows = [(*r, s) for r, s in zip(rows, running_median([r[2] for r in rows]))]
-    formats.write_rows("lr_find", columns, rows, out / "lr_find.tsv", lambda r: "\t".join(map(repr, r)) + "\n")
-    formats.write_record("suggestion", result, out / "suggestion.json")
+    return [(*r, s) for r, s in zip(rows, running_median([r[2] for r in rows]))], result
+
+
+def settings_key(args) -> str:
+    """What the range test's numbers depend on: its settings (not where it runs or writes) and the
+    prepared data (its meta.json: the data's identity, sizes and statistics)."""
+    used = settings.effective({k: getattr(args, k) for k in USED if settings.BY_NAME[k].identity})
+    used.update({s.name: getattr(args, s.name) for s in LR_FIND_SETTINGS})
+    meta = Path(args.data) / "meta.json"
+    try:
+        used["data"] = hashlib.sha256(meta.read_bytes()).hexdigest()
+    except OSError as e:
+        raise naming(meta, e) from None
+    return settings_hash(used)
+
+
+def write(folder: Path, rows: list[tuple], result: dict) -> None:
+    columns = ["step", "lr", "loss", "smoothed_loss"]
+    formats.write_rows("lr_find", columns, rows, folder / "lr_find.tsv", lambda r: "\t".join(map(repr, r)) + "\n")
+    formats.write_record("suggestion", result, folder / "suggestion.json")  # last: the folder is complete
+
+
+def reuse(kept: Path, out: Path) -> dict:
+    """The outputs from a range test run before under the same settings, checked, copied whole."""
+    result = formats.read_record("suggestion", kept / "suggestion.json")
+    formats.read_table("lr_find", kept / "lr_find.tsv")
+    for name in ("lr_find.tsv", "suggestion.json"):
+        atomic_write_bytes(out / name, (kept / name).read_bytes())
+    print(f"LR range test: kept from {kept} (run before under these settings), suggested lr {result['suggestion']:.3g}")
+    return result
+
+
+def lr_find(args) -> dict:
+    """Run the range test once per settings: the folder's lock keeps a second workflow on the outdir
+    out, and a test run before under the same settings (changed, then changed back) is kept."""
+    out = Path(args.out)
+    with runlock.hold(out, "lr_find"):
+        kept = out / KEPT / settings_key(args)
+        if (kept / "suggestion.json").exists():
+            result = reuse(kept, out)
+        else:
+            rows, result = run_range_test(args)
+            write(kept, rows, result)
+            write(out, rows, result)
+            print(f"LR range test: {len(rows)} steps, rule {result['rule']}, suggested lr {result['suggestion']:.3g}")
     if not result["valid"]:
         print(f"warning: the LR range test failed: {result['reason']}; fallback lr {result['suggestion']:.3g}")
-    print(f"LR range test: {len(rows)} steps, rule {result['rule']}, suggested lr {result['suggestion']:.3g}")
     return result
 
 

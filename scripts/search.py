@@ -10,7 +10,7 @@ steps the workflow's rules call, each runnable by hand.
         --out .../fitness.tsv
     python scripts/search.py summarize --spec ... --fitness <every fitness.tsv> --out-individuals ... \\
         --out-summary ... --out-best search/best.tsv
-    python scripts/search.py plan --spec ... --settings ... --meta ... --best search/rep*/*/best.tsv \\
+    python scripts/search.py plan --spec ... --settings ... --meta ... --best search/best.tsv \\
         --suggestion lr_find/suggestion.json --baseline '{"lr": "auto", ...}' --final-seeds 3 --out final/plan.tsv
 
 A round's table holds `population` rows: the fittest distinct genomes so far (`elites` of them,

@@ -219,6 +219,24 @@ def test_lr_finder_writes_curve_and_suggestion(prepared, tmp_path):
     assert sug["lr_min_loss"] == curve["lr"][int(curve["smoothed_loss"].idxmin())]
 
 
+def test_lr_finder_runs_once_per_settings_and_once_for_two_workflows(prepared, tmp_path):
+    """A setting changed and changed back reuses the range test run before (a GPU job, and a new run
+    could move the baseline's lr); two workflows on one outdir run it once: the second waits, keeps."""
+    out = tmp_path / "lrf"
+    both = [subprocess.Popen(lr_find_cmd(prepared, out, 20), stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    said = [p.communicate(timeout=300)[0] for p in both]
+    assert [p.returncode for p in both] == [0, 0]
+    assert sorted("kept from" in s for s in said) == [False, True], said  # one ran it, the other kept it
+    first = {n: (out / n).read_bytes() for n in ("lr_find.tsv", "suggestion.json")}
+    p = subprocess.run(lr_find_cmd(prepared, out, 20, "--wd", "0.01"), capture_output=True, text=True)
+    assert p.returncode == 0 and "kept from" not in p.stdout
+    assert (out / "lr_find.tsv").read_bytes() != first["lr_find.tsv"]
+    p = subprocess.run(lr_find_cmd(prepared, out, 20), capture_output=True, text=True)  # back
+    assert p.returncode == 0 and "kept from" in p.stdout
+    assert {n: (out / n).read_bytes() for n in first} == first
+    assert len(list((out / "by_settings").iterdir())) == 2
+
+
 def test_lr_finder_takes_only_the_settings_it_uses(prepared, tmp_path):
     for flag in (["--genome", "lr=1.00e-02_seed=0"], ["--stop-against", "x"], ["--track-test"], ["--epochs", 3]):
         p = subprocess.run(lr_find_cmd(prepared, tmp_path / "lrf", 5, *flag), capture_output=True, text=True)
