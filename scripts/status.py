@@ -29,7 +29,7 @@ import layout
 import search
 import strategies
 from config_check import ConfigError, load_config, merge
-from util import ArgumentParser, DataError, error_line
+from util import ArgumentParser, DataError, error_line, read_json
 
 
 def live_table(kind: str, path: Path):
@@ -53,12 +53,21 @@ def live_table(kind: str, path: Path):
     return formats.typed_frame(kind, df)
 
 
-def run_state(out: str, run: str) -> dict:
-    """One run: done (with its result), running (epochs so far), failed (its log's error) or pending."""
+def run_epochs(out: str, run: str, default: int) -> int:
+    """The epochs a run trains, from its settings.json (epochs may be a gene); else the config's."""
+    try:
+        return int(read_json(layout.run_file(out, run, "settings"))["settings"]["epochs"])
+    except (DataError, KeyError, TypeError, ValueError):  # not written yet, or mid-write
+        return default
+
+
+def run_state(out: str, run: str, epochs: int) -> dict:
+    """One run: done (with its result), running (epochs so far of how many), failed (its log's error)
+    or pending."""
     result = Path(layout.run_file(out, run, "result"))
     metrics = live_table("metrics", Path(layout.run_file(out, run, "metrics")))
     rows = [] if metrics is None else metrics.to_dict("records")
-    state = {"run": run, "rows": rows, "epochs_done": len(rows)}
+    state = {"run": run, "rows": rows, "epochs_done": len(rows), "epochs": run_epochs(out, run, epochs)}
     if result.exists():
         try:
             return {**state, "state": "done", "result": formats.read_record("result", result, run=run)}
@@ -83,13 +92,13 @@ def rounds(config: dict, spec: dict) -> list[dict]:
                 pop = live_table("population", Path(layout.round_file(out, r, m, k, "population")))
                 if pop is None:
                     break
-                runs = [run_state(out, run) for run in dict.fromkeys(pop["run"])]
+                runs = [run_state(out, run, config["train"]["epochs"]) for run in dict.fromkeys(pop["run"])]
                 scored = Path(layout.round_file(out, r, m, k, "fitness")).exists()
                 found.append({"method": m, "repeat": r, "round": k, "runs": runs, "scored": scored})
     return found
 
 
-def describe_round(rnd: dict, epochs: int) -> list[str]:
+def describe_round(rnd: dict) -> list[str]:
     runs = rnd["runs"]
     done = [r for r in runs if r["state"] == "done"]
     label = "every method" if rnd["round"] == 0 else strategies.methods()[rnd["method"]].label
@@ -98,7 +107,7 @@ def describe_round(rnd: dict, epochs: int) -> list[str]:
     for r in runs:
         if r["state"] == "running":
             top1 = f", val top-1 {100 * r['rows'][-1]['top1']:.2f}%" if r["rows"] else ""
-            lines.append(f"  in progress  {r['run']}  epoch {r['epochs_done']}/{epochs}{top1}")
+            lines.append(f"  in progress  {r['run']}  epoch {r['epochs_done']}/{r['epochs']}{top1}")
         elif r["state"] == "failed":
             lines.append(f"  failed       {r['run']}  {r['error']}")
         elif r["state"] == "done" and r["result"]["status"] != "ok":
@@ -124,10 +133,10 @@ def runs_left(config: dict, spec: dict, found: list[dict]) -> tuple[int, int, li
     if plan is None:
         whole += 1 + (1 + len(spec["methods"]) * spec["repeats"]) * config["final"]["seeds"]
     else:
-        finals = [run_state(config["outdir"], run) for run in dict.fromkeys(plan["run"])]
+        finals = [run_state(config["outdir"], run, epochs) for run in dict.fromkeys(plan["run"])]
         whole += sum(r["state"] in ("pending", "failed") for r in finals)
         states += finals
-    partial = sum(epochs - r["epochs_done"] for r in states if r["state"] == "running")
+    partial = sum(r["epochs"] - r["epochs_done"] for r in states if r["state"] == "running")
     return whole, partial, states
 
 
@@ -158,7 +167,7 @@ def report(config: dict) -> str:
     labels = ", ".join(strategies.methods()[m].label for m in spec["methods"])
     lines = [f"{out}: {labels}, {spec['repeats']} search(es) each"]
     for rnd in found:
-        lines += describe_round(rnd, config["train"]["epochs"])
+        lines += describe_round(rnd)
     finished = [r for rnd in found for r in rnd["runs"] if r["state"] == "done"]
     if finished:
         best = max(finished, key=lambda r: r["result"]["fitness"])

@@ -43,6 +43,25 @@ def test_status_survives_a_metrics_file_cut_mid_line(tmp_path, smoke):
     assert re.search(rf"in progress  {re.escape(run)}  epoch 1/2, val top-1", status(work)), status(work)
 
 
+def test_status_counts_a_run_s_own_epochs_where_epochs_is_a_gene(tmp_path, smoke):
+    """A run whose settings.json says 5 epochs (epochs searched as a gene) is at epoch 1 of 5, not of
+    the config's 2."""
+    import json
+    import shutil
+
+    work = copy_workflow(tmp_path / "wf")
+    shutil.copytree(smoke["out"] / "search", work / "results" / "smoke" / "search")
+    run = formats.read_table("population", smoke["out"] / "search/rep0/round0/population.tsv")["run"][0]
+    folder = work / "results" / "smoke" / "runs" / run
+    folder.mkdir(parents=True)
+    settings = json.loads((smoke["out"] / "runs" / run / "settings.json").read_text())
+    settings["settings"]["epochs"] = 5
+    (folder / "settings.json").write_text(json.dumps(settings))
+    header, first = (smoke["out"] / "runs" / run / "metrics.tsv").read_text().splitlines()[:2]
+    (folder / "metrics.tsv").write_text(f"{header}\n{first}\n")
+    assert re.search(rf"in progress  {re.escape(run)}  epoch 1/5, val top-1", status(work)), status(work)
+
+
 def test_status_before_the_run_starts_says_so(tmp_path):
     work = copy_workflow(tmp_path)
     assert "no round yet" in status(work)
