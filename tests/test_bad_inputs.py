@@ -754,3 +754,32 @@ def test_evaluate_with_an_output_through_a_file_writes_neither_output(prepared, 
     p = run("evaluate.py", *args)
     assert_one_clean_error(p, f"{tmp_path / 'afile' / 'test.json'}: Not a directory")
     assert not list(run_dir.glob("test*"))  # the predictions were not written first
+
+
+def percent_lr(lines: list[str]) -> None:
+    """The first genome's lr as a percentage, in its lr column and its run id alike."""
+    lr = lines[1].split("\t")[2]
+    lines[1] = lines[1].replace(lr, "35")
+
+
+def no_run_column(lines: list[str]) -> None:
+    lines[0] = lines[0].replace("\trun\t", "\trunx\t")
+
+
+@pytest.mark.parametrize(
+    "edit, what", [(percent_lr, "field lr (row 1): '35' is not in lr"), (no_run_column, "field run: missing")]
+)
+def test_a_bad_table_the_dag_reads_is_one_line_and_trains_nothing(work, edit, what):
+    """Snakemake itself reads the round tables to know which runs to train: a table edited by hand is
+    one line naming it, not an InputFunctionException with a traceback, and no run outside the
+    search is trained."""
+    outdir = work / "results" / "smoke"
+    table = outdir / "search/rep0/round0/population.tsv"
+    lines = table.read_text().splitlines()
+    edit(lines)
+    table.write_text("\n".join(lines) + "\n")
+    before = snapshot(outdir)
+    p = snakemake(work, "results/smoke/search/rep0/round0/fitness.tsv", *SMOKE, check=False)
+    assert_one_clean_error(p, f"{table.relative_to(work)}: {what}")
+    assert "rule train" not in p.stdout + p.stderr
+    assert snapshot(outdir) == before

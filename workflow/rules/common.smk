@@ -44,12 +44,36 @@ import search
 import settings
 import strategies
 from config_check import ConfigError, check_config
-from formats import read_record, read_table
+import formats
+from util import DataError, error_line
 
 try:  # the schema (defaults filled in) and every other check; one line naming the key
     check_config(config)
 except ConfigError as e:
     sys.exit(f"error: {e}")
+
+
+
+def stop(e):
+    """A file the DAG reads is bad: one line naming it and the field, as every step's, then stop (at
+    the start; or mid-run, where Snakemake then cancels its running jobs)."""
+    print(f"error: {error_line(e)}", file=sys.stderr)
+    sys.exit(1)
+
+
+def read_table(name, path):
+    try:
+        return formats.read_table(name, path)
+    except (DataError, OSError) as e:
+        stop(e)
+
+
+def read_record(name, path):
+    try:
+        return formats.read_record(name, path)
+    except (DataError, OSError) as e:
+        stop(e)
+
 
 OUT = config["outdir"]  # normalised by check_config
 DATASET = config["data"]["dataset"]
@@ -255,7 +279,10 @@ def get_run_flags(wildcards):
     # a genome too long to spell: the job is given its spelling
     key = identity.key_of(wildcards.run)
     if key:
-        return f"{SEARCH_FLAGS} --genes {search.spelled_genome(OUT, key, SPEC)}"
+        try:
+            return f"{SEARCH_FLAGS} --genes {search.spelled_genome(OUT, key, SPEC)}"
+        except DataError as e:
+            stop(e)
     return SEARCH_FLAGS
 
 
@@ -303,8 +330,12 @@ def get_table_population(wildcards):
 
 
 def get_table_results(wildcards):
-    """The result.json of a round's distinct runs."""
-    rows = read_table("population", get_table_population(wildcards))
+    """The result.json of a round's distinct runs: its table checked first (genes in the space and
+    the run ids' own), so a table edited by hand trains nothing outside the search."""
+    try:
+        rows = search.read_round(get_table_population(wildcards), SPEC)
+    except (DataError, OSError) as e:
+        stop(e)
     return [run_file(r, "result") for r in dict.fromkeys(rows["run"])]
 
 
@@ -448,6 +479,12 @@ def get_method_labels():
     return ", ".join(strategies.methods()[m].label for m in METHODS)
 
 
+def get_method_origins():
+    """Each method's origin in the round tables, for the individuals table's caption."""
+    methods = strategies.methods()
+    return ", ".join(f"``{methods[m].origin}`` ({methods[m].label})" for m in METHODS)
+
+
 # The report's front page (report/workflow.rst) can read only the config: the verdict written by
 # `compare` is handed to it there, when the report is made.
 _verdict = Path(final_file("verdict.txt"))
@@ -457,3 +494,4 @@ config["verdict"] = (
     else "(The verdict appears here once the final comparison has run.)"
 )
 config["method_labels"] = get_method_labels()
+config["method_origins"] = get_method_origins()
