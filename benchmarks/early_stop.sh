@@ -12,7 +12,7 @@ for arm in off on; do
   if [ "$arm" = on ]; then stop="{epoch: $epoch, margin: $margin}"; else stop=null; fi
   printf 'outdir: results/early_stop_cpu_%s\nga: {early_stop: %s}\n' "$arm" "$stop" > "$work/$arm.yaml"
   start=$(date +%s)
-  if ! snakemake "results/early_stop_cpu_$arm/ga/summary.tsv" "results/early_stop_cpu_$arm/ga/best.tsv" \
+  if ! snakemake "results/early_stop_cpu_$arm/search/summary.tsv" "results/early_stop_cpu_$arm/search/best.tsv" \
     --cores 2 --configfile benchmarks/early_stop_cpu.yaml "$work/$arm.yaml" > "$work/$arm.log" 2>&1; then
     tail -30 "$work/$arm.log"
     exit 1
@@ -22,9 +22,11 @@ for arm in off on; do
 import sys
 import pandas as pd
 out = sys.argv[1]
-s = pd.read_csv(f"{out}/ga/summary.tsv", sep="\t")
-b = pd.read_csv(f"{out}/ga/best.tsv", sep="\t").iloc[0]
-print(s[["generation", "new_runs", "stopped", "epochs_trained", "epochs_saved", "best", "best_so_far"]].to_string(index=False))
+s = pd.read_csv(f"{out}/search/summary.tsv", sep="\t")
+s = s[s["method"] == "ga"]
+b = pd.read_csv(f"{out}/search/best.tsv", sep="\t")
+b = b[b["method"] == "ga"].iloc[0]
+print(s[["round", "new_runs", "stopped", "epochs_trained", "epochs_saved", "best", "best_so_far"]].to_string(index=False))
 print(f"epochs trained {s['epochs_trained'].sum()}, saved {s['epochs_saved'].sum()}; best {b['run']} fitness {b['fitness']}")
 PY
 done
