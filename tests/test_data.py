@@ -1,3 +1,5 @@
+import hashlib
+import os
 import pickle
 import subprocess
 
@@ -229,3 +231,25 @@ def test_the_prepare_step_reads_the_raw_folder_only_after_its_writer_ends(tmp_pa
         held.kill()
         held.wait()
     assert waiting.wait(timeout=120) == 0 and "600 train, 100 test" in waiting.stdout.read()
+
+
+def test_skipping_the_md5_check_on_the_official_files_keeps_their_identity(synthetic_raw, tmp_path, monkeypatch):
+    """`data.verify_md5: false` cannot change a number: on the official files (here generated files
+    whose md5s stand in for the official ones) the data keeps its name as its identity, so no run is
+    renamed or retrained; on other bytes the identity is their hash, checked or not."""
+    folder = data.find_folder(synthetic_raw, "cifar10")
+    spec = data.DATASETS["cifar10"]
+    md5 = {name: hashlib.md5((folder / name).read_bytes()).hexdigest() for name in os.listdir(folder)}
+    official = {
+        **spec,
+        "train": [(n, md5[n]) for n, _ in spec["train"]],
+        "test": [(n, md5[n]) for n, _ in spec["test"]],
+        "meta": (spec["meta"][0], md5[spec["meta"][0]]),
+    }
+    monkeypatch.setitem(data.DATASETS, "cifar10", official)
+    checked = data.read_meta(data.prepare(synthetic_raw, tmp_path / "a", "cifar10"))["data_id"]
+    unchecked = data.read_meta(data.prepare(synthetic_raw, tmp_path / "b", "cifar10", verify_md5=False))["data_id"]
+    assert checked == unchecked == "cifar10"
+    monkeypatch.setitem(data.DATASETS, "cifar10", {**official, "test": [("test_batch", "0" * 32)]})
+    other = data.read_meta(data.prepare(synthetic_raw, tmp_path / "c", "cifar10", verify_md5=False))["data_id"]
+    assert other.startswith("cifar10-")
