@@ -222,11 +222,13 @@ def check_seeds(config: dict) -> None:
 
 def train_images(config: dict) -> int | None:
     """How many training images the data holds (before the validation split), where known before it
-    is prepared (generated data) or from the prepared folder's meta.json; None otherwise (the prepare
-    step checks it then, before any training job)."""
+    is prepared (generated data) or from the prepared folder's meta.json of a download; None otherwise
+    (the prepare step checks it then, before any training job)."""
     data = config["data"]
     if data["dataset"] == "synthetic":
         return data["synthetic"]["train"]
+    if data["data_dir"]:  # the user's folder may hold other images than those prepared before
+        return None
     meta = Path(config["outdir"], "data", "prepared", data["dataset"], "meta.json")
     if meta.exists():
         try:
