@@ -93,13 +93,15 @@ def _create_held(folder: Path) -> int | None:
         _try_lock(fd, tmp / LOCK_NAME, fcntl.LOCK_EX)  # a fresh file: no one else can hold it
         os.rename(tmp, folder)  # atomic; fails on a folder another writer filled meanwhile
         return fd
-    except OSError as e:
+    except BaseException as e:  # no lock (RunError), a signal: the temporary folder goes too
         os.close(fd)
         (tmp / LOCK_NAME).unlink()
         tmp.rmdir()
-        if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+        if isinstance(e, OSError) and e.errno in (errno.EEXIST, errno.ENOTEMPTY):
             return None
-        raise naming(folder, e) from None
+        if isinstance(e, OSError):
+            raise naming(folder, e) from None
+        raise
 
 
 @contextmanager

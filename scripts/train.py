@@ -76,6 +76,7 @@ from util import (
     RunError,
     atomic_write_text,
     exit_now,
+    naming,
     process_start_time,
     run_cli,
     write_json,
@@ -289,15 +290,24 @@ def epoch_row(job: Job, model, norm, epoch: int, train_step, sched) -> dict | No
     return row
 
 
+def append_row(path: Path, line: str) -> None:
+    """Appended, not rewritten: a reader beside the run (status.py) sees whole rows or a cut last one,
+    which a resume rewrites. A full disk names the file (its flush error carries no name)."""
+    try:
+        with open(path, "a") as f:
+            f.write(line)
+            f.flush()
+    except OSError as e:
+        raise naming(path, e) from None
+
+
 def save_epoch(job: Job, model, opt, rows: list) -> None:
     """The checkpoint first, then the row: a kill in between is healed by the rewrite on resume."""
     formats.check_rows("metrics", rows, job.out / RUN_FILES["metrics"], columns=job.columns)
     state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": rows[-1]["epoch"], "rows": rows}
     state.update(rng=rng_state(), fingerprint=job.fingerprint)
     atomic_torch_save(state, job.out / RUN_FILES["checkpoint"])
-    with open(job.out / RUN_FILES["metrics"], "a") as f:
-        f.write(format_row(rows[-1], job.columns))
-        f.flush()
+    append_row(job.out / RUN_FILES["metrics"], format_row(rows[-1], job.columns))
     if job.tensorboard:
         job.tensorboard.epoch(rows[-1])
     r = rows[-1]

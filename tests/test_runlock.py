@@ -57,6 +57,7 @@ def test_a_file_system_without_locks_is_one_error_not_a_wait_forever(tmp_path, m
         with runlock.hold(run, "train", wait=None, log=lambda _: None):
             pass
     assert time.monotonic() - t0 < 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # the folder it would have made: not left half-made
 
 
 def _is_locked(lock) -> bool:

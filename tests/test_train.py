@@ -400,3 +400,33 @@ def test_deterministic_kernels_on_cuda_without_importing_the_compiler():
     )
     p = run_python(code)
     assert p.returncode == 0, p.stderr
+
+
+def test_a_metrics_row_that_does_not_fit_on_the_disk_names_the_file(tmp_path, monkeypatch):
+    """ENOSPC at the flush of an append carries no file name: the error line must name metrics.tsv."""
+    import errno
+
+    import train
+    from util import error_line
+
+    class Full:
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def write(self, text):
+            pass
+
+        def flush(self):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(train, "open", Full, raising=False)
+    path = tmp_path / "metrics.tsv"
+    with pytest.raises(OSError) as e:
+        train.append_row(path, "1\t0.5\n")
+    assert error_line(e.value) == f"{path}: No space left on device"
