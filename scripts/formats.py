@@ -252,6 +252,8 @@ def _check_value(f: Field, v, status, path, row):
             return
         why = f"NaN with status {status!r}" if f.nan == "no_scores" else "NaN"
         raise _bad(path, f.name, why, row)
+    if f.nan == "no_scores" and status in NO_SCORES:  # NaN iff: a run that has no scores has none
+        raise _bad(path, f.name, f"{v!r} with status {status!r}, which has no scores (NaN)", row)
     if math.isinf(x):
         raise _bad(path, f.name, f"not a finite number: {v!r}", row)
     if f.kind == "int" and x != int(x):
@@ -331,6 +333,8 @@ ROW_CHECKS = {  # what a format says across fields and rows
     "predictions": [_consecutive("index", 0)],
     "population": [_consecutive("individual", 0)],
     "fitness": [_consecutive("individual", 0), _result_consistent],
+    "best": [_result_consistent],
+    "individuals": [_result_consistent],
     "result": [_result_consistent, _settings_valid],
     "suggestion": [_suggestion_consistent],
     "meta": [_meta_consistent],

@@ -202,6 +202,10 @@ RESULT_EDITS = {
     "fitness other than top1": (lambda r: r.update(fitness=0.01), "field fitness: must equal top1"),
     "more epochs than asked": (lambda r: r.update(epochs_completed=9), "field epochs_completed: 9 is more than epochs"),
     "an unknown status": (lambda r: r.update(status="great"), "field status: 'great' is not one of"),
+    "scores with status diverged": (
+        lambda r: r.update(status="diverged", fitness=0.0),
+        "field top1: ",  # ... with status 'diverged', which has no scores (NaN)
+    ),
     "a fitness written as text": (
         lambda r: r.update(fitness="0.15", top1="0.15"),
         "field fitness: not a number: '0.15'",

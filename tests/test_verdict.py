@@ -293,3 +293,21 @@ def test_best_so_far_over_repeats_on_one_grid_of_device_hours():
     both = c.dropna()
     assert both.mean(axis=1).tolist() == [45.0, 50.0, 65.0, 65.0, 70.0]  # each repeat carried forward
     assert both.min(axis=1).tolist() == [40.0, 40.0, 60.0, 60.0, 60.0]
+
+
+def test_a_status_and_its_scores_agree_in_every_table_that_holds_both(tmp_path):
+    """A best.tsv naming a diverged genome with fitness 0.9, or a test.json of a diverged run with
+    scores: either would change the answer (the best, the verdict) silently."""
+    from util import DataError
+
+    row = {"method": "ga", "repeat": 0, "round": 1, "individual": 0, "run": "lr=1.00e-02_seed=0", "origin": "child",
+           "parents": "", "fitness": 0.9, "top1": float("nan"), "top3": float("nan"), "top5": float("nan"),
+           "val_loss": float("nan"), "train_loss": float("nan"), "status": "diverged", "epochs": 2,
+           "epochs_completed": 1}  # fmt: skip
+    for name in ("best", "individuals"):
+        with pytest.raises(DataError, match=r"field fitness \(row 1\): must be 0 for status 'diverged'"):
+            formats.check_rows(name, [{**row, "process_seconds": 1.0}, {**row, "individual": 1}], tmp_path / name)
+    test = {"run": "lr=1.00e-02_seed=0", "status": "diverged", "seed": 0, "test_top1": 0.5, "test_top3": 0.6,
+            "test_top5": 0.7, "test_loss": 1.0, "val_top1": 0.5, "provenance": {}}  # fmt: skip
+    with pytest.raises(DataError, match=r"field test_top1: 0.5 with status 'diverged', which has no scores"):
+        formats.check_rows("test", [test], tmp_path / "test.json")
