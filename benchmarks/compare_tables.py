@@ -1,8 +1,13 @@
-"""Are two smoke searches' numbers the same? Compares the GA's round tables of two finished outdirs,
-every column but the run id (a release may rename runs) and the timing ones, row by row; the earlier
-layout (ga/gen<g>/, before 0.5.0) is read too.
+"""Are two smoke searches' numbers the same? Compares two finished outdirs, every column but the run id
+(a release may rename runs) and the timing ones, row by row:
 
-    python benchmarks/compare_tables.py OLD_OUTDIR NEW_OUTDIR      # exit 0: every table identical
+- every round table of every method (round 0, then each method's rounds; the GA's alone in the
+  earlier layout ga/gen<g>/, before 0.5.0);
+- the metrics.tsv of every run those tables name, matched by their place in the tables (not by run
+  id), without its wall-clock columns;
+- the LR range test's curve and the final comparison, where both outdirs have them.
+
+    python benchmarks/compare_tables.py OLD_OUTDIR NEW_OUTDIR      # exit 0: every file identical
 """
 
 from __future__ import annotations
@@ -12,36 +17,67 @@ from pathlib import Path
 
 import pandas as pd
 
-IGNORED = ["run"]  # the round tables hold no timing column
+TIMING = ["seconds", "images_per_s"]  # wall-clock columns: the only ones that may differ between runs
+ALSO = ["lr_find/lr_find.tsv", "final/comparison.tsv"]
 
 
-def ga_tables(outdir: Path) -> list[Path]:
-    """The GA's fitness tables, round 0 first, in either layout."""
+def round_tables(outdir: Path) -> dict[str, Path]:
+    """Every round's fitness table by name, in either layout."""
     old = sorted(outdir.glob("ga/gen*/fitness.tsv"), key=lambda p: int(p.parent.name[3:]))
     if old:
-        return old
-    return [outdir / "search/rep0/round0/fitness.tsv"] + sorted(
-        outdir.glob("search/rep0/ga/round*/fitness.tsv"), key=lambda p: int(p.parent.name[5:])
-    )
+        return {f"ga round {k}": p for k, p in enumerate(old)}
+    tables = {"round 0": outdir / "search/rep0/round0/fitness.tsv"}
+    for p in sorted(
+        outdir.glob("search/rep0/*/round*/fitness.tsv"), key=lambda p: (p.parts[-3], int(p.parent.name[5:]))
+    ):
+        tables[f"{p.parts[-3]} round {p.parent.name[5:]}"] = p
+    return tables
+
+
+def read(path: Path, ignored) -> pd.DataFrame:
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    return df.drop(columns=[c for c in ignored if c in df.columns])
+
+
+def pairs(a_dir: Path, b_dir: Path):
+    """(name, file of a, file of b, columns ignored) for every file both outdirs should agree on."""
+    a_tables, b_tables = round_tables(a_dir), round_tables(b_dir)
+    seen = set()
+    for name in [n for n in a_tables if n in b_tables]:
+        yield name, a_tables[name], b_tables[name], ["run"]
+        a_runs, b_runs = (read(t[name], [])["run"] for t in (a_tables, b_tables))
+        for i, (x, y) in enumerate(zip(a_runs, b_runs)):
+            if x not in seen:
+                seen.add(x)
+                yield (
+                    f"{name}, individual {i}: metrics.tsv",
+                    a_dir / "runs" / x / "metrics.tsv",
+                    b_dir / "runs" / y / "metrics.tsv",
+                    TIMING,
+                )
+    for rel in ALSO:
+        if (a_dir / rel).exists() and (b_dir / rel).exists():
+            yield rel, a_dir / rel, b_dir / rel, ["run"]
 
 
 def main(argv=None) -> int:
     a_dir, b_dir = map(Path, (argv or sys.argv[1:]))
-    a_tables, b_tables = ga_tables(a_dir), ga_tables(b_dir)
-    if len(a_tables) != len(b_tables) or not a_tables:
-        print(f"error: {len(a_tables)} GA tables in {a_dir}, {len(b_tables)} in {b_dir}", file=sys.stderr)
+    compared = list(pairs(a_dir, b_dir))
+    if not compared:
+        print(f"error: no round table found in both {a_dir} and {b_dir}", file=sys.stderr)
         return 1
-    same = True
-    for k, (a, b) in enumerate(zip(a_tables, b_tables)):
-        x, y = (pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False).drop(columns=IGNORED) for p in (a, b))
-        equal = list(x.columns) == list(y.columns) and x.equals(y)
-        same &= equal
-        print(f"round {k}: {len(x)} rows, {len(x.columns)} columns: {'identical' if equal else 'DIFFERENT'}")
-        if not equal:
-            print(
-                x.compare(y) if list(x.columns) == list(y.columns) else f"columns {list(x.columns)} / {list(y.columns)}"
-            )
-    return 0 if same else 1
+    different = []
+    for name, a, b, ignored in compared:
+        x, y = read(a, ignored), read(b, ignored)
+        if not (list(x.columns) == list(y.columns) and x.equals(y)):
+            different.append(name)
+            print(f"{name}: DIFFERENT")
+            print(x.compare(y) if list(x.columns) == list(y.columns) and x.shape == y.shape else f"{x.shape} {y.shape}")
+        elif "metrics.tsv" not in name:
+            print(f"{name}: {len(x)} rows, {len(x.columns)} columns: identical")
+    runs = sum("metrics.tsv" in name for name, *_ in compared)
+    print(f"{len(compared)} files compared ({runs} runs' metrics.tsv); {len(different)} different")
+    return 1 if different else 0
 
 
 if __name__ == "__main__":
