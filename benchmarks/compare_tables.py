@@ -25,8 +25,9 @@ def round_tables(outdir: Path) -> dict[str, Path]:
     """Every round's fitness table by name, in either layout."""
     old = sorted(outdir.glob("ga/gen*/fitness.tsv"), key=lambda p: int(p.parent.name[3:]))
     if old:
-        return {f"ga round {k}": p for k, p in enumerate(old)}
-    tables = {"round 0": outdir / "search/rep0/round0/fitness.tsv"}
+        return {("round 0" if k == 0 else f"ga round {k}"): p for k, p in enumerate(old)}
+    round0 = outdir / "search/rep0/round0/fitness.tsv"
+    tables = {"round 0": round0} if round0.exists() else {}
     for p in sorted(
         outdir.glob("search/rep0/*/round*/fitness.tsv"), key=lambda p: (p.parts[-3], int(p.parent.name[5:]))
     ):

@@ -5,8 +5,10 @@ import re
 import shutil
 import subprocess
 
+import pytest
 import yaml
 
+import formats
 from config_check import check_config, merge, parameter_table
 from helpers import BIN, ROOT, copy_workflow, snakemake_env
 
@@ -26,11 +28,19 @@ def test_the_test_case_is_the_smoke_config(tmp_path):
     case = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
     configs = [yaml.safe_load((ROOT / "config" / n).read_text()) for n in ("config.yaml", "smoke.yaml")]
     assert check_config(case) == check_config(merge(*configs))  # the schema's defaults are config.yaml's
+
+
+@pytest.mark.slow
+def test_the_test_case_runs_as_the_catalog_runs_it(tmp_path):
+    """`snakemake --directory .test`: the data, round 0 and its four trainings (the whole smoke search
+    runs in test_workflow.py; this is the catalog's way in)."""
     work = copy_workflow(tmp_path)
     shutil.copytree(ROOT / ".test", work / ".test", symlinks=True)  # config.yaml: a link to ../../config/smoke.yaml
-    cmd = [str(BIN / "snakemake"), "-n", "--cores", "2", "--directory", ".test", "--snakefile", "workflow/Snakefile"]
+    target = "results/smoke/search/rep0/round0/fitness.tsv"
+    cmd = [str(BIN / "snakemake"), target, "--cores", "2", "--directory", ".test", "--snakefile", "workflow/Snakefile"]
     p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=snakemake_env())
-    assert p.returncode == 0 and "synthetic_data" in p.stdout, p.stderr[-2000:]
+    assert p.returncode == 0 and "synthetic_data" in p.stdout + p.stderr, p.stderr[-2000:]
+    assert len(formats.read_table("fitness", work / ".test" / target)) == 4
 
 
 def test_license_version_and_changelog():

@@ -35,7 +35,9 @@ def test_the_manifest_lists_every_script():
 
 
 def deploy(folder, source: str):
-    """What `snakedeploy deploy-workflow` writes: workflow/Snakefile and the user's config/."""
+    """What `snakedeploy deploy-workflow` writes: workflow/Snakefile and the user's config/. The user's
+    mine.yaml trims the smoke search to the GA and 2 rounds: every rule still runs deployed (random
+    search and TPE add trainings, not rules; CI time), the whole smoke search runs in test_workflow.py."""
     (folder / "workflow").mkdir(parents=True)
     (folder / "workflow" / "Snakefile").write_text(DEPLOYED.format(source=source))
     shutil.copytree(ROOT / "config", folder / "config")
