@@ -1,6 +1,7 @@
 """Deployed as catalog workflows are (snakedeploy's layout): another folder holds the user's config
 and a Snakefile that pulls this workflow in as a module, from a local path or from a git repository
-at a tag; scripts, schema, captions and conda envs resolve relative to the workflow."""
+at a tag; scripts, schema, captions and conda envs resolve relative to the workflow (the envs as
+Snakemake resolves them for a job, read through its source cache: conda itself is not installed)."""
 
 import shutil
 import subprocess
@@ -22,6 +23,45 @@ module resnet_ga:
 
 use rule * from resnet_ga
 """
+
+
+CONDA_ENVS = """
+import json
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, DeploymentMethod, DeploymentSettings, ResourceSettings
+with SnakemakeApi() as api:
+    wf = api.workflow(
+        snakefile=Path("workflow/Snakefile"), resource_settings=ResourceSettings(),
+        config_settings=ConfigSettings(configfiles=[Path("config/smoke.yaml"), Path("config/mine.yaml")]),
+        deployment_settings=DeploymentSettings(deployment_method={DeploymentMethod.CONDA}),
+    )
+    w = wf._workflow
+    envs = {}
+    for rule in w.rules:
+        if rule.conda_env is not None:
+            env = rule.expand_conda_env({}).file  # as a job resolves it: from the rule's own file
+            with w.sourcecache.open(env) as f:
+                envs[rule.name] = [Path(env.get_path_or_uri(secret_free=True)).name, f.read()]
+print(json.dumps(envs))
+"""
+
+
+def conda_envs(work) -> dict:
+    """{rule: (env file name, its text)} as Snakemake resolves each rule's conda env in a deployed
+    folder (without conda: its own resolution and source cache, not a conda run)."""
+    import json
+
+    p = subprocess.run([str(BIN / "python"), "-c", CONDA_ENVS], cwd=work, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def assert_the_envs_are_the_workflow_s(work):
+    envs = conda_envs(work)
+    assert {"train", "propose", "compare", "plot_search_space", "lr_find"} <= set(envs)
+    for name, text in envs.values():
+        assert text == (ROOT / "envs" / name).read_text(), name
 
 
 def test_the_manifest_lists_every_script():
@@ -58,6 +98,7 @@ def test_deployed_from_a_local_path_runs_the_smoke_ga_to_a_report(tmp_path):
     out = work / "results" / "smoke"
     assert (out / "final" / "verdict.txt").read_text().startswith("Test top-1: GA")
     assert clone_files() == before  # outputs, logs and Snakemake's state land in the user's folder alone
+    assert_the_envs_are_the_workflow_s(work)
     snakemake(work, *args, "--report", work / "report.html")
     html = (work / "report.html").read_text(errors="replace")
     assert "filename=final_comparison.png;base64," in html and "Verdict." in html
@@ -90,6 +131,7 @@ def test_deployed_from_a_git_repository_at_a_tag_or_a_branch(tmp_path):
     assert (work / target).exists()
     assert list((work / ".snakemake" / "resnet-ga").glob("*/scripts/train.py"))
     dry_run(work)
+    assert_the_envs_are_the_workflow_s(work)  # from the repository at the tag
     # at a branch: the scripts follow it as it moves (the copy is refreshed, not kept from the first run)
     (repo / "scripts" / "ga.py").write_text(ga)
     git(repo, ["commit", "-q", "-am", "fixed"])
