@@ -227,15 +227,30 @@ def train_images(config: dict) -> int | None:
     data = config["data"]
     if data["dataset"] == "synthetic":
         return data["synthetic"]["train"]
-    if data["data_dir"]:  # the user's folder may hold other images than those prepared before
-        return None
     meta = Path(config["outdir"], "data", "prepared", data["dataset"], "meta.json")
+    if data["data_dir"] and not prepared_since(meta, Path(data["data_dir"])):
+        return None  # the user's folder changed since: its count is the prepare step's to tell
     if meta.exists():
         try:
             return int(json.loads(meta.read_text())["train_size"])
         except (OSError, ValueError, KeyError, TypeError):
             return None  # a bad meta.json is the prepare step's error, named there
     return None
+
+
+def prepared_since(meta: Path, data_dir: Path) -> bool:
+    """Whether meta.json was written after the last change to data_dir's images: adding, removing or
+    renaming one changes its folder's mtime, so no folder of data_dir (nor one a link in it points
+    to) newer than meta.json means its count is still the data's."""
+    try:
+        written = meta.stat().st_mtime
+        for root, dirs, _ in os.walk(data_dir):  # links not followed: a link farm's loops end
+            folders = [Path(root)] + [Path(root, d) for d in dirs if Path(root, d).is_symlink()]
+            if any(f.stat().st_mtime > written for f in folders):
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def check_data(config: dict, spec: dict) -> None:

@@ -167,8 +167,9 @@ FORMATS = {
         F("ci_basis", "text", choices=("repeats", "seeds")),
         F("search_fitness_mean", "float", nan="allowed", **UNIT),
         F("failed", "bool"),
-        # why: a final run diverged, at or below chance, or trained at the lr of an LR range test that failed
-        F("failure", "text", choices=("", "diverged", "chance", "lr_find")),
+        # why: a final run without scores (diverged, invalid), at or below chance, or trained at the lr
+        # of an LR range test that failed
+        F("failure", "text", choices=("", "no_scores", "chance", "lr_find")),
     ],
     "differences": [
         F("method", "text"),

@@ -23,7 +23,8 @@ say the baseline's lr is a fallback. (On flat curves of pure noise, 40-200 steps
 this accepts at most 4 in 300; the 5 % rule alone accepted up to 230 in 300.)
 
 Outputs in --out: lr_find.tsv (step, lr, loss, smoothed_loss) and suggestion.json; a copy of both in
---out/by_settings/<key>/, so a setting changed and changed back reuses its range test, not reruns it.
+--out/by_settings/<key>/, so a setting changed and changed back reuses its range test's losses (the
+suggestion made from them again), not reruns it.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from engine import (
     set_threads,
 )
 from train import check_ranges
-from util import ArgumentParser, DataError, atomic_write_bytes, exit_now, naming, run_cli, settings_hash
+from util import ArgumentParser, DataError, exit_now, naming, run_cli, settings_hash
 
 MIN_DROP = 0.05  # a descent is a fall of the smoothed loss by at least 5 % of its starting level
 NOISE_MARGIN = 4  # ... and by more than 4 standard errors of the noise (a flat noisy curve dips by ~2-3)
@@ -168,14 +169,14 @@ def run_range_test(args) -> tuple[list[tuple], dict]:
     rows = range_test(args, step, Xtr, Ytr, device)
     if len(rows) < 2:
         raise DataError(f"{args.out}: the LR range test diverged within its first steps; lower --start-lr")
-    result = {**suggest([r[1] for r in rows], [r[2] for r in rows]), "arch": args.arch, "optimizer": args.optimizer}
-    return [(*r, s) for r, s in zip(rows, running_median([r[2] for r in rows]))], result
+    return curve(args, rows)
 
 
 def settings_key(args) -> str:
     """What the range test's numbers depend on: its settings (not where it runs or writes) and the
     prepared data (its meta.json: the data's identity, sizes and statistics)."""
-    used = settings.effective({k: getattr(args, k) for k in USED if settings.BY_NAME[k].identity})
+    unused = ("max_val",)  # trims the validation images, which a range test never sees
+    used = settings.effective({k: getattr(args, k) for k in USED if settings.BY_NAME[k].identity and k not in unused})
     used.update({s.name: getattr(args, s.name) for s in LR_FIND_SETTINGS})
     meta = Path(args.data) / "meta.json"
     try:
@@ -191,14 +192,20 @@ def write(folder: Path, rows: list[tuple], result: dict) -> None:
     formats.write_record("suggestion", result, folder / "suggestion.json")  # last: the folder is complete
 
 
-def reuse(kept: Path, out: Path) -> dict:
-    """The outputs from a range test run before under the same settings, checked, copied whole."""
-    result = formats.read_record("suggestion", kept / "suggestion.json")
-    formats.read_table("lr_find", kept / "lr_find.tsv")
-    for name in ("lr_find.tsv", "suggestion.json"):
-        atomic_write_bytes(out / name, (kept / name).read_bytes())
-    print(f"LR range test: kept from {kept} (run before under these settings), suggested lr {result['suggestion']:.3g}")
-    return result
+def curve(args, rows: list[tuple]) -> tuple[list[tuple], dict]:
+    """The range test's rows with their smoothed loss, and its suggestion, from (step, lr, loss)."""
+    lrs, losses = [r[1] for r in rows], [r[2] for r in rows]
+    result = {**suggest(lrs, losses), "arch": args.arch, "optimizer": args.optimizer}
+    return [(*r, s) for r, s in zip(rows, running_median(losses))], result
+
+
+def reuse(args, kept: Path) -> tuple[list[tuple], dict]:
+    """A range test run before under the same settings: its losses, checked; the smoothing and the
+    suggestion made again, so a later version's rule applies to them as to a new test."""
+    table = formats.read_table("lr_find", kept / "lr_find.tsv")
+    rows = [(int(r.step), float(r.lr), float(r.loss)) for r in table.itertuples()]
+    print(f"LR range test: kept from {kept} (run before under these settings)")
+    return curve(args, rows)
 
 
 def lr_find(args) -> dict:
@@ -208,12 +215,12 @@ def lr_find(args) -> dict:
     with runlock.hold(out, "lr_find"):
         kept = out / KEPT / settings_key(args)
         if (kept / "suggestion.json").exists():
-            result = reuse(kept, out)
+            rows, result = reuse(args, kept)
         else:
             rows, result = run_range_test(args)
             write(kept, rows, result)
-            write(out, rows, result)
-            print(f"LR range test: {len(rows)} steps, rule {result['rule']}, suggested lr {result['suggestion']:.3g}")
+        write(out, rows, result)
+    print(f"LR range test: {len(rows)} steps, rule {result['rule']}, suggested lr {result['suggestion']:.3g}")
     if not result["valid"]:
         print(f"warning: the LR range test failed: {result['reason']}; fallback lr {result['suggestion']:.3g}")
     return result

@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from util import RunError, naming
+from util import UMASK, RunError, naming
 
 LOCK_NAME = ".lock"
 POLL_SECONDS = 1.0
@@ -86,16 +86,22 @@ def _create_held(folder: Path) -> int | None:
     made it first); it is locked the ordinary way."""
     if folder.exists():
         return None
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=folder.parent))  # short: the name may be long
-    fd = os.open(tmp / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        _try_lock(fd, tmp / LOCK_NAME, fcntl.LOCK_EX)  # a fresh file: no one else can hold it
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=folder.parent))  # short: the name may be long
+    except OSError as e:
+        raise naming(folder, e) from None
+    fd = None
+    try:
+        os.chmod(tmp, 0o777 & ~UMASK)  # as mkdir makes it (mkdtemp's is private): others may read it
+        fd = os.open(tmp / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        _try_lock(fd, folder / LOCK_NAME, fcntl.LOCK_EX)  # a fresh file: no one else can hold it
         os.rename(tmp, folder)  # atomic; fails on a folder another writer filled meanwhile
         return fd
     except BaseException as e:  # no lock (RunError), a signal: the temporary folder goes too
-        os.close(fd)
-        (tmp / LOCK_NAME).unlink()
+        if fd is not None:
+            os.close(fd)
+        (tmp / LOCK_NAME).unlink(missing_ok=True)
         tmp.rmdir()
         if isinstance(e, OSError) and e.errno in (errno.EEXIST, errno.ENOTEMPTY):
             return None
@@ -131,10 +137,12 @@ def reading(folder: str | Path, log=print):
     try:
         fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):  # the reader names a missing folder itself
-        yield
-        return
+        fd = None
     except OSError as e:
         raise naming(lock, e) from None
+    if fd is None:
+        yield
+        return
     try:
         _wait(fd, lock, fcntl.LOCK_SH, None, log)
         yield

@@ -36,8 +36,8 @@ class Terminated(BaseException):
     """SIGTERM (a SLURM time limit, preemption, or Snakemake stopping): leave cleanly."""
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+UMASK = os.umask(0)  # read once (os.umask only sets it): new files get the mode open() would give them
+os.umask(UMASK)
 
 
 def _mkstemp(folder: Path, path: Path) -> tuple[int, str]:
@@ -95,7 +95,7 @@ def temp_beside(path: Path) -> tuple[int, str]:
     except OSError as e:
         raise naming(path, e) from None
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
+        os.fchmod(fd, 0o666 & ~UMASK)
     except BaseException as e:
         os.close(fd)
         _discard(tmp, path, e)

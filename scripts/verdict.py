@@ -17,10 +17,11 @@ units, each at the level that makes all the table's intervals hold at once with 
 reading the whole table calls a difference by chance at most 5 % of the time). An interval that
 covers 0 is "not distinguishable at this budget"; over the seeds of one search, one that excludes 0
 says only that two retrained genomes differ, never which method is better. A method with a final
-run that diverged, or whose mean test top-1 is at or below chance (the test set's largest class
-share, from the prepared test labels), failed and is named so, not compared; so is a baseline
-trained at the lr of an LR range test that failed (baseline.lr auto). Values that do not vary give
-no interval. The winner's curse is shown per method: its bests' validation fitness in the search
+run without test scores (it diverged, or its genome was invalid), or whose mean test top-1 is at or
+below chance (the test set's largest class share, from the prepared test labels), failed and is
+named so, not compared; so is a baseline trained at the lr of an LR range test that failed
+(baseline.lr auto). Values that do not vary give no interval. The winner's curse is shown per
+method: its bests' validation fitness in the search
 next to their validation and test top-1 when retrained.
 """
 
@@ -129,7 +130,7 @@ def final_scores(plan_tsv, tests):
 
 def units(df) -> tuple[list[float], str]:
     """A method's replicated unit: the mean test top-1 of each search when it ran more than one,
-    else each seed's (NaN where a seed diverged: compare() names such a method failed)."""
+    else each seed's (NaN where a final run has no scores: compare() names such a method failed)."""
     per_repeat = df.groupby("repeat")["test_top1"].mean(skipna=False)
     if len(per_repeat) > 1:
         return list(per_repeat), "repeats"
@@ -142,7 +143,7 @@ def labels(names) -> dict:
 
 def compare(scores, chance: float):
     """One row per method: repeats, seeds, mean and std of every metric, the test top-1's 95 % interval
-    and its basis, the winner's curse (search fitness) and whether it failed (a final run that diverged,
+    and its basis, the winner's curse (search fitness) and whether it failed (a final run without scores,
     or at or below chance)."""
     import pandas as pd
 
@@ -151,15 +152,15 @@ def compare(scores, chance: float):
     for m in names:
         df = scores[scores["method"] == m]
         u, basis = units(df)
-        diverged = bool(df["test_top1"].isna().any())  # a final run that diverged has no test scores
-        mean, low, high = (math.nan,) * 3 if diverged else interval(u)
+        no_scores = bool(df["test_top1"].isna().any())  # a final run that diverged, or an invalid genome
+        mean, low, high = (math.nan,) * 3 if no_scores else interval(u)
         row = {"method": m, "label": labels(names)[m], "repeats": df["repeat"].nunique(), "seeds": df["seed"].nunique()}
-        for k in METRICS:  # one NaN policy with the units: a diverged seed is never averaged away
+        for k in METRICS:  # one NaN policy with the units: a seed without scores is never averaged away
             row[f"{k}_mean"] = df[k].mean(skipna=False)
             row[f"{k}_std"] = df[k].std(ddof=1, skipna=False) if len(df) > 1 else math.nan
         row.update(test_top1_ci_low=low, test_top1_ci_high=high, ci_basis=basis)
         at_chance = not mean > chance + 1e-9  # the tolerance: three seeds of 0.1 average to 0.1000...2
-        failure = "diverged" if diverged else "chance" if at_chance else ""
+        failure = "no_scores" if no_scores else "chance" if at_chance else ""
         row.update(search_fitness_mean=df["search_fitness"].mean(), failed=bool(failure), failure=failure)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -202,7 +203,7 @@ def differences(scores, comparison, reference: str):
 
 # ----------------------------------------------------------------------------- the verdict
 def pct(x: float) -> str:
-    return "no score (a final run diverged)" if math.isnan(x) else f"{100 * x:.2f} %"
+    return "no score (a final run has none)" if math.isnan(x) else f"{100 * x:.2f} %"
 
 
 def score_sentence(c) -> str:
@@ -260,8 +261,9 @@ def fail_baseline_of_a_failed_range_test(c, suggestion: dict, baseline: dict):
 
 def failure_sentences(c, chance: float, suggestion: dict, baseline: dict) -> list[str]:
     out = [
-        f"{r['label']} failed: a final run diverged (no test top-1); it is not compared."
-        for _, r in c[c["failure"] == "diverged"].iterrows()
+        f"{r['label']} failed: a final run has no test scores (it diverged, or its genome is invalid); "
+        "it is not compared."
+        for _, r in c[c["failure"] == "no_scores"].iterrows()
     ]
     out += [
         f"{r['label']} failed: its test top-1 ({pct(r['test_top1_mean'])}) is at or below chance ({pct(chance)}); "

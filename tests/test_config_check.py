@@ -140,19 +140,21 @@ def test_an_outdir_that_is_a_file_is_refused(smoke_config, tmp_path):
         check_config(merge(copy.deepcopy(smoke_config), {"outdir": str(f)}))
 
 
-def test_a_prepared_download_decides_the_split_check_and_a_user_folder_s_does_not(smoke_config, tmp_path):
-    """A downloaded dataset's size is known once prepared: the check reads meta.json. One from the
-    user's data_dir is not trusted (the folder may now hold other images: a stale count refused a
-    valid split); the prepare step checks that split, before any training job."""
-    out = tmp_path / "out"
-    for dataset in ("cifar10", "folder"):
-        meta = out / "data" / "prepared" / dataset / "meta.json"
-        meta.parent.mkdir(parents=True)
-        meta.write_text('{"train_size": 300}')
-    cfg = merge(copy.deepcopy(smoke_config), {"outdir": str(out), "data": {"dataset": "cifar10", "val_size": 300}})
-    with pytest.raises(ConfigError, match="config key data.val_size: 300 leaves no training images out of 300"):
-        check_config(cfg)
-    data = tmp_path / "images"
-    data.mkdir()
+def test_a_prepared_folder_decides_the_split_check_until_its_images_change(smoke_config, tmp_path):
+    """A dataset's size is known once prepared: the check reads meta.json. For the user's data_dir
+    only while no image was added or removed since (a stale count refused a valid split); after that
+    the prepare step, which then runs again, checks the split before any training job."""
+    import os
+
+    out, data = tmp_path / "out", tmp_path / "images"
+    (data / "cat").mkdir(parents=True)
+    meta = out / "data" / "prepared" / "folder" / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text('{"train_size": 300}')
+    os.utime(meta, (2e9, 2e9))  # prepared after the folder was last changed
     folder = {"outdir": str(out), "data": {"dataset": "folder", "data_dir": str(data), "val_size": 300}}
+    with pytest.raises(ConfigError, match="config key data.val_size: 300 leaves no training images out of 300"):
+        check_config(merge(copy.deepcopy(smoke_config), folder))
+    (data / "cat" / "new.png").write_bytes(b"")
+    os.utime(data / "cat", (2e9 + 1, 2e9 + 1))  # an image added since
     check_config(merge(copy.deepcopy(smoke_config), folder))

@@ -10,6 +10,7 @@ import time
 import pytest
 
 import runlock
+import util
 from helpers import SCRIPTS
 
 HOLD = """
@@ -53,7 +54,9 @@ def test_a_file_system_without_locks_is_one_error_not_a_wait_forever(tmp_path, m
     monkeypatch.setattr(runlock.fcntl, "lockf", no_locks)  # as on an NFS mount whose lock service is down
     run = tmp_path / "lr=1.00e-03_seed=0"
     t0 = time.monotonic()
-    with pytest.raises(runlock.RunError, match=r"\.lock: cannot lock it: No locks available; one writer per run"):
+    with pytest.raises(
+        runlock.RunError, match=rf"^{run}/\.lock: cannot lock it: No locks available; one writer per run"
+    ):
         with runlock.hold(run, "train", wait=None, log=lambda _: None):
             pass
     assert time.monotonic() - t0 < 2
@@ -90,6 +93,7 @@ def test_a_folder_a_holder_creates_is_never_seen_unlocked(tmp_path):
             proc.kill()
             proc.wait()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"raw{i}" for i in range(30))  # no temp folder
+    assert all((tmp_path / f"raw{i}").stat().st_mode & 0o777 == 0o777 & ~util.UMASK for i in range(30))  # as mkdir
 
 
 def test_a_reader_waits_for_the_writer_and_touches_no_folder_of_the_user(tmp_path):

@@ -121,11 +121,11 @@ def test_a_diverged_final_run_fails_its_method_and_is_never_averaged_away():
     for ga in ({0: [0.90, nan]}, {0: [0.90, 0.91], 1: [nan, 0.92]}):
         c, d, text = judge({"ga": ga, "random": {0: [0.86, 0.84], 1: [0.83, 0.85]}, "baseline": {0: [0.7, 0.71]}})
         row = c.set_index("method").loc["ga"]
-        assert row["failed"] and row["failure"] == "diverged" and math.isnan(row["test_top1_mean"])
-        assert "GA failed: a final run diverged (no test top-1); it is not compared." in text
-        assert "ga" not in set(d["method"]) | set(d["against"]) and "GA no score (a final run diverged)" in text
+        assert row["failed"] and row["failure"] == "no_scores" and math.isnan(row["test_top1_mean"])
+        assert "GA failed: a final run has no test scores (it diverged, or its genome is invalid)" in text
+        assert "ga" not in set(d["method"]) | set(d["against"]) and "GA no score (a final run has none)" in text
     c, d, text = judge({"ga": {0: [0.90, 0.91]}, "baseline": {0: [nan, nan]}})  # a baseline lr that diverges
-    assert list(c.loc[c["failed"], "failure"]) == ["diverged"] and d.empty
+    assert list(c.loc[c["failed"], "failure"]) == ["no_scores"] and d.empty
 
 
 def test_the_differences_hold_together_at_95_percent():
@@ -144,6 +144,10 @@ def test_the_differences_hold_together_at_95_percent():
     a = [0.89, 0.81, 0.85]
     b = [0.85, 0.84, 0.805]
     assert (r["ci_low"], r["ci_high"]) == pytest.approx(verdict.welch(b, a, 0.99)[1:])
+    # Welch's df here is 3.2: t(0.995) / t(0.975) lies between the tables' 4.604 / 2.776 (df 4) and
+    # 5.841 / 3.182 (df 3); an interval left at 95 % would give 1
+    diff, low95, high95 = verdict.welch(b, a)
+    assert 4.604 / 2.776 < (r["ci_high"] - r["ci_low"]) / (high95 - low95) < 5.841 / 3.182
 
 
 def test_identical_repeats_give_no_interval_not_a_zero_width_one():
