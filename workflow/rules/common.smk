@@ -53,7 +53,6 @@ except ConfigError as e:
     sys.exit(f"error: {e}")
 
 
-
 def stop(e):
     """A file the DAG reads is bad: one line naming it and the field, as every step's, then stop (at
     the start; or mid-run, where Snakemake then cancels its running jobs)."""
