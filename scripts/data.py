@@ -337,13 +337,25 @@ def load_prepared(prep_dir: str | Path):
             raise DataError(f"{prep_dir / name}: missing prepared data file (run: python scripts/data.py prepare)")
     out = {"meta": read_meta(prep_dir)}
     for key in ("train_x", "train_y", "test_x", "test_y"):
-        path = prep_dir / f"{key}.npy"
-        try:
-            out[key] = np.load(path, mmap_mode="r")
-        except (ValueError, OSError) as e:
-            raise DataError(f"{path}: unreadable prepared data ({e})") from None
+        out[key] = load_array(prep_dir / f"{key}.npy")
     check_prepared(prep_dir, out)
     return out
+
+
+def load_array(path: Path):
+    """One prepared array, memory-mapped (plain numpy: a pickled object array is refused, not loaded)."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise DataError(f"{path}: unreadable prepared data ({e})") from None
+
+
+def check_labels(path: Path, y, size: int, k: int) -> None:
+    """A prepared label array: `size` integer labels in 0..k-1, as meta.json says."""
+    if y.ndim != 1 or len(y) != size or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{path}: {y.shape} {y.dtype} labels, meta.json says {size} integer labels")
+    if len(y) and (y.min() < 0 or y.max() >= k):
+        raise DataError(f"{path}: labels outside 0..{k - 1} (meta.json: {k} classes)")
 
 
 def check_prepared(prep_dir: Path, data: dict) -> None:
@@ -356,8 +368,7 @@ def check_prepared(prep_dir: Path, data: dict) -> None:
             raise DataError(f"{prep_dir / f'{split}_x.npy'}: expected uint8 (N, 3, H, W) images with N labels")
         if len(x) != meta[f"{split}_size"]:
             raise DataError(f"{prep_dir / f'{split}_x.npy'}: {len(x)} images, meta.json says {meta[f'{split}_size']}")
-        if not np.issubdtype(y.dtype, np.integer) or (len(y) and (y.min() < 0 or y.max() >= k)):
-            raise DataError(f"{prep_dir / f'{split}_y.npy'}: labels outside 0..{k - 1} (meta.json: {k} classes)")
+        check_labels(prep_dir / f"{split}_y.npy", y, meta[f"{split}_size"], k)
 
 
 # ----------------------------------------------------------------------------- synthetic data

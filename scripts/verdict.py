@@ -319,18 +319,12 @@ def chance_of(test_labels, num_classes: int) -> float:
 
 
 def read_test_labels(path, meta: dict):
-    """The prepared test labels (test_y.npy, plain int64: no pickles loaded), checked against meta.json."""
-    import numpy as np
+    """The prepared test labels (test_y.npy), checked against meta.json as every reader of them does."""
+    import data
 
-    try:
-        y = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a prepared label file ({e})") from None
-    if y.ndim != 1 or len(y) != meta["test_size"] or not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"{path}: {y.shape} {y.dtype} labels, meta.json says {meta['test_size']} integer labels")
-    if len(y) and not 0 <= int(y.min()) <= int(y.max()) < meta["num_classes"]:
-        raise DataError(f"{path}: labels outside 0..{meta['num_classes'] - 1}")
-    return np.asarray(y)
+    y = data.load_array(Path(path))
+    data.check_labels(Path(path), y, meta["test_size"], meta["num_classes"])
+    return y
 
 
 def compare_step(args) -> None:

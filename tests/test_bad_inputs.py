@@ -446,7 +446,7 @@ def test_verdict_refuses_a_meta_json_without_classes(outdir, tmp_path, spec):
 @pytest.mark.parametrize(
     "labels, what",
     [
-        (np.array([0, 1], dtype=object), "not a prepared label file"),  # a pickle: never loaded
+        (np.array([0, 1], dtype=object), "unreadable prepared data"),  # a pickle: never loaded
         (np.zeros(3, dtype=np.int64), "meta.json says 500 integer labels"),
         (np.full(500, 12, dtype=np.int64), "labels outside 0..9"),
     ],
