@@ -53,25 +53,23 @@ except ConfigError as e:
     sys.exit(f"error: {e}")
 
 
-def stop(e):
-    """A file the DAG reads is bad: one line naming it and the field, as every step's, then stop (at
-    the start; or mid-run, where Snakemake then cancels its running jobs)."""
-    print(f"error: {error_line(e)}", file=sys.stderr)
-    sys.exit(1)
+def checked(read, *args):
+    """`read(*args)` of a file the DAG reads; a bad one is one line naming it and the field, as every
+    step's, then stop (at the start; or mid-run, where Snakemake then cancels its running jobs).
+    """
+    try:
+        return read(*args)
+    except (DataError, OSError) as e:
+        print(f"error: {error_line(e)}", file=sys.stderr)
+        sys.exit(1)
 
 
 def read_table(name, path):
-    try:
-        return formats.read_table(name, path)
-    except (DataError, OSError) as e:
-        stop(e)
+    return checked(formats.read_table, name, path)
 
 
 def read_record(name, path):
-    try:
-        return formats.read_record(name, path)
-    except (DataError, OSError) as e:
-        stop(e)
+    return checked(formats.read_record, name, path)
 
 
 OUT = config["outdir"]  # normalised by check_config
@@ -278,10 +276,9 @@ def get_run_flags(wildcards):
     # a genome too long to spell: the job is given its spelling
     key = identity.key_of(wildcards.run)
     if key:
-        try:
-            return f"{SEARCH_FLAGS} --genes {search.spelled_genome(OUT, key, SPEC)}"
-        except DataError as e:
-            stop(e)
+        return (
+            f"{SEARCH_FLAGS} --genes {checked(search.spelled_genome, OUT, key, SPEC)}"
+        )
     return SEARCH_FLAGS
 
 
@@ -331,10 +328,7 @@ def get_table_population(wildcards):
 def get_table_results(wildcards):
     """The result.json of a round's distinct runs: its table checked first (genes in the space and
     the run ids' own), so a table edited by hand trains nothing outside the search."""
-    try:
-        rows = search.read_round(get_table_population(wildcards), SPEC)
-    except (DataError, OSError) as e:
-        stop(e)
+    rows = checked(search.read_round, get_table_population(wildcards), SPEC)
     return [run_file(r, "result") for r in dict.fromkeys(rows["run"])]
 
 
