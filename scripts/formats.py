@@ -23,10 +23,12 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+import identity
 import settings
 from identity import RUN_PATTERN
 from util import DataError, atomic_write_bytes
 
+SUGGESTION_RULES = ("valley", "minimum/10")  # the LR finder's rule, and its fallback (valid false)
 NO_SCORES = ("diverged", "invalid")  # statuses whose scores are NaN (fitness 0)
 STATUSES = ("ok", "stopped", *NO_SCORES)  # stopped: early stopping (fitness: the last validation top-1)
 
@@ -190,7 +192,7 @@ FORMATS = {
     "suggestion": [
         F("suggestion", "float", low=0.0),
         F("lr_min_loss", "float", low=0.0, required=False),
-        F("rule", "text"),
+        F("rule", "text", choices=SUGGESTION_RULES),
         F("valid", "bool"),
         F("reason", "text"),
         F("steps", "int", low=1),
@@ -290,6 +292,48 @@ def _result_consistent(rows, path):
             )
         if r["status"] == "ok" and done != asked:
             raise _bad(path, "epochs_completed", f"{done} of {asked} epochs with status 'ok'", where)
+        _top_k_ordered(r, ("top1", "top3", "top5"), path, where)
+
+
+def _top_k_ordered(row, keys, path, where=None) -> None:
+    """Top-1 <= top-3 <= top-5: a right answer among the first k is among the first k+2."""
+    values = [float(row[k]) for k in keys if k in row]
+    for (a, x), (b, y) in zip(zip(keys, values), zip(keys[1:], values[1:])):
+        if x > y:  # NaN compares false: a run without scores has none to order
+            raise _bad(path, b, f"{y} is below {a} ({x})", where)
+
+
+def _test_scores_ordered(rows, path) -> None:
+    _top_k_ordered(rows[0], ("test_top1", "test_top3", "test_top5"), path)
+
+
+def _epoch_scores_ordered(rows, path) -> None:
+    for i, r in enumerate(rows):
+        _top_k_ordered(r, ("top1", "top3", "top5"), path, i)
+
+
+def _result_is_its_runs(rows, path) -> None:
+    """A result.json's own fields agree: its seed and named settings are its run id's, its settings
+    train the epochs it says (a run sized in iterations counts its own), its validation images are
+    what its settings carve out."""
+    r = rows[0]
+    recorded = r["settings"]
+    if "epochs" in recorded and not recorded.get("iterations") and int(recorded["epochs"]) != int(r["epochs"]):
+        raise _bad(path, "epochs", f"{r['epochs']}, but its settings train {recorded['epochs']}")
+    if "val_size" in recorded:
+        n_val = min(recorded["val_size"], recorded.get("max_val") or recorded["val_size"])
+        if int(r["n_val"]) != n_val:
+            raise _bad(path, "n_val", f"{r['n_val']}, but its settings validate on {n_val} images")
+    try:
+        named, seed, _ = identity.parse_run_id(r["run"])
+    except ValueError:
+        return  # a run trained by hand into a folder of any name: no id to agree with
+    if int(r["seed"]) != seed:
+        raise _bad(path, "seed", f"{r['seed']}, but run {r['run']} is seed {seed}")
+    for k, v in named.items():
+        for field, value in (("named", r["named"].get(k)), ("settings", recorded.get(k))):
+            if value is None or settings.typed(k, value) != v:
+                raise _bad(path, f"{field}.{k}", f"{value!r}, but run {r['run']} is {k}={v!r}")
 
 
 def _settings_valid(rows, path) -> None:
@@ -305,6 +349,8 @@ def _suggestion_consistent(rows, path) -> None:
     """An lr to train at: above 0, and never above the lr of the range test's lowest loss (the valley
     rule's lr lies below it, the fallback is a tenth of it)."""
     r = rows[0]
+    if r["valid"] != (r["rule"] != "minimum/10"):
+        raise _bad(path, "valid", f"{r['valid']} with rule {r['rule']!r}: only the fallback, minimum/10, is not valid")
     if not r["suggestion"] > 0:
         raise _bad(path, "suggestion", f"an lr must be > 0, got {r['suggestion']!r}")
     if "lr_min_loss" in r and not r["suggestion"] <= r["lr_min_loss"] * (1 + 1e-9):
@@ -329,14 +375,15 @@ def _meta_consistent(rows, path) -> None:
 
 
 ROW_CHECKS = {  # what a format says across fields and rows
-    "metrics": [_consecutive("epoch", 1)],
+    "metrics": [_consecutive("epoch", 1), _epoch_scores_ordered],
     "schedule": [_consecutive("step", 0)],
     "predictions": [_consecutive("index", 0)],
     "population": [_consecutive("individual", 0)],
     "fitness": [_consecutive("individual", 0), _result_consistent],
     "best": [_result_consistent],
     "individuals": [_result_consistent],
-    "result": [_result_consistent, _settings_valid],
+    "result": [_result_consistent, _settings_valid, _result_is_its_runs],
+    "test": [_test_scores_ordered],
     "suggestion": [_suggestion_consistent],
     "meta": [_meta_consistent],
 }

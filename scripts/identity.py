@@ -129,3 +129,17 @@ def parse_run_id(text: str) -> tuple[dict, int, str | None]:
             raise ValueError(f"run id {text!r}: {name} is not a setting that can name a run")
         named[name] = parse_value(name, value)
     return named, int(dict(pairs)["seed"]), key
+
+
+def named_settings(run: str, genes: str | None = None) -> dict:
+    """The settings a run id names. A genome it names by key (one too long to spell) comes spelled in
+    `genes` (train.py --genes), which must give that key; ValueError otherwise."""
+    named, key = parse_run_id(run)[0], key_of(run)
+    if key is None and genes is None:
+        return named
+    if key is None or genes is None:
+        raise ValueError(f"--genes goes with a run id of the form genome=<key>_seed=N only (got --genome {run})")
+    spelled = parse_run_id(f"{genes}_seed=0")[0]
+    if key_of_genome(spelled) != key:
+        raise ValueError(f"--genes {genes}: not the genome of key {key} (run {run})")
+    return {**named, **spelled}

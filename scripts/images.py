@@ -14,7 +14,7 @@ that is sound, and safely where it is not. Torch-free.
   is refused (which label is right?), as is one in both splits.
 - Pixels: any mode PIL opens becomes 8-bit RGB. 16-bit images (mode I;16) are scaled by 255/65535
   (PIL's own convert would clip them to white); float images (mode F) with values in [0, 1] are
-  scaled by 255; a 32-bit integer image, or a float one outside [0, 1], is refused with one line
+  scaled by 255; a 32-bit or signed integer image, or a float one outside [0, 1], is refused with one line
   (no scale to 8 bits is evident). Then a bilinear resize to image_size x image_size.
 """
 
@@ -129,7 +129,9 @@ def to_rgb8(im, path):
             raise DataError(f"{path}: float image with values outside [0, 1]: no evident scale to 8 bits")
         return Image.fromarray(np.rint(a * 255).astype(np.uint8), "L").convert("RGB")
     if im.mode == "I":
-        raise DataError(f"{path}: 32-bit integer image: no evident scale to 8 bits (save it as 8 or 16 bits)")
+        raise DataError(  # PIL's mode I: 32-bit, or signed 16-bit, integers
+            f"{path}: 32-bit or signed integer image: no evident scale to 8 bits (save it as unsigned 8 or 16 bits)"
+        )
     return im.convert("RGB")
 
 

@@ -175,8 +175,7 @@ def run_range_test(args) -> tuple[list[tuple], dict]:
 def settings_key(args) -> str:
     """What the range test's numbers depend on: its settings (not where it runs or writes) and the
     prepared data (its meta.json: the data's identity, sizes and statistics)."""
-    unused = ("max_val",)  # trims the validation images, which a range test never sees
-    used = settings.effective({k: getattr(args, k) for k in USED if settings.BY_NAME[k].identity and k not in unused})
+    used = settings.effective({k: getattr(args, k) for k in USED if settings.BY_NAME[k].identity})
     used.update({s.name: getattr(args, s.name) for s in LR_FIND_SETTINGS})
     meta = Path(args.data) / "meta.json"
     try:
@@ -232,6 +231,7 @@ def build_parser() -> ArgumentParser:
     ap.add_argument("--out", required=True, help="folder for lr_find.tsv and suggestion.json")
     settings.add_arguments(ap, [settings.BY_NAME[n] for n in USED])
     settings.add_arguments(ap, LR_FIND_SETTINGS)
+    ap.set_defaults(max_val=0)  # the shared data loader's cap on validation images, which a range test never sees
     return ap
 
 

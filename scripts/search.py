@@ -29,6 +29,7 @@ from pathlib import Path
 import formats
 import ga
 import identity
+import settings
 import space as spaces
 import strategies
 from data import read_meta
@@ -109,6 +110,16 @@ def smallest(spec: dict, name: str) -> list:
     return [min(g.choices) if g.kind == "categorical" else g.low for g in genes]
 
 
+def used_settings(spec: dict, values: dict) -> dict:
+    """Of the config's settings off their defaults (`values`), those some run of the search or the
+    baseline uses: not a gene the baseline names too (every run names it), not the shortcut where no
+    run's net takes one. What the workflow's search steps are given, so that changing a value no run
+    uses reruns none of them."""
+    names = spec["space"].names
+    values = {k: v for k, v in values.items() if not (k in names and k in BASELINE_GENES)}
+    return values if "arch" in names else settings.command_values(values)
+
+
 def run_context(settings_values: dict, spec: dict, meta: dict, genome: dict, stop=None) -> dict:
     """The identity context of one of the search's runs (identity.py): the settings that are not
     searched, as this genome trains them (a genome's arch decides whether the shortcut counts), the
@@ -172,12 +183,33 @@ def spelled_genome(out: str, key: str, spec: dict) -> str:
 
 
 def read_round(path, spec: dict, kind: str = "population"):
-    """A round's table (population or fitness), with every gene column present and in the space."""
+    """A round's table (population or fitness), with every gene column present and in the space, and
+    rows of the round its folder names."""
     df = formats.read_table(kind, path)
     check_genes(df, spec["space"], path)
     if len(df) != spec["population"]:
         raise DataError(f"{path}: {len(df)} individuals, but ga.population is {spec['population']}")
+    try:
+        _, method, number = round_of(path)
+    except ValueError:  # a table read outside the search's layout (by hand): no folder to check against
+        return df
+    check_origins(df, path, method, number)
     return df
+
+
+def check_origins(df, path, method: str | None, number: int) -> None:
+    """Round 0 holds its initial draws; round k of a method the elites of round k-1 and the method's own
+    proposals. So a table moved or copied into another method's or round's folder is refused."""
+    known = strategies.methods()
+    if number and method not in known:
+        raise DataError(f"{path}: {method!r} is not a search method ({', '.join(known)})")
+    allowed = {"init"} if number == 0 else {"elite", known[method].origin}
+    for i, row in enumerate(df.to_dict("records")):
+        where = f"{path}: row {i + 1}: origin {row['origin']!r}"
+        if row["origin"] not in allowed:
+            raise DataError(f"{where}, but this folder's round holds only {', '.join(sorted(allowed))}")
+        if row["origin"] == "elite" and not str(row["parents"]).startswith(f"gen{number - 1}:"):
+            raise DataError(f"{where} from {row['parents']!r}, but round {number} keeps round {number - 1}'s elites")
 
 
 def rows_of(df, spec: dict, number: int) -> list[dict]:
@@ -260,8 +292,24 @@ def init_step(args) -> None:
     formats.write_table("population", population_frame(rows, spec), args.out)
 
 
+def check_history(paths, method: str, repeat: int, number: int) -> None:
+    """--history of round `number`: round 0 of the repeat, then the method's rounds 1 .. number-1, in order."""
+    expected = [(repeat, None, 0)] + [(repeat, method, k) for k in range(1, number)]
+    try:
+        found = [round_of(p) for p in paths]
+    except ValueError as e:
+        raise DataError(f"--history: {e}") from None
+    if found != expected:
+        want = ["round0"] + [f"{method}/round{k}" for k in range(1, number)]
+        raise DataError(
+            f"--history {' '.join(map(str, paths))}: round {number} of {method} needs the fitness tables of "
+            f"rep{repeat}/{', '.join(want)}, in that order"
+        )
+
+
 def propose_step(args) -> None:
     spec, values, meta = _inputs(args)
+    check_history(args.history, args.method, args.repeat, args.round)
     rows = propose_round(spec, args.method, history_rows(args.history, spec), args.round, args.repeat)
     formats.write_table(
         "population", population_frame(name_runs(rows, spec, values, meta, args.train_seed), spec), args.out

@@ -116,11 +116,14 @@ IDENTITY_KEYS = [s.name for s in SETTINGS if s.identity]
 # computed (threads, deterministic, compile, track_test), not a list (milestones)
 SEARCHABLE_KEYS = [s.name for s in SETTINGS if s.identity and s.searchable]
 OPTION_KEYS = [s.name for s in SETTINGS if not s.identity and not s.name.startswith("stop_")]
-# what the LR range test (lr_find.py) takes of them: the model, the data, the optimizer and its step
+# what the LR range test (lr_find.py) takes of them: the model, the training data, the optimizer and its step
 LR_FIND_KEYS = (
     "arch", "shortcut", "wd", "mom", "seed", "optimizer", "batch_size", "label_smoothing", "val_size", "split_seed",
-    "max_train", "max_val", "crop_pad", "flip", "cutout", "threads", "deterministic", "device",
+    "max_train", "crop_pad", "flip", "cutout", "threads", "deterministic", "device",
 )  # fmt: skip
+# not a training recipe: the validation split and how the numbers are computed. The degradation runs
+# (the paper's recipe, workflow/rules/common.smk) take these from the config and nothing else.
+SPLIT_AND_ARITHMETIC_KEYS = ("val_size", "split_seed", "max_val", "threads", "deterministic", "compile")
 
 
 def flag(name: str) -> str:
@@ -212,6 +215,16 @@ def effective(values: dict) -> dict:
     if arch is not None and arch.shortcut != "config" and "shortcut" in values:
         return {**values, "shortcut": BY_NAME["shortcut"].default}
     return values
+
+
+def command_values(values: dict, named: dict | None = None) -> dict:
+    """What a job's command line carries of the config's settings `values` (those off their defaults):
+    not a setting its run id names (`named`: the id sets it), not one its net cannot use (effective).
+    Changing a config value that a gene or the net overrides then changes no job's params, which
+    Snakemake would rerun the job for."""
+    named = named or {}
+    used = effective(with_defaults({**values, **named}))
+    return {k: used[k] for k in values if k not in named and typed(k, used[k]) != BY_NAME[k].default}
 
 
 def fingerprint(values: dict) -> dict:

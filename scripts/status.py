@@ -53,6 +53,17 @@ def live_table(kind: str, path: Path):
     return formats.typed_frame(kind, df)
 
 
+def table_error(kind: str, path: Path) -> dict:
+    """{"error": its error line} for a table that exists and breaks its format; {} for one not there."""
+    if not path.exists():
+        return {}
+    try:
+        formats.read_table(kind, path)
+    except (DataError, OSError) as e:
+        return {"error": f"error: {error_line(e)}"}
+    return {}
+
+
 def run_epochs(out: str, run: str, default: int) -> int:
     """The epochs a run trains, from its settings.json (epochs may be a gene); else the config's."""
     try:
@@ -89,8 +100,12 @@ def rounds(config: dict, spec: dict) -> list[dict]:
     for r in range(spec["repeats"]):
         for i, m in enumerate(spec["methods"]):
             for k in range(0 if i == 0 else 1, spec["rounds"]):  # round 0 is shared: shown once
-                pop = live_table("population", Path(layout.round_file(out, r, m, k, "population")))
+                path = Path(layout.round_file(out, r, m, k, "population"))
+                pop = live_table("population", path)
                 if pop is None:
+                    broken = table_error("population", path)  # written whole: never seen mid-write
+                    if broken:
+                        found.append({"method": m, "repeat": r, "round": k, "runs": [], "scored": False, **broken})
                     break
                 runs = [run_state(out, run, config["train"]["epochs"]) for run in dict.fromkeys(pop["run"])]
                 scored = Path(layout.round_file(out, r, m, k, "fitness")).exists()
@@ -104,6 +119,8 @@ def describe_round(rnd: dict) -> list[str]:
     label = "every method" if rnd["round"] == 0 else strategies.methods()[rnd["method"]].label
     head = f"{label}, search {rnd['repeat']}, round {rnd['round']}: {len(done)}/{len(runs)} distinct runs trained"
     lines = [head + (", scored" if rnd["scored"] else "")]
+    if "error" in rnd:
+        return [f"{label}, search {rnd['repeat']}, round {rnd['round']}: {rnd['error']}"]
     for r in runs:
         if r["state"] == "running":
             top1 = f", val top-1 {100 * r['rows'][-1]['top1']:.2f}%" if r["rows"] else ""

@@ -318,6 +318,16 @@ def save_epoch(job: Job, model, opt, rows: list) -> None:
     )
 
 
+def check_complete(rows, path: Path) -> None:
+    """An elite's metrics.tsv holds every epoch its result.json completed (the workflow's elites have
+    one; a file given by hand may not): a cut file would silently drop the elite's bar."""
+    result = path.parent / RUN_FILES["result"]
+    if result.exists():
+        done = formats.read_record("result", result, run=path.parent.name)["epochs_completed"]
+        if len(rows) != done:
+            raise DataError(f"{path}: {len(rows)} epochs, but its result.json completed {done}")
+
+
 def stop_threshold(args) -> float | None:
     """The worst elite's validation top-1 at --stop-epoch, minus --stop-margin; None: never stop."""
     if not (args.stop_epoch and args.stop_against):
@@ -325,6 +335,7 @@ def stop_threshold(args) -> float | None:
     scores = []
     for path in args.stop_against:
         rows = formats.read_table("metrics", path)
+        check_complete(rows, Path(path))
         at = rows[rows["epoch"] == args.stop_epoch]
         if at.empty:  # an elite that stopped or diverged before that epoch does not set the bar
             continue
@@ -455,28 +466,14 @@ def check_ranges(ap, args, table=settings.SETTINGS) -> None:
             ap.error(error)
 
 
-def spelled_genes(run: str, genes: str | None) -> dict:
-    """--genes of a run id that names its genome by key (a genome too long to spell): its settings,
-    which must give that key."""
-    key = identity.key_of(run)
-    if key is None and genes is None:
-        return {}
-    if key is None or genes is None:
-        raise ValueError(f"--genes goes with a run id of the form genome=<key>_seed=N only (got --genome {run})")
-    named = identity.parse_run_id(f"{genes}_seed=0")[0]
-    if identity.key_of_genome(named) != key:
-        raise ValueError(f"--genes {genes}: not the genome of key {key} (run {run})")
-    return named
-
-
 def apply_genome(ap, args) -> None:
     """--genome: the run id's named settings and seed override the flags."""
     args.named, args.context_key = [], None
     if not args.genome:
         return
     try:
-        named, seed, args.context_key = identity.parse_run_id(args.genome)
-        named = {**named, **spelled_genes(args.genome, args.genes)}
+        _, seed, args.context_key = identity.parse_run_id(args.genome)
+        named = identity.named_settings(args.genome, args.genes)
     except ValueError as e:
         ap.error(str(e))
     for k, v in named.items():

@@ -131,7 +131,7 @@ def final_scores(plan_tsv, tests):
 def units(df) -> tuple[list[float], str]:
     """A method's replicated unit: the mean test top-1 of each search when it ran more than one,
     else each seed's (NaN where a final run has no scores: compare() names such a method failed)."""
-    per_repeat = df.groupby("repeat")["test_top1"].mean(skipna=False)
+    per_repeat = df.groupby("repeat")["test_top1"].agg(lambda s: s.mean(skipna=False))  # pandas 2 has no skipna here
     if len(per_repeat) > 1:
         return list(per_repeat), "repeats"
     return list(df["test_top1"]), "seeds"

@@ -230,6 +230,16 @@ RESULT_EDITS = {
         lambda r: r.update(run="lr=1.00e-02_wd=0.00e+00_mom=9.00e-01_seed=0"),
         "belongs to run",
     ),
+    # its own fields disagree: the record was edited, or pasted together from two runs
+    "a seed not its run id's": (lambda r: r.update(seed=7), "field seed: 7, but run"),
+    "named settings not its run id's": (lambda r: r.update(named={}), "field named.lr: None, but run"),
+    "a gene's setting not its run id's": (lambda r: r["settings"].update(lr=0.5), "field settings.lr: 0.5, but run"),
+    "epochs its settings do not train": (lambda r: r["settings"].update(epochs=5), "field epochs: 2, but its settings"),
+    "validation images its settings do not carve": (
+        lambda r: r["settings"].update(val_size=100),
+        "field n_val: 500, but its settings validate on 100",
+    ),
+    "top-3 below top-1": (lambda r: r.update(top3=r["top1"] / 2), "field top3: "),
 }
 
 
@@ -241,6 +251,17 @@ def test_collect_refuses_a_result_json_breaking_its_contract(outdir, tmp_path, s
     p = run(*collect_cmd(outdir, runs, spec))
     assert_one_clean_error(p, str(path))
     assert what in p.stderr and snapshot(outdir) == before
+
+
+def test_early_stopping_refuses_an_elite_whose_metrics_were_cut_short(prepared, outdir, tmp_path):
+    """A cut elite's metrics.tsv would silently drop its bar (a child then stops, or not, wrongly)."""
+    elite = shutil.copytree(outdir / "runs" / first_run(outdir), tmp_path / "runs" / first_run(outdir))
+    metrics = elite / "metrics.tsv"
+    metrics.write_text("".join(metrics.read_text().splitlines(keepends=True)[:2]))  # epoch 1 of 2
+    stop = ["--epochs", 2, "--stop-epoch", 1, "--stop-against", metrics]
+    p = run("train.py", *small_args(prepared, tmp_path / "child"), *stop)
+    assert_one_clean_error(p, str(metrics))
+    assert "1 epochs, but its result.json completed 2" in p.stderr
 
 
 def test_collect_refuses_a_result_json_that_is_not_json(outdir, tmp_path, spec):
@@ -305,6 +326,38 @@ def test_propose_refuses_a_fitness_table_breaking_its_contract(outdir, tmp_path,
     assert_one_clean_error(p, str(bad))
     assert what in p.stderr, p.stderr
     assert snapshot(outdir) == before
+
+
+def test_propose_refuses_a_history_out_of_order_or_of_another_method(outdir, spec, values):
+    """Round 2 of the GA breeds from round 0 and its own round 1, in that order."""
+    search = outdir / "search/rep0"
+    for history, named in (
+        ([search / "ga/round1/fitness.tsv", search / "round0/fitness.tsv"], "--history"),
+        ([search / "round0/fitness.tsv", search / "random/round1/fitness.tsv"], "rep0/round0, ga/round1"),
+        ([search / "round0/fitness.tsv", search / "round0/fitness.tsv"], "in that order"),
+    ):
+        assert_one_clean_error(run(*propose_cmd(outdir, spec, values, history)), named)
+
+
+@pytest.mark.parametrize("kind", ["swapped methods", "swapped rounds", "round 0 as round 1"])
+def test_a_round_table_moved_into_another_round_s_folder_is_refused(outdir, tmp_path, spec, kind):
+    """Two round folders swapped by hand: the search's best would be another method's genome."""
+    search = tmp_path / "search"
+    shutil.copytree(outdir / "search", search)
+    a, b = {
+        "swapped methods": ("rep0/ga/round1", "rep0/random/round1"),
+        "swapped rounds": ("rep0/ga/round1", "rep0/ga/round2"),
+        "round 0 as round 1": ("rep0/round0", "rep0/tpe/round1"),
+    }[kind]
+    (search / a).rename(tmp_path / "x")
+    (search / b).rename(search / a)
+    (tmp_path / "x").rename(search / b)
+    tables = sorted(search.glob("rep0/**/fitness.tsv"))
+    results = sorted((outdir / "runs").glob("lr=*/result.json"))
+    outs = [x for name in ("individuals", "summary", "best") for x in (f"--out-{name}", tmp_path / f"{name}.tsv")]
+    p = run("search.py", "summarize", "--spec", spec, "--fitness", *tables, "--results", *results, *outs)
+    assert_one_clean_error(p, "origin")
+    assert not list(tmp_path.glob("*.tsv"))
 
 
 def plot_cmd(outdir, spec, figure, **files):
@@ -468,6 +521,8 @@ def test_verdict_refuses_test_labels_that_are_not_the_prepared_ones(outdir, tmp_
         (lambda r: r.update(valid="yes"), "field valid: expected a bool"),
         (lambda r: r.update(suggestion=0.0), "field suggestion: an lr must be > 0"),
         (lambda r: r.update(suggestion=1e300), "field suggestion: 1e+300 is above lr_min_loss"),
+        (lambda r: r.update(rule="bogus"), "field rule: 'bogus' is not one of"),
+        (lambda r: r.update(rule="valley", valid=not r["valid"]), "field valid: "),
     ],  # fmt: skip
 )
 def test_the_plan_refuses_a_bad_suggestion(outdir, tmp_path, spec, values, edit, what):

@@ -53,6 +53,16 @@ def test_the_identity_holds_what_changes_the_numbers_and_nothing_else():
     assert set(settings.OPTION_KEYS) == {"device", "jobs_per_gpu", "cache_dir", "eval_batch_size", "tensorboard"}
 
 
+def test_a_command_line_leaves_out_what_the_run_id_sets_and_what_its_net_ignores():
+    """Changing a config value that a gene or the net overrides must change no job's params."""
+    config = {"arch": "resnet20", "epochs": 3, "lr": 0.01, "shortcut": "B", "cutout": 8}
+    expected = {"arch": "resnet20", "epochs": 3, "shortcut": "B", "cutout": 8}
+    assert settings.command_values(config, {"lr": 0.1, "wd": 0.0}) == expected
+    assert settings.command_values(config, {"arch": "resnet50"}) == {"epochs": 3, "lr": 0.01, "cutout": 8}
+    assert list(settings.command_values({**config, "arch": "plain20"})) == ["arch", "epochs", "lr", "cutout"]
+    assert settings.command_values({"shortcut": "B"}) == {}  # the default net, resnet50, has its own shortcuts
+
+
 def test_every_setting_s_default_is_the_schema_s():
     """One default per setting: the workflow's runs at the defaults are the runs of train.py by hand,
     and their identity has no key (identity.py)."""

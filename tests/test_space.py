@@ -227,3 +227,31 @@ def test_a_setting_the_net_cannot_use_is_no_part_of_its_identity():
     assert resnet == {"shortcut": "B"} and plain == {}
     # a 0.5.1 record of a resnet50 run that says shortcut B is no difference from A
     assert settings.differences({**full, "shortcut": "B"}, settings.fingerprint(full)) == []
+
+
+def test_the_search_steps_are_given_only_the_settings_some_run_uses():
+    """A gene the baseline names too (lr, wd, mom) is set by every run's id: changing train.lr then
+    changes no search step's params. A gene the baseline does not name (arch) stays: the baseline
+    trains the config's. The shortcut stays only where some run's net takes one."""
+    import search
+
+    cfg = _defaults()
+    values = {"lr": 0.01, "arch": "resnet20", "shortcut": "B", "epochs": 3}
+    report = search.spec_from_config(cfg)
+    assert search.used_settings(report, values) == {"arch": "resnet20", "shortcut": "B", "epochs": 3}
+    default_arch = {"lr": 0.01, "shortcut": "B", "epochs": 3}  # resnet50: its own shortcuts
+    assert search.used_settings(report, default_arch) == {"epochs": 3}
+    genes = {**REPORT, "arch": {"choices": ["resnet50", "resnet20"]}}
+    arch = search.spec_from_config({**cfg, "ga": {**cfg["ga"], "genes": genes}})
+    assert search.used_settings(arch, default_arch) == {"shortcut": "B", "epochs": 3}
+
+
+def test_a_run_s_named_settings_with_a_genome_named_by_key():
+    long = {"lr": 1e-3, "wd": 0.0, "mom": 0.9, "arch": "resnet20", "cutout": 8}
+    spelled = identity.spelling(long)
+    rid = f"genome={identity.genome_key(spelled)}_seed=1"
+    assert identity.named_settings(rid, spelled) == long
+    assert identity.named_settings("lr=1.00e-03_wd=0.00e+00_mom=9.00e-01_seed=1") == {"lr": 1e-3, "wd": 0.0, "mom": 0.9}
+    for run, genes in ((rid, None), (rid, identity.spelling({**long, "cutout": 4})), ("lr=1.00e-03_seed=1", spelled)):
+        with pytest.raises(ValueError, match="--genes"):
+            identity.named_settings(run, genes)

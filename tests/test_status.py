@@ -77,3 +77,17 @@ def test_status_names_a_result_it_cannot_read_and_goes_on(tmp_path, smoke):
     (work / "results" / "smoke" / "runs" / run / "result.json").mkdir(parents=True)
     text = status(work)
     assert re.search(rf"{re.escape(run)}.*error: .*result.json: Is a directory", text), text
+
+
+def test_status_names_a_population_table_that_breaks_its_format(tmp_path, smoke):
+    """Round tables are written whole: one that breaks its format is an error line, not a round that
+    silently vanishes from the view (with every later round of its search)."""
+    import shutil
+
+    work = copy_workflow(tmp_path / "wf")
+    shutil.copytree(smoke["out"] / "search", work / "results" / "smoke" / "search")
+    table = work / "results/smoke/search/rep0/round0/population.tsv"
+    lines = table.read_text().splitlines(keepends=True)
+    table.write_text("".join(lines[:2] + ["x" + lines[2]] + lines[3:]))  # individual "x1"
+    text = status(work)
+    assert re.search(r"^every method, search 0, round 0: error: .*population.tsv: .*individual", text, re.M), text
