@@ -238,19 +238,27 @@ def train_images(config: dict) -> int | None:
     return None
 
 
+def newest_folder(data_dir: Path) -> Path:
+    """The folder of data_dir, or one a link in it points to, changed last: adding, removing or renaming
+    an image changes its folder's mtime. (Snakemake compares a folder input's own mtime only: the
+    prepare step has this one as an input too, so an image added to a class folder prepares again.)"""
+    newest, when = Path(data_dir), Path(data_dir).stat().st_mtime
+    for root, dirs, _ in os.walk(data_dir):  # links not followed: a link farm's loops end
+        links = [Path(os.path.realpath(Path(root, d))) for d in dirs if Path(root, d).is_symlink()]
+        for folder in [Path(root), *links]:
+            t = folder.stat().st_mtime
+            if t > when:
+                newest, when = folder, t
+    return newest
+
+
 def prepared_since(meta: Path, data_dir: Path) -> bool:
-    """Whether meta.json was written after the last change to data_dir's images: adding, removing or
-    renaming one changes its folder's mtime, so no folder of data_dir (nor one a link in it points
-    to) newer than meta.json means its count is still the data's."""
+    """Whether meta.json was written after the last change to data_dir's images: then its count is
+    still the data's."""
     try:
-        written = meta.stat().st_mtime
-        for root, dirs, _ in os.walk(data_dir):  # links not followed: a link farm's loops end
-            folders = [Path(root)] + [Path(root, d) for d in dirs if Path(root, d).is_symlink()]
-            if any(f.stat().st_mtime > written for f in folders):
-                return False
+        return newest_folder(data_dir).stat().st_mtime <= meta.stat().st_mtime
     except OSError:
         return False
-    return True
 
 
 def check_data(config: dict, spec: dict) -> None:

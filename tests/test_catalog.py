@@ -24,6 +24,24 @@ def test_the_catalog_file_parses_and_its_flags_work(tmp_path):
     assert p.returncode == 0 and "init_population" in p.stdout, p.stdout[-2000:] + p.stderr[-2000:]
 
 
+def test_lint_is_clean_and_snakefiles_are_formatted():
+    p = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0 and "Lints for" not in p.stdout + p.stderr, p.stdout + p.stderr
+    f = subprocess.run([str(BIN / "snakefmt"), "--check", "workflow/"], cwd=ROOT, capture_output=True, text=True)
+    assert f.returncode == 0, f.stdout + f.stderr
+
+
+def test_the_manifest_lists_every_script():
+    """A module read from git finds the scripts through scripts/MANIFEST (common.smk)."""
+    listed = [
+        line for line in (ROOT / "scripts" / "MANIFEST").read_text().splitlines() if line and not line.startswith("#")
+    ]
+    tracked = subprocess.run(["git", "ls-files", "scripts"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    on_disk = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scripts").rglob("*.py") if "__pycache__" not in str(p))
+    assert sorted(set(listed) - {"workflow/schemas/config.schema.yaml"}) == on_disk
+    assert set(on_disk) <= set(tracked) or not tracked
+
+
 def test_the_test_case_is_the_smoke_config(tmp_path):
     case = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
     configs = [yaml.safe_load((ROOT / "config" / n).read_text()) for n in ("config.yaml", "smoke.yaml")]

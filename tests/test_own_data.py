@@ -128,7 +128,7 @@ def test_16_bit_and_float_images_are_scaled_and_32_bit_ones_refused(images, tmp_
     assert np.asarray(image_folders.to_rgb8(f, "f.tif"))[..., 0].max() == 255
     with pytest.raises(DataError, match="float image with values outside"):
         image_folders.to_rgb8(Image.fromarray(np.full((4, 4), 3.0, np.float32), "F"), "f.tif")
-    with pytest.raises(DataError, match="32-bit integer image"):
+    with pytest.raises(DataError, match="32-bit or signed integer image"):
         image_folders.to_rgb8(Image.fromarray(np.full((4, 4), 7, np.int32), "I"), "i.tif")
     data = shutil.copytree(images, tmp_path / "data")
     shutil.copy(tmp_path / "g16.png", data / "train" / "cat" / "zz_16bit.png")
@@ -180,6 +180,26 @@ def test_smoke_ga_on_an_image_folder_labels_the_report_by_folder_name(images, tm
     snakemake(work, *SMOKE, "mine.yaml", "--report", work / "report.html")
     html = (work / "report.html").read_text(errors="replace")
     assert "cat, dog, zebra" in html  # the confusion matrix's caption names the classes
+
+
+@pytest.mark.slow
+def test_an_image_added_to_a_class_folder_prepares_the_data_again(images, tmp_path):
+    """Snakemake compares a folder input's own mtime: the prepare step also has the folder changed
+    last, so an image added under train/cat/ (not to train/ itself) prepares the data again."""
+    import shutil
+
+    data = shutil.copytree(images, tmp_path / "my images")
+    work = copy_workflow(tmp_path / "wf")
+    config = {"data": {"dataset": "folder", "data_dir": str(data), "image_size": 24, "val_size": 60}}
+    (work / "mine.yaml").write_text(json.dumps(config))  # JSON is YAML
+    target = "results/smoke/data/prepared/folder/meta.json"
+    snakemake(work, target, *SMOKE, "mine.yaml")
+    assert "Nothing to be done" in snakemake(work, target, *SMOKE, "mine.yaml", "-n").stdout
+    before = json.loads((work / target).read_text())["train_size"]
+    shutil.copy(data / "train" / "cat" / "00000.png", data / "train" / "cat" / "new.png")
+    assert "prepare_data" in snakemake(work, target, *SMOKE, "mine.yaml", "-n").stdout
+    snakemake(work, target, *SMOKE, "mine.yaml")
+    assert json.loads((work / target).read_text())["train_size"] == before + 1
 
 
 @pytest.mark.parametrize("verify, ok", [(False, True), (True, False)])

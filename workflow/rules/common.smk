@@ -1,5 +1,8 @@
+import atexit
+import contextlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -43,9 +46,11 @@ import layout
 import search
 import settings
 import strategies
+import config_check
 from config_check import ConfigError, check_config
 import formats
-from util import DataError, error_line
+import runlock
+from util import DataError, RunError, error_line
 
 try:  # the schema (defaults filled in) and every other check; one line naming the key
     check_config(config)
@@ -59,7 +64,7 @@ def checked(read, *args):
     """
     try:
         return read(*args)
-    except (DataError, OSError) as e:
+    except (DataError, RunError, OSError) as e:
         print(f"error: {error_line(e)}", file=sys.stderr)
         sys.exit(1)
 
@@ -73,6 +78,31 @@ def read_record(name, path):
 
 
 OUT = config["outdir"]  # normalised by check_config
+# the outdir's lock while this workflow runs (hold_outdir)
+HELD = contextlib.ExitStack()
+
+
+def hold_outdir():
+    """One workflow at a time on an outdir (onstart: a run that executes jobs, not a dry run, a report
+    or a cluster job). A second workflow on it, from another clone or host, waits here, before any of
+    its jobs starts: Snakemake restores or removes the outputs of a job that fails, so a job of theirs
+    that waited on a run of ours, then was cancelled, would undo our finished run."""
+    what = f"the workflow started in {Path.cwd()}"
+    # Snakemake's own SIGTERM handler only tells its scheduler, which has not started yet
+    previous = signal.signal(signal.SIGTERM, stop_waiting)
+    try:
+        checked(HELD.enter_context, runlock.hold(OUT, what, log=print))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    atexit.register(HELD.close)  # before the interpreter's teardown
+
+
+def stop_waiting(signum, frame):
+    sys.exit(
+        f"error: {OUT}: terminated while waiting for the workflow that holds it; no job had started"
+    )
+
+
 DATASET = config["data"]["dataset"]
 TRAIN_SEED = config["train"]["seed"]
 # not sorted: the genes' order is the crossover's order
@@ -88,7 +118,8 @@ SETTINGS = settings.from_config(config)
 # that rules' params and command lines carry, so that a scheduling knob or a release that adds a
 # setting at its default changes no params (Snakemake reruns a job whose params changed).
 IDENTITY = settings.identity_changed(SETTINGS)
-SEARCH_SETTINGS = json.dumps(IDENTITY, sort_keys=True)  # search.py --settings
+# search.py --settings: those some run of the search uses (not a gene that every run names)
+SEARCH_SETTINGS = json.dumps(search.used_settings(SPEC, IDENTITY), sort_keys=True)
 REFERENCE = strategies.reference(METHODS)  # the method the others are compared with
 
 
@@ -187,6 +218,15 @@ def get_raw_data():
     return f"{OUT}/data/raw/{DATASET}"
 
 
+def get_changed_data(wildcards):
+    """The folder of the user's data_dir changed last, where it is not data_dir itself (config_check)."""
+    data_dir = config["data"]["data_dir"]
+    if not data_dir:
+        return []
+    newest = checked(config_check.newest_folder, Path(data_dir))
+    return [] if newest == Path(data_dir) else [str(newest)]
+
+
 def get_data_fit():
     """What the prepare step checks the data can give: the validation split and the largest batch."""
 
@@ -204,19 +244,21 @@ def get_data_fit():
 
 
 # ----------------------------------------------------------------------------- command lines (settings.py)
-SEARCH_FLAGS = settings.command_line(IDENTITY)  # every search, baseline and final run
-
-
 def get_data_id():
     """The prepared data's identity (identity.py), once the data is prepared."""
     return read_record("meta", checkpoints.prepare_data.get().output.meta)["data_id"]
 
 
 def degradation_values(kind, depth, seed):
-    """The paper's CIFAR recipe (Sec. 4.2) for one plain/residual net: train.py's settings."""
+    """The paper's CIFAR recipe (Sec. 4.2) for one plain/residual net: train.py's settings. Of the
+    config it takes only the validation split and how numbers are computed; the rest is the paper's
+    (SGD, 4-pixel crops and flips, option-A shortcuts: the settings' defaults), whatever train: says.
+    """
     d = config["degradation"]
     values = {
-        **IDENTITY,
+        **{
+            k: v for k, v in IDENTITY.items() if k in settings.SPLIT_AND_ARITHMETIC_KEYS
+        },
         "arch": f"{kind}{depth}",
         "seed": int(seed),
         "schedule": "step",
@@ -275,22 +317,23 @@ def get_run_flags(wildcards):
             return runs[wildcards.run][3]
     # a genome too long to spell: the job is given its spelling
     key = identity.key_of(wildcards.run)
-    if key:
-        return (
-            f"{SEARCH_FLAGS} --genes {checked(search.spelled_genome, OUT, key, SPEC)}"
-        )
-    return SEARCH_FLAGS
+    genes = checked(search.spelled_genome, OUT, key, SPEC) if key else None
+    named = checked(identity.named_settings, wildcards.run, genes)
+    flags = settings.command_line(settings.command_values(IDENTITY, named))
+    return f"{flags} --genes {genes}" if genes else flags
 
 
 def get_lr_find_flags():
     """The LR range test on what the baseline trains with: its weight decay and momentum, the config's
     other settings, and the range of lr_find:."""
+    baseline = config["baseline"]
     values = {
-        k: SETTINGS[k] for k in settings.LR_FIND_KEYS if k in SETTINGS and k in IDENTITY
+        k: IDENTITY[k]
+        for k in settings.LR_FIND_KEYS
+        if k in IDENTITY and k not in ("wd", "mom", "seed")
     }
-    values.update(
-        wd=config["baseline"]["wd"], mom=config["baseline"]["mom"], seed=TRAIN_SEED
-    )
+    values = settings.command_values(values)
+    values.update(wd=baseline["wd"], mom=baseline["mom"], seed=TRAIN_SEED)
     lr = config["lr_find"]
     return (
         settings.command_line(values)
