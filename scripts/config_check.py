@@ -16,6 +16,7 @@ import errno
 import json
 import math
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -228,8 +229,8 @@ def train_images(config: dict) -> int | None:
     if data["dataset"] == "synthetic":
         return data["synthetic"]["train"]
     meta = Path(config["outdir"], "data", "prepared", data["dataset"], "meta.json")
-    if data["data_dir"] and not prepared_since(meta, Path(data["data_dir"])):
-        return None  # the user's folder changed since: its count is the prepare step's to tell
+    if data["data_dir"] and meta.exists() and not prepared_since(meta, Path(data["data_dir"])):
+        return None  # the user's folder itself changed since: Snakemake prepares it again, and counts
     if meta.exists():
         try:
             return int(json.loads(meta.read_text())["train_size"])
@@ -239,26 +240,40 @@ def train_images(config: dict) -> int | None:
 
 
 def newest_folder(data_dir: Path) -> Path:
-    """The folder of data_dir, or one a link in it points to, changed last: adding, removing or renaming
-    an image changes its folder's mtime. (Snakemake compares a folder input's own mtime only: the
-    prepare step has this one as an input too, so an image added to a class folder prepares again.)"""
-    newest, when = Path(data_dir), Path(data_dir).stat().st_mtime
-    for root, dirs, _ in os.walk(data_dir):  # links not followed: a link farm's loops end
-        links = [Path(os.path.realpath(Path(root, d))) for d in dirs if Path(root, d).is_symlink()]
-        for folder in [Path(root), *links]:
-            t = folder.stat().st_mtime
-            if t > when:
-                newest, when = folder, t
+    """The folder of data_dir changed last (links followed, each folder once, in a fixed order): adding,
+    removing or renaming an image changes its folder's mtime."""
+    newest, when, seen = Path(data_dir), Path(data_dir).stat().st_mtime, set()
+    for root, dirs, _ in os.walk(data_dir, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link loop, or a folder linked twice
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        t = Path(root).stat().st_mtime
+        if t > when:
+            newest, when = Path(root), t
     return newest
 
 
 def prepared_since(meta: Path, data_dir: Path) -> bool:
-    """Whether meta.json was written after the last change to data_dir's images: then its count is
-    still the data's."""
+    """Whether the prepared data (its meta.json) is newer than every folder of data_dir. Snakemake
+    compares the prepare step's input, data_dir, by its own mtime only: a folder inside it changed
+    since (an image added to a class) is an error naming it; data_dir itself changed is Snakemake's
+    to prepare again (False)."""
     try:
-        return newest_folder(data_dir).stat().st_mtime <= meta.stat().st_mtime
+        written = meta.stat().st_mtime
+        newest = newest_folder(data_dir)
+        if newest.stat().st_mtime <= written:
+            return True
+        if Path(data_dir).stat().st_mtime > written:
+            return False
     except OSError:
         return False
+    raise ConfigError(
+        f"config key data.data_dir: {newest} changed after the data was prepared ({meta}), and Snakemake "
+        f"sees only the folder's own changes: run `touch {shlex.quote(str(data_dir))}` to prepare it again"
+    )
 
 
 def check_data(config: dict, spec: dict) -> None:

@@ -330,9 +330,10 @@ def _result_is_its_runs(rows, path) -> None:
         return  # a run trained by hand into a folder of any name: no id to agree with
     if int(r["seed"]) != seed:
         raise _bad(path, "seed", f"{r['seed']}, but run {r['run']} is seed {seed}")
+    used = settings.effective({**recorded, **named})  # recorded: a shortcut its net ignores reads A
     for k, v in named.items():
-        for field, value in (("named", r["named"].get(k)), ("settings", recorded.get(k))):
-            if value is None or settings.typed(k, value) != v:
+        for field, value, want in (("named", r["named"].get(k), v), ("settings", recorded.get(k), used[k])):
+            if value is None or settings.typed(k, value) != want:
                 raise _bad(path, f"{field}.{k}", f"{value!r}, but run {r['run']} is {k}={v!r}")
 
 
@@ -476,9 +477,9 @@ def read_record(name: str, path, run: str | None = None) -> dict:
         raise DataError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(record, dict):
         raise DataError(f"{path}: expected a JSON object")
+    if run is not None and "run" in record and record["run"] != run:  # before its fields: the likelier cause
+        raise DataError(f"{path}: belongs to run {record['run']!r}, not to {run!r} (its folder): moved or swapped?")
     check_rows(name, [record], path)
-    if run is not None and record.get("run") != run:
-        raise DataError(f"{path}: belongs to run {record.get('run')!r}, not to {run!r} (its folder): moved or swapped?")
     return record
 
 

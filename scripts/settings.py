@@ -211,7 +211,7 @@ def effective(values: dict) -> dict:
     """`values` with what the run cannot use at its default: the shortcut option of a net that fixes
     its own (the ImageNet ResNets' projections, the plain nets' none), so `train.shortcut: B` on the
     default resnet50 neither renames nor retrains its runs. Per run: a genome's arch decides."""
-    arch = ARCHS.get(values.get("arch"))
+    arch = ARCHS.get(values.get("arch", BY_NAME["arch"].default))  # a config at the default arch omits it
     if arch is not None and arch.shortcut != "config" and "shortcut" in values:
         return {**values, "shortcut": BY_NAME["shortcut"].default}
     return values

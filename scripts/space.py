@@ -152,6 +152,8 @@ def _gene(name: str, spec: dict) -> Gene:
     if log and low <= 0:
         raise ValueError(f"{key}.low: a log-scale bound must be > 0, got {low:g}")
     if s.kind is float:
+        if "step" in spec:  # it would be silently ignored: a float gene is drawn from the whole range
+            raise ValueError(f"{key}.step: {name} is a float setting; step is for integer genes (a grid: choices)")
         for bound, v in (("low", low), ("high", high)):
             if canonical_float(v) != v:
                 raise ValueError(f"{key}.{bound}: use at most {SIG_DIGITS} significant digits, got {v!r}")

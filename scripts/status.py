@@ -142,7 +142,7 @@ def runs_left(config: dict, spec: dict, found: list[dict]) -> tuple[int, int, li
     over every search and the final runs; rounds not yet proposed count population - elites each."""
     epochs = config["train"]["epochs"]
     states = list({r["run"]: r for rnd in found for r in rnd["runs"]}.values())
-    proposed = {(rnd["method"], rnd["repeat"], rnd["round"]) for rnd in found}
+    proposed = {(rnd["method"], rnd["repeat"], rnd["round"]) for rnd in found if "error" not in rnd}
     later = [1 for m in spec["methods"] for r in range(spec["repeats"]) for k in range(1, spec["rounds"])]
     missing = len(later) - len([p for p in proposed if p[2] > 0])
     whole = missing * (spec["population"] - spec["elites"]) + sum(r["state"] in ("pending", "failed") for r in states)

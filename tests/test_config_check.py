@@ -142,8 +142,9 @@ def test_an_outdir_that_is_a_file_is_refused(smoke_config, tmp_path):
 
 def test_a_prepared_folder_decides_the_split_check_until_its_images_change(smoke_config, tmp_path):
     """A dataset's size is known once prepared: the check reads meta.json. For the user's data_dir
-    only while no image was added or removed since (a stale count refused a valid split); after that
-    the prepare step, which then runs again, checks the split before any training job."""
+    only while no image was added or removed since (a stale count refused a valid split); a change
+    inside it is an error naming the fix; after data_dir itself changed the prepare step, which then
+    runs again, checks the split before any training job."""
     import os
 
     out, data = tmp_path / "out", tmp_path / "images"
@@ -156,5 +157,8 @@ def test_a_prepared_folder_decides_the_split_check_until_its_images_change(smoke
     with pytest.raises(ConfigError, match="config key data.val_size: 300 leaves no training images out of 300"):
         check_config(merge(copy.deepcopy(smoke_config), folder))
     (data / "cat" / "new.png").write_bytes(b"")
-    os.utime(data / "cat", (2e9 + 1, 2e9 + 1))  # an image added since
+    os.utime(data / "cat", (2e9 + 1, 2e9 + 1))  # an image added since, inside: Snakemake would not see it
+    with pytest.raises(ConfigError, match=f"config key data.data_dir: {data / 'cat'} changed after .*touch"):
+        check_config(merge(copy.deepcopy(smoke_config), folder))
+    os.utime(data, (2e9 + 2, 2e9 + 2))  # touched: the prepare step runs again, and checks the split then
     check_config(merge(copy.deepcopy(smoke_config), folder))

@@ -2,6 +2,7 @@
 CIFAR layout that is not the official archive (data.verify_md5: false)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -183,9 +184,9 @@ def test_smoke_ga_on_an_image_folder_labels_the_report_by_folder_name(images, tm
 
 
 @pytest.mark.slow
-def test_an_image_added_to_a_class_folder_prepares_the_data_again(images, tmp_path):
-    """Snakemake compares a folder input's own mtime: the prepare step also has the folder changed
-    last, so an image added under train/cat/ (not to train/ itself) prepares the data again."""
+def test_an_image_added_to_a_class_folder_is_one_error_until_the_data_is_prepared_again(images, tmp_path):
+    """Snakemake compares a folder input's own mtime: an image added under train/cat/ (not to data_dir
+    itself) would leave the prepared data stale. The config check names the folder and the fix."""
     import shutil
 
     data = shutil.copytree(images, tmp_path / "my images")
@@ -197,9 +198,14 @@ def test_an_image_added_to_a_class_folder_prepares_the_data_again(images, tmp_pa
     assert "Nothing to be done" in snakemake(work, target, *SMOKE, "mine.yaml", "-n").stdout
     before = json.loads((work / target).read_text())["train_size"]
     shutil.copy(data / "train" / "cat" / "00000.png", data / "train" / "cat" / "new.png")
-    assert "prepare_data" in snakemake(work, target, *SMOKE, "mine.yaml", "-n").stdout
+    p = snakemake(work, target, *SMOKE, "mine.yaml", "-n", check=False)
+    errors = [line for line in (p.stdout + p.stderr).splitlines() if "error:" in line]
+    assert p.returncode != 0 and len(errors) == 1 and "Traceback" not in p.stderr, p.stdout + p.stderr
+    assert f"{data / 'train' / 'cat'} changed after the data was prepared" in errors[0] and "touch" in errors[0]
+    os.utime(data)  # the fix the line names: touch data_dir
     snakemake(work, target, *SMOKE, "mine.yaml")
     assert json.loads((work / target).read_text())["train_size"] == before + 1
+    assert "Nothing to be done" in snakemake(work, target, *SMOKE, "mine.yaml", "-n").stdout
 
 
 @pytest.mark.parametrize("verify, ok", [(False, True), (True, False)])

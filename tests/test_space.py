@@ -118,6 +118,7 @@ def test_a_new_setting_at_its_default_keeps_every_run_id():
         ({"batch_size": {"low": 64, "high": 512, "log": True, "step": 64}}, "ga.genes.batch_size"),
         ({"batch_size": {"low": 64, "high": 500, "step": 64}}, "ga.genes.batch_size.step"),
         ({"cutout": {"low": 0.5, "high": 8}}, "ga.genes.cutout"),
+        ({"label_smoothing": {"low": 0.0, "high": 0.2, "step": 1}}, "ga.genes.label_smoothing.step"),
         ({"flip": {"choices": ["yes", "no"]}}, "ga.genes.flip.choices"),
         ({"label_smoothing": {"low": 0.0, "high": 1.5}}, "ga.genes.label_smoothing.high"),
         ({"lr": None, "wd": None, "mom": None}, "ga.genes"),
@@ -255,3 +256,42 @@ def test_a_run_s_named_settings_with_a_genome_named_by_key():
     for run, genes in ((rid, None), (rid, identity.spelling({**long, "cutout": 4})), ("lr=1.00e-03_seed=1", spelled)):
         with pytest.raises(ValueError, match="--genes"):
             identity.named_settings(run, genes)
+
+
+def test_a_result_of_a_genome_whose_net_ignores_its_shortcut_gene_is_its_run_s():
+    """train.py records the settings as the net uses them (shortcut A for resnet50): the result is
+    still the run's, whose id names shortcut B; another seed is not."""
+    import formats
+
+    named = {"arch": "resnet50", "shortcut": "B"}
+    record = {
+        "run": identity.run_id(named, 0, {}),
+        "seed": 0,
+        "named": named,
+        "settings": settings.fingerprint(settings.with_defaults(named)),
+        "epochs": 15,
+        "n_val": 5000,
+    }
+    assert record["settings"]["shortcut"] == "A"
+    formats._result_is_its_runs([record], "result.json")
+    with pytest.raises(Exception, match="field seed"):
+        formats._result_is_its_runs([{**record, "seed": 1}], "result.json")
+
+
+def test_the_baseline_s_context_is_train_py_s_when_arch_is_a_gene_and_the_config_s_net_ignores_the_shortcut():
+    import pandas as pd
+
+    import search
+
+    cfg = _defaults()
+    cfg = {**cfg, "train": {**cfg["train"], "shortcut": "B"}}  # arch at its default, resnet50
+    cfg["ga"] = {**cfg["ga"], "genes": {**REPORT, "arch": {"choices": ["resnet50", "resnet20"]}}}
+    spec, meta = search.spec_from_config(cfg), {"data_id": identity.DATA_DEFAULT}
+    values = search.used_settings(spec, settings.identity_changed(settings.from_config(cfg)))
+    genome = {"lr": 1e-3, "wd": 0.0, "mom": 0.9, "arch": "resnet20"}
+    best = pd.DataFrame([{"method": "ga", "repeat": 0, "fitness": 0.9, **spec["space"].texts(genome)}])
+    base = {"lr": "auto", "wd": 5e-4, "mom": 0.85}
+    runs = search.plan(spec, values, meta, best, base, {"suggestion": 3.16e-3}, seed=0, final_seeds=1)["run"]
+    trained = settings.with_defaults({**settings.from_config(cfg), "lr": 3.16e-3, "wd": 5e-4, "mom": 0.85})
+    assert identity.context(trained, ("lr", "wd", "mom")) == {}  # what train.py checks the baseline's id against
+    assert runs[0] == "lr=3.16e-03_wd=5.00e-04_mom=8.50e-01_seed=0"

@@ -46,7 +46,6 @@ import layout
 import search
 import settings
 import strategies
-import config_check
 from config_check import ConfigError, check_config
 import formats
 import runlock
@@ -64,7 +63,7 @@ def checked(read, *args):
     """
     try:
         return read(*args)
-    except (DataError, RunError, OSError) as e:
+    except (DataError, RunError, OSError, ValueError) as e:
         print(f"error: {error_line(e)}", file=sys.stderr)
         sys.exit(1)
 
@@ -216,15 +215,6 @@ def get_raw_data():
     if config["data"]["data_dir"]:
         return config["data"]["data_dir"]
     return f"{OUT}/data/raw/{DATASET}"
-
-
-def get_changed_data(wildcards):
-    """The folder of the user's data_dir changed last, where it is not data_dir itself (config_check)."""
-    data_dir = config["data"]["data_dir"]
-    if not data_dir:
-        return []
-    newest = checked(config_check.newest_folder, Path(data_dir))
-    return [] if newest == Path(data_dir) else [str(newest)]
 
 
 def get_data_fit():

@@ -35,8 +35,7 @@ rule synthetic_data:
 
 checkpoint prepare_data:
     input:
-        data=get_raw_data(),
-        changed=get_changed_data,
+        get_raw_data(),
     output:
         arrays=[update(prepared(name)) for name in layout.PREPARED_FILES[:-1]],
         meta=update(PREPARED_META),
@@ -53,5 +52,5 @@ checkpoint prepare_data:
         image_size=config["data"]["image_size"],
         fit=get_data_fit(),
     shell:
-        "python {params.script:q} prepare --data-dir {input.data:q} --out {params.out:q} --dataset {params.dataset:q} "
+        "python {params.script:q} prepare --data-dir {input:q} --out {params.out:q} --dataset {params.dataset:q} "
         "{params.md5_flag} --image-size {params.image_size:q} {params.fit} > {log:q} 2>&1"
