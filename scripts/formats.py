@@ -297,8 +297,8 @@ def _result_consistent(rows, path):
 
 def _top_k_ordered(row, keys, path, where=None) -> None:
     """Top-1 <= top-3 <= top-5: a right answer among the first k is among the first k+2."""
-    values = [float(row[k]) for k in keys if k in row]
-    for (a, x), (b, y) in zip(zip(keys, values), zip(keys[1:], values[1:])):
+    values = [(k, float(row[k])) for k in keys if k in row]
+    for (a, x), (b, y) in zip(values, values[1:]):
         if x > y:  # NaN compares false: a run without scores has none to order
             raise _bad(path, b, f"{y} is below {a} ({x})", where)
 

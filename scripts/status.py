@@ -117,10 +117,10 @@ def describe_round(rnd: dict) -> list[str]:
     runs = rnd["runs"]
     done = [r for r in runs if r["state"] == "done"]
     label = "every method" if rnd["round"] == 0 else strategies.methods()[rnd["method"]].label
-    head = f"{label}, search {rnd['repeat']}, round {rnd['round']}: {len(done)}/{len(runs)} distinct runs trained"
-    lines = [head + (", scored" if rnd["scored"] else "")]
+    prefix = f"{label}, search {rnd['repeat']}, round {rnd['round']}: "
     if "error" in rnd:
-        return [f"{label}, search {rnd['repeat']}, round {rnd['round']}: {rnd['error']}"]
+        return [prefix + rnd["error"]]
+    lines = [prefix + f"{len(done)}/{len(runs)} distinct runs trained" + (", scored" if rnd["scored"] else "")]
     for r in runs:
         if r["state"] == "running":
             top1 = f", val top-1 {100 * r['rows'][-1]['top1']:.2f}%" if r["rows"] else ""
