@@ -53,7 +53,7 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     out.update(test_top1=float("nan"), test_top3=float("nan"), test_top5=float("nan"), test_loss=float("nan"))
     preds = []
     if res["status"] not in formats.NO_SCORES:  # trained weights (a stopped run's are fewer epochs')
-        model = model_on_device(s["arch"], data["meta"]["num_classes"], s["shortcut"], dev)
+        model = model_on_device(s, data["meta"]["num_classes"], dev)
         try:
             model.load_state_dict(load_model_file(Path(model_pt), run, dev, res.get("model_sha256")))
         except RuntimeError:  # other keys or shapes: not this run's architecture
@@ -72,6 +72,7 @@ def test_run(args) -> dict:
     with runlock.hold(Path(args.result).parent, "evaluate"):
         out, preds = test_metrics(args.data, args.result, args.model, args.device)
         columns = PREDICTION_COLUMNS[: len(preds[0])] if preds else PREDICTION_COLUMNS  # top-k of k < 5 classes
+        formats.check_rows("test", [out], args.out)  # both files checked before either is written
         formats.write_rows(
             "predictions", columns, preds, args.out_predictions, lambda r: "\t".join(str(int(v)) for v in r) + "\n"
         )
@@ -81,7 +82,7 @@ def test_run(args) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True, help="the prepared data folder")
     ap.add_argument("--result", required=True, help="the run's result.json")
     ap.add_argument("--model", required=True, help="the run's model.pt")

@@ -195,8 +195,10 @@ FORMATS = {
         F("rule", "text", choices=SUGGESTION_RULES),
         F("valid", "bool"),
         F("reason", "text"),
-        F("steps", "int", low=1),
+        F("steps", "int", low=1),  # the range test's rows (lr_find.tsv)
+        F("stretch", "list", required=False),  # [from, to]: the falling stretch of a valid suggestion
     ],
+    "run_settings": [F("run", "text"), F("settings", "dict")],  # a run's settings.json, written first
     "meta": [
         F("dataset", "text"),
         F("data_id", "text"),
@@ -209,7 +211,7 @@ FORMATS = {
         F("std", "list"),
     ],
 }
-RUN_FILE_FORMATS = ("result", "test")  # records that name the run whose folder holds them
+RUN_FILE_FORMATS = ("result", "test", "run_settings")  # records that name the run whose folder holds them
 
 
 def _bad(path, field, why, row=None) -> DataError:
@@ -240,7 +242,7 @@ def _check_value(f: Field, v, status, path, row):
         if f.choices and v not in f.choices:
             raise _bad(path, f.name, f"{v!r} is not one of {', '.join(f.choices)}", row)
         return
-    if f.kind == "bool" and v in ("True", "False"):  # a boolean column of a TSV
+    if f.kind == "bool" and row is not None and v in ("True", "False"):  # a boolean column of a TSV
         return
     if f.kind in ("list", "dict", "bool"):
         kind = {"list": list, "dict": dict, "bool": bool}[f.kind]
@@ -292,6 +294,8 @@ def _result_consistent(rows, path):
             )
         if r["status"] == "ok" and done != asked:
             raise _bad(path, "epochs_completed", f"{done} of {asked} epochs with status 'ok'", where)
+        if r["status"] == "stopped" and not 0 < done < asked:  # stopped after an epoch, before the last
+            raise _bad(path, "epochs_completed", f"{done} of {asked} epochs with status 'stopped'", where)
         _top_k_ordered(r, ("top1", "top3", "top5"), path, where)
 
 
@@ -301,10 +305,6 @@ def _top_k_ordered(row, keys, path, where=None) -> None:
     for (a, x), (b, y) in zip(values, values[1:]):
         if x > y:  # NaN compares false: a run without scores has none to order
             raise _bad(path, b, f"{y} is below {a} ({x})", where)
-
-
-def _test_scores_ordered(rows, path) -> None:
-    _top_k_ordered(rows[0], ("test_top1", "test_top3", "test_top5"), path)
 
 
 def _epoch_scores_ordered(rows, path) -> None:
@@ -324,17 +324,32 @@ def _result_is_its_runs(rows, path) -> None:
         n_val = min(recorded["val_size"], recorded.get("max_val") or recorded["val_size"])
         if int(r["n_val"]) != n_val:
             raise _bad(path, "n_val", f"{r['n_val']}, but its settings validate on {n_val} images")
-    try:
-        named, seed, _ = identity.parse_run_id(r["run"])
-    except ValueError:
+    if int(r["n_train"]) < int(recorded.get("batch_size", 1)):  # train.py refuses a split below one batch
+        raise _bad(path, "n_train", f"{r['n_train']}, fewer than one batch of {recorded['batch_size']}")
+    named = _seed_is_its_runs(r, path)
+    if named is None:
         return  # a run trained by hand into a folder of any name: no id to agree with
-    if int(r["seed"]) != seed:
-        raise _bad(path, "seed", f"{r['seed']}, but run {r['run']} is seed {seed}")
     used = settings.effective({**recorded, **named})  # recorded: a shortcut its net ignores reads A
     for k, v in named.items():
         for field, value, want in (("named", r["named"].get(k), v), ("settings", recorded.get(k), used[k])):
             if value is None or settings.typed(k, value) != want:
                 raise _bad(path, f"{field}.{k}", f"{value!r}, but run {r['run']} is {k}={v!r}")
+
+
+def _seed_is_its_runs(r: dict, path) -> dict | None:
+    """The record's seed is its run id's; the run's named settings, or None for a folder of any name."""
+    try:
+        named, seed, _ = identity.parse_run_id(r["run"])
+    except ValueError:
+        return None
+    if int(r["seed"]) != seed:
+        raise _bad(path, "seed", f"{r['seed']}, but run {r['run']} is seed {seed}")
+    return named
+
+
+def _test_consistent(rows, path) -> None:
+    _seed_is_its_runs(rows[0], path)
+    _top_k_ordered(rows[0], ("test_top1", "test_top3", "test_top5"), path)
 
 
 def _settings_valid(rows, path) -> None:
@@ -356,14 +371,22 @@ def _suggestion_consistent(rows, path) -> None:
         raise _bad(path, "suggestion", f"an lr must be > 0, got {r['suggestion']!r}")
     if "lr_min_loss" in r and not r["suggestion"] <= r["lr_min_loss"] * (1 + 1e-9):
         raise _bad(path, "suggestion", f"{r['suggestion']!r} is above lr_min_loss ({r['lr_min_loss']!r})")
+    if r["valid"]:  # the valley rule's lr lies inside the falling stretch, which ends at the lowest loss
+        s = r.get("stretch")
+        ok = isinstance(s, list) and len(s) == 2 and all(_number(x) is not None and x > 0 for x in s)
+        if not ok or not s[0] * (1 - 1e-9) <= r["suggestion"] <= s[1] * (1 + 1e-9):
+            raise _bad(path, "stretch", f"must be [from, to] lrs around the suggestion {r['suggestion']!r}, got {s!r}")
+        if "lr_min_loss" in r and not math.isclose(s[1], r["lr_min_loss"], rel_tol=1e-9):
+            raise _bad(path, "stretch", f"must end at lr_min_loss ({r['lr_min_loss']!r}), got {s!r}")
 
 
 def _meta_consistent(rows, path) -> None:
     """A prepared folder's description: a name per class, a mean and a std per colour channel as
     fractions of 255 (a std of 0 would divide every image by zero)."""
     r = rows[0]
-    if len(r["classes"]) != r["num_classes"] or not all(isinstance(c, str) for c in r["classes"]):
-        raise _bad(path, "classes", f"must be {r['num_classes']} names (num_classes), got {r['classes']!r}")
+    names = r["classes"]
+    if len(names) != r["num_classes"] or not all(isinstance(c, str) for c in names) or len(set(names)) < len(names):
+        raise _bad(path, "classes", f"must be {r['num_classes']} distinct names (num_classes), got {names!r}")
     for key, low, high in (("mean", 0.0, 1.0), ("std", 0.0, 0.5)):
         v = r[key]
         ok = len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
@@ -375,6 +398,57 @@ def _meta_consistent(rows, path) -> None:
             )
 
 
+# ----------------------------------------------------------------------------- across a run's files
+def check_metrics_of(result: dict, metrics, path) -> None:
+    """A run's metrics.tsv against its result.json: one row per completed epoch, the last one the
+    scores the result reports (a cut file, or another run's swapped in, does not agree)."""
+    if len(metrics) != result["epochs_completed"]:
+        raise DataError(f"{path}: {len(metrics)} epochs, but its result.json completed {result['epochs_completed']}")
+    if result["status"] in NO_SCORES or not len(metrics):
+        return
+    last = metrics.iloc[-1]
+    for k in ("top1", "top3", "top5", "val_loss", "train_loss"):
+        if not math.isclose(float(last[k]), float(result[k]), rel_tol=1e-6, abs_tol=1e-12):
+            raise _bad(
+                path, k, f"{last[k]!r} in the last epoch, but its result.json says {result[k]!r}: another run's?"
+            )
+
+
+def check_schedule_of(result: dict, schedule, path) -> None:
+    """A run's schedule.tsv against its result.json: a row per step its settings train, peaking at
+    their lr (a result written before settings held batch_size and lr is not compared)."""
+    s = result["settings"]
+    if not {"batch_size", "lr"} <= set(s):
+        return
+    steps = s.get("iterations") or result["n_train"] // s["batch_size"] * result["epochs"]
+    if len(schedule) != steps:
+        raise _bad(path, "step", f"{len(schedule)} steps, but its result.json's settings train {steps}")
+    peak = float(schedule["lr"].max())
+    if not math.isclose(peak, float(s["lr"]), rel_tol=1e-6):
+        raise _bad(path, "lr", f"peaks at {peak!r}, but its result.json's settings train at lr {s['lr']!r}")
+
+
+def check_suggestion_of(suggestion: dict, curve, path) -> None:
+    """A suggestion.json against the range test it was made from (lr_find.tsv): as many steps, and its
+    lowest smoothed loss at lr_min_loss."""
+    if suggestion["steps"] != len(curve):
+        raise _bad(path, "steps", f"{suggestion['steps']}, but the range test has {len(curve)} rows")
+    lowest = float(curve["lr"].iloc[int(curve["smoothed_loss"].to_numpy().argmin())])
+    if "lr_min_loss" in suggestion and not math.isclose(suggestion["lr_min_loss"], lowest, rel_tol=1e-6):
+        raise _bad(
+            path, "lr_min_loss", f"{suggestion['lr_min_loss']!r}, but the range test's lowest loss is at {lowest!r}"
+        )
+
+
+def check_predictions_of(meta: dict, predictions, path) -> None:
+    """A run's test predictions: one row per test image (none for a run without scores), each class
+    one of the data's."""
+    if len(predictions) not in (0, meta["test_size"]):
+        raise DataError(f"{path}: {len(predictions)} rows, but the test set has {meta['test_size']} images")
+    if len(predictions) and predictions[["label", "pred1"]].to_numpy().max() >= meta["num_classes"]:
+        raise _bad(path, "label/pred1", f"a class index >= {meta['num_classes']} (meta.json's classes)")
+
+
 ROW_CHECKS = {  # what a format says across fields and rows
     "metrics": [_consecutive("epoch", 1), _epoch_scores_ordered],
     "schedule": [_consecutive("step", 0)],
@@ -384,7 +458,8 @@ ROW_CHECKS = {  # what a format says across fields and rows
     "best": [_result_consistent],
     "individuals": [_result_consistent],
     "result": [_result_consistent, _settings_valid, _result_is_its_runs],
-    "test": [_test_scores_ordered],
+    "test": [_test_consistent],
+    "run_settings": [_settings_valid],
     "suggestion": [_suggestion_consistent],
     "meta": [_meta_consistent],
 }

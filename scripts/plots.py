@@ -8,7 +8,8 @@ takes the search's settings (--spec) for the genes and the methods (strategies/:
     python scripts/plots.py search-space    --spec ... --individuals search/individuals.tsv --out search_space.png
     python scripts/plots.py training-curves --spec ... --individuals ... --plan final/plan.tsv \\
         --metrics runs/*/metrics.tsv --results runs/*/result.json --top-k 4 --out training_curves.png
-    python scripts/plots.py schedules --spec ... --individuals ... --plan ... --schedules runs/*/schedule.tsv --out x
+    python scripts/plots.py schedules --spec ... --individuals ... --plan ... --schedules runs/*/schedule.tsv \\
+        --results runs/*/result.json --out schedules.png
     python scripts/plots.py lr-find --spec ... --tsv lr_find/lr_find.tsv --suggestion lr_find/suggestion.json --out x
     python scripts/plots.py final-comparison --spec ... --comparison final/comparison.tsv --plan final/plan.tsv \\
         --tests runs/*/test.json --verdict final/verdict.txt --out final_comparison.png
@@ -37,6 +38,7 @@ import seaborn as sns
 import formats
 import search
 import strategies
+import verdict as verdict_tables
 from layout import run_of
 from util import ArgumentParser, DataError, atomic_write_bytes, exit_now, run_cli
 
@@ -61,10 +63,10 @@ def method_style(name: str) -> tuple[str, str]:
 
 
 def read_individuals(path, spec):
+    """search/individuals.tsv: its methods the config's, its genes in the space and its runs'."""
     df = formats.read_table("individuals", path)
-    missing = [g for g in spec["space"].names if g not in df.columns]
-    if missing:
-        raise DataError(f"{path}: field {', '.join(missing)}: missing (a gene of ga.genes)")
+    search.check_methods(df, spec, path)
+    search.check_genes(df, spec["space"], path)
     return df
 
 
@@ -126,8 +128,9 @@ def plot_ga_progress(spec, individuals, out) -> None:
     ind["fitness (%)"] = 100 * ind["fitness"]
     fig, ax = plt.subplots(figsize=(9, 5.5))
     ok = ind[~ind["status"].isin(formats.NO_SCORES) & (ind["status"] != "stopped")]
-    sns.stripplot(data=ok, x="round", y="fitness (%)", hue="origin", hue_order=["init", "elite", "child"], jitter=0.15,
-                  size=7, ax=ax, native_scale=True)  # fmt: skip
+    origins = ["init", "elite", strategies.methods()[strategies.report_ga(spec["methods"])].origin]
+    sns.stripplot(data=ok, x="round", y="fitness (%)", hue="origin", hue_order=origins, jitter=0.15, size=7, ax=ax,
+                  native_scale=True)  # fmt: skip
     div = ind[ind["status"].isin(formats.NO_SCORES)]
     if len(div):
         ax.scatter(div["round"], div["fitness (%)"], marker="x", color="C3", s=50, label="diverged (fitness 0)")
@@ -190,7 +193,7 @@ def curve_runs(spec, individuals, plan_tsv, top_k: int) -> list[dict]:
     ref = strategies.reference(spec["methods"])
     ok = ind[(ind["method"] == ref) & (ind["repeat"] == 0) & (ind["status"] == "ok")].drop_duplicates("run")
     ok = ok.sort_values(["fitness", "round", "individual"], ascending=[False, True, True]).head(top_k)
-    plan = formats.read_table("plan", plan_tsv)
+    plan = search.read_plan(plan_tsv, spec)
     base = plan[plan["stage"] == "search"].iloc[0]
     runs = [{"run": base["run"], "label": "baseline (no search)", "baseline": True}]
     label = method_style(ref)[0]
@@ -211,13 +214,18 @@ def shared_genes(spec, runs) -> str:
     return ", ".join(g for g in spec["space"].names if g not in shown)
 
 
-def by_run(files, kind: str, min_rows: int = 1) -> dict:
-    return {run_of(f): formats.read_table(kind, f, min_rows) for f in files}
-
-
-def completed_epochs(results) -> dict:
-    """Each run's epochs_completed from its result.json: its metrics.tsv must hold as many rows."""
-    return {run_of(p): formats.read_record("result", p, run=run_of(p))["epochs_completed"] for p in results}
+def run_tables(files, kind: str, results) -> dict:
+    """{run: its table of `kind` (metrics, schedule)}, each checked against its run's result.json: a
+    line lost, or another run's file swapped in, would draw a curve the run never had."""
+    found = {run_of(p): formats.read_record("result", p, run=run_of(p)) for p in results}
+    check = {"metrics": formats.check_metrics_of, "schedule": formats.check_schedule_of}[kind]
+    tables = {}
+    for f in files:
+        tables[run_of(f)] = formats.read_table(kind, f, min_rows=0)  # a run invalid or diverged in epoch 1 has none
+        if run_of(f) not in found:
+            raise DataError(f"{f}: no result.json given for its run")
+        check(found[run_of(f)], tables[run_of(f)], f)
+    return tables
 
 
 def plot_training_curves(spec, individuals, plan, metrics, results, top_k, out) -> None:
@@ -227,14 +235,10 @@ def plot_training_curves(spec, individuals, plan, metrics, results, top_k, out) 
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
     axes = axes.ravel()
     palette = sns.color_palette("tab10")
-    tables, handles = by_run(metrics, "metrics", min_rows=0), []  # a run invalid or diverged in epoch 1 has none
-    completed = completed_epochs(results)
+    tables, handles = run_tables(metrics, "metrics", results), []
     runs = curve_runs(spec, individuals, plan, top_k)
     for i, r in enumerate(runs):
         m = tables[r["run"]]
-        if len(m) != completed.get(r["run"], len(m)):  # a line lost from metrics.tsv would vanish from the figure
-            path = next(f for f in metrics if run_of(f) == r["run"])
-            raise DataError(f"{path}: {len(m)} epochs, but its result.json says {completed[r['run']]} completed")
         style = BASELINE_STYLE if r["baseline"] else {"color": palette[(i - 1) % 10], "linewidth": 1.6}
         for ax, (col, _) in zip(axes, panels):
             y = 100 * m[col] if col.startswith("top") else m[col]
@@ -257,9 +261,9 @@ def plot_training_curves(spec, individuals, plan, metrics, results, top_k, out) 
     save(fig, out)
 
 
-def plot_schedules(spec, individuals, plan, schedules, out) -> None:
+def plot_schedules(spec, individuals, plan, schedules, results, out) -> None:
     """The lr and momentum per step of the baseline and of the search's best run."""
-    tables = by_run(schedules, "schedule")
+    tables = run_tables(schedules, "schedule", results)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
     for r in curve_runs(spec, individuals, plan, 1):
         s = tables[r["run"]]
@@ -278,6 +282,7 @@ def plot_lr_find(spec, tsv, suggestion, out) -> None:
     """The range test's curve, the falling stretch the valley rule found and its suggestion."""
     df = formats.read_table("lr_find", tsv)
     sug = formats.read_record("suggestion", suggestion)
+    formats.check_suggestion_of(sug, df, suggestion)
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot(df["lr"], df["loss"], color="0.75", linewidth=1, label="loss per batch")
     ax.plot(df["lr"], df["smoothed_loss"], color="C0", linewidth=2, label="smoothed loss (running median)")
@@ -298,27 +303,13 @@ def plot_lr_find(spec, tsv, suggestion, out) -> None:
 
 
 # ----------------------------------------------------------------------------- the final comparison
-def final_table(plan, tests) -> pd.DataFrame:
-    """Test top-1 (%) of every final run, with its method, repeat and seed."""
-    scores = {run_of(p): formats.read_record("test", p, run=run_of(p)) for p in tests}
-    rows = []
-    for _, p in formats.read_table("plan", plan).query("stage == 'final'").iterrows():
-        rows.append(
-            {
-                "method": p["method"],
-                "repeat": p["repeat"],
-                "seed": p["seed"],
-                "test top-1 (%)": 100 * scores[p["run"]]["test_top1"],
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def plot_final_comparison(spec, comparison, plan, tests, verdict, out) -> None:
     """Left: every final run's test top-1 per method, the mean and its 95 % interval. Right: the
     winner's curse, the bests' validation fitness in the search next to retrained validation and test."""
     c = formats.read_table("comparison", comparison)
-    runs = final_table(plan, tests)
+    search.check_methods(c, spec, comparison, baseline=True)
+    runs = verdict_tables.final_scores(plan, tests, spec)
+    runs["test top-1 (%)"] = 100 * runs["test_top1"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [1.2, 1]})
     for i, (_, r) in enumerate(c.iterrows()):
         label, colour = method_style(r["method"])
@@ -352,10 +343,10 @@ def plot_final_comparison(spec, comparison, plan, tests, verdict, out) -> None:
 
 def plot_confusion_matrix(spec, predictions, meta, out) -> None:
     p = formats.read_table("predictions", predictions, min_rows=0)  # a diverged best has none: an empty matrix
-    classes = formats.read_record("meta", meta)["classes"]
+    info = formats.read_record("meta", meta)
+    formats.check_predictions_of(info, p, predictions)
+    classes = info["classes"]
     n = len(classes)
-    if p[["label", "pred1"]].max().max() >= n:
-        raise DataError(f"{predictions}: field label/pred1: a class index >= {n} (meta.json's classes)")
     cm = np.zeros((n, n))
     np.add.at(cm, (p["label"].to_numpy(), p["pred1"].to_numpy()), 1)
     rows = cm.sum(axis=1, keepdims=True)
@@ -391,8 +382,7 @@ def degradation_runs(metrics, results) -> pd.DataFrame:
         arch = res["settings"]["arch"]
         kind, depth = ("plain", int(arch[5:])) if arch.startswith("plain") else ("resnet", int(arch[6:]))
         table = formats.read_table("metrics", m)
-        if len(table) != res["epochs_completed"]:  # a lost line would change the final error in the table
-            raise DataError(f"{m}: {len(table)} epochs, but {r} says {res['epochs_completed']} completed")
+        formats.check_metrics_of(res, table, m)  # a lost line would change the final error in the table
         frames.append(table.assign(kind=kind, depth=depth, seed=res["seed"]))
     df = pd.concat(frames, ignore_index=True)
     if "test_top1" not in df.columns:
@@ -447,7 +437,7 @@ COMMANDS = {
     "ga-progress": (plot_ga_progress, {"individuals": str}),
     "search-space": (plot_search_space, {"individuals": str}),
     "training-curves": (plot_training_curves, {"individuals": str, "plan": str, "metrics": list, "results": list}),
-    "schedules": (plot_schedules, {"individuals": str, "plan": str, "schedules": list}),
+    "schedules": (plot_schedules, {"individuals": str, "plan": str, "schedules": list, "results": list}),
     "lr-find": (plot_lr_find, {"tsv": str, "suggestion": str}),
     "final-comparison": (plot_final_comparison, {"comparison": str, "plan": str, "tests": list, "verdict": str}),
     "confusion-matrix": (plot_confusion_matrix, {"predictions": str, "meta": str}),
@@ -457,7 +447,7 @@ COMMANDS = {
 
 
 def build_parser() -> ArgumentParser:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name, (func, files) in COMMANDS.items():
         p = sub.add_parser(name, help=func.__doc__.splitlines()[0].replace("%", "%%") if func.__doc__ else None)

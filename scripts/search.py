@@ -23,6 +23,8 @@ gives the same populations whatever order jobs run in and after any interruption
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -229,11 +231,31 @@ def population_frame(rows: list[dict], spec: dict):
 
 
 def history_rows(paths, spec: dict) -> list[dict]:
-    """Every scored row of one search so far, from its fitness tables in round order."""
-    rows = []
+    """Every scored row of one search so far, from its fitness tables in round order; a run scored
+    in two rounds (an elite) has the same scores in both."""
+    rows, first = [], {}
     for path in paths:
-        rows += rows_of(read_round(path, spec, "fitness"), spec, round_of(path)[2])
+        df = read_round(path, spec, "fitness")
+        for i, row in enumerate(df.to_dict("records")):
+            seen = first.setdefault(row["run"], (row, path))
+            check_same_scores(row, seen[0], path, i, f"its row in {seen[1]}")
+        rows += rows_of(df, spec, round_of(path)[2])
     return rows
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        a, b = float(a), float(b)
+        return (a != a and b != b) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)  # NaN: a run without scores
+    return a == b
+
+
+def check_same_scores(row: dict, source: dict, path, i: int, what: str) -> None:
+    """A fitness row's scores are its run's: a table edited by hand (a fitness of 0.95 for a 15 %
+    genome) would choose the elites and the best."""
+    for c in RESULT_COLUMNS:
+        if not _same(row[c], source[c]):
+            raise DataError(f"{path}: field {c} (row {i + 1}): {row[c]!r}, but {what} says {source[c]!r}")
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -392,16 +414,20 @@ def all_individuals(paths, spec: dict, result_files=()):
     frames = []
     for (m, r), tables in searches(paths, spec).items():
         for k, path in enumerate(tables):
-            frames.append(read_round(path, spec, "fitness").assign(method=m, repeat=r, round=k))
+            frames.append(read_round(path, spec, "fitness").assign(method=m, repeat=r, round=k, table=str(path)))
     df = pd.concat(frames, ignore_index=True)
     if result_files:
-        seconds = {res["run"]: res["process_seconds"] for res in map(read_result, result_files)}
-        missing = sorted(set(df["run"]) - set(seconds))
+        results = {res["run"]: (res, path) for path in result_files for res in [read_result(path)]}
+        missing = sorted(set(df["run"]) - set(results))
         if missing:
             raise DataError(
                 f"no result.json given for run(s) {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
             )
-        df["process_seconds"] = df["run"].map(seconds)
+        for row in df.to_dict("records"):
+            res, path = results[row["run"]]
+            check_same_scores(row, res, row["table"], int(row["individual"]), str(path))
+        df["process_seconds"] = df["run"].map(lambda r: results[r][0]["process_seconds"])
+    df = df.drop(columns="table")
     front = ["method", "repeat", "round"]
     return df[front + [c for c in df.columns if c not in front]]
 
@@ -509,6 +535,47 @@ def check_best(best, spec: dict, path) -> None:
     if found != expected or len(best) != len(expected):
         raise DataError(f"{path}: {len(best)} rows, but the config's searches are {len(expected)} (one best each)")
     check_genes(best, spec["space"], path)
+
+
+def check_methods(df, spec: dict, path, baseline: bool = False) -> None:
+    """Every row's method is one the config searches with (or the baseline, where a table has it)."""
+    allowed = [*spec["methods"], *(["baseline"] if baseline else [])]
+    for i, m in enumerate(df["method"]):
+        if m not in allowed:
+            raise DataError(f"{path}: field method (row {i + 1}): {m!r} is not one of {', '.join(allowed)}")
+
+
+def read_plan(path, spec: dict):
+    """final/plan.tsv, checked against the config's searches: the baseline's one search row, then the
+    baseline and every method and repeat at the same final seeds, each one genome, each row's seed its
+    run's; a search fitness for a method's best, none for the baseline."""
+    plan = formats.read_table("plan", path)
+    check_methods(plan, spec, path, baseline=True)
+    rows = plan.to_dict("records")
+    for i, r in enumerate(rows):
+        seed = identity.parse_run_id(r["run"])[1]
+        if seed != r["seed"]:
+            raise DataError(f"{path}: field seed (row {i + 1}): {r['seed']}, but run {r['run']} is seed {seed}")
+        if (r["method"] == "baseline") != math.isnan(r["search_fitness"]):
+            raise DataError(f"{path}: field search_fitness (row {i + 1}): a method's best has one, the baseline none")
+    search = [r for r in rows if r["stage"] == "search"]
+    if [r["method"] for r in search] != ["baseline"]:
+        raise DataError(f"{path}: field stage: one 'search' row, the baseline's, expected")
+    finals: dict = {}
+    for r in rows:
+        if r["stage"] == "final":
+            finals.setdefault((r["method"], r["repeat"]), []).append(r)
+    expected = [("baseline", 0)] + [(m, k) for m in spec["methods"] for k in range(spec["repeats"])]
+    seeds = sorted(r["seed"] for r in finals.get(("baseline", 0), []))
+    for m, k in expected:
+        got = finals.pop((m, k), [])
+        genomes = {re.sub(r"(^|_)seed=\d+", "", r["run"]) for r in got}
+        if not got or sorted(r["seed"] for r in got) != seeds or search[0]["seed"] in seeds or len(genomes) > 1:
+            raise DataError(f"{path}: {m}, repeat {k}: its final rows must be one run at each final seed {seeds}")
+    if finals:
+        m, k = next(iter(finals))
+        raise DataError(f"{path}: {m}, repeat {k}: not a search of the config")
+    return plan
 
 
 def plan_step(args) -> None:

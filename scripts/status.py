@@ -29,7 +29,7 @@ import layout
 import search
 import strategies
 from config_check import ConfigError, load_config, merge
-from util import ArgumentParser, DataError, error_line, read_json
+from util import ArgumentParser, DataError, error_line
 
 
 def live_table(kind: str, path: Path):
@@ -67,8 +67,9 @@ def table_error(kind: str, path: Path) -> dict:
 def run_epochs(out: str, run: str, default: int) -> int:
     """The epochs a run trains, from its settings.json (epochs may be a gene); else the config's."""
     try:
-        return int(read_json(layout.run_file(out, run, "settings"))["settings"]["epochs"])
-    except (DataError, KeyError, TypeError, ValueError):  # not written yet, or mid-write
+        path = layout.run_file(out, run, "settings")
+        return int(formats.read_record("run_settings", path, run=run)["settings"]["epochs"])
+    except (DataError, OSError, KeyError):  # not written yet, or unreadable: the config's
         return default
 
 
@@ -159,7 +160,8 @@ def runs_left(config: dict, spec: dict, found: list[dict]) -> tuple[int, int, li
 
 def eta_seconds(config: dict, states: list[dict], whole: int, partial: int):
     """Seconds left for `whole` runs and `partial` epochs, from the measured epoch times and per-run
-    overhead; None before any epoch."""
+    overhead; None before any epoch. A whole run counts the config's train.epochs (a run not yet
+    proposed has no genome, so an epochs gene is not known for it)."""
     epoch_s = [row["seconds"] for r in states for row in r["rows"]]
     if not epoch_s:
         return None
@@ -189,6 +191,9 @@ def report(config: dict) -> str:
     if finished:
         best = max(finished, key=lambda r: r["result"]["fitness"])
         lines.append(f"best so far: {best['run']}  fitness (val top-1) {100 * best['result']['fitness']:.2f}%")
+    broken_plan = table_error("plan", Path(layout.final_file(out, "plan.tsv")))  # written whole, as a round's
+    if broken_plan:
+        lines.append(f"final runs: {broken_plan['error']}")
     started = Path(layout.round_file(out, 0, None, 0, "population")).stat().st_mtime
     whole, partial, states = runs_left(config, spec, found)
     eta = eta_seconds(config, states, whole, partial)
@@ -241,7 +246,7 @@ def _config_value(text: str):
 
 
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)  # --config is not --configfile
+    ap = ArgumentParser(description=__doc__, allow_abbrev=False)  # --config is not --configfile
     ap.add_argument("--configfile", nargs="*", default=[], help="config files over config/config.yaml")
     ap.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, as snakemake's --config")
     ap.add_argument("--watch", type=watch_seconds, default=0, metavar="SECONDS", help="redraw every SECONDS")

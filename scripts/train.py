@@ -79,7 +79,6 @@ from util import (
     naming,
     process_start_time,
     run_cli,
-    write_json,
 )
 
 IMPORTS_DONE = time.time()
@@ -319,13 +318,11 @@ def save_epoch(job: Job, model, opt, rows: list) -> None:
 
 
 def check_complete(rows, path: Path) -> None:
-    """An elite's metrics.tsv holds every epoch its result.json completed (the workflow's elites have
-    one; a file given by hand may not): a cut file would silently drop the elite's bar."""
+    """An elite's metrics.tsv is its result.json's (the workflow's elites have one; a file given by
+    hand may not): a cut file would silently drop the elite's bar, another run's would move it."""
     result = path.parent / RUN_FILES["result"]
     if result.exists():
-        done = formats.read_record("result", result, run=path.parent.name)["epochs_completed"]
-        if len(rows) != done:
-            raise DataError(f"{path}: {len(rows)} epochs, but its result.json completed {done}")
+        formats.check_metrics_of(formats.read_record("result", result, run=path.parent.name), rows, path)
 
 
 def stop_threshold(args) -> float | None:
@@ -382,13 +379,12 @@ def finish(job: Job, model, status: str, rows: list, resumed_from) -> dict:
     return result
 
 
-def epochs_loop(job: Job, model, opt, norm, train_step, sched, rows: list) -> str:
-    """Epoch after epoch until the last, divergence or early stopping; the run's status."""
+def epochs_loop(job: Job, model, opt, norm, train_step, sched, rows: list, threshold) -> str:
+    """Epoch after epoch until the last, divergence or early stopping (below `threshold`); the run's status."""
     args, status = job.args, "ok"
     if args.optimizer == "adamw" and args.mom >= 1:  # inside the report's bounds, but no Adam beta1
         log(f"momentum {args.mom:g} >= 1 is not a valid AdamW beta1: not trained, fitness 0 (status invalid)")
         return "invalid"
-    threshold = stop_threshold(args)
     model.train()
     while len(rows) < args.epochs:
         if stops_here(rows, args, threshold):  # checked before an epoch: a resumed run decides alike
@@ -402,14 +398,14 @@ def epochs_loop(job: Job, model, opt, norm, train_step, sched, rows: list) -> st
     return status
 
 
-def train(args, out: Path, fingerprint: dict) -> dict:
+def train(args, out: Path, fingerprint: dict, threshold) -> dict:
     remove_stale_temps(out)
     clock = {"imports": IMPORTS_DONE}
-    write_json(out / "settings.json", {"run": out.name, "settings": fingerprint})
+    formats.write_record("run_settings", {"run": out.name, "settings": fingerprint}, out / RUN_FILES["settings"])
     device = setup(args)
     job = load_job(args, out, device, fingerprint, clock)
     norm = Normalizer(job.meta["mean"], job.meta["std"], device)
-    model = model_on_device(args.arch, job.meta["num_classes"], args.shortcut, device)
+    model = model_on_device(vars(args), job.meta["num_classes"], device)
     opt = make_optimizer(model, args.optimizer, args.lr, args.wd, min(args.max_momentum, 0.999), device.type)
     aug = augment_args(args)
     train_step = make_step(model, opt, norm, device.type == "cuda", args.compile, aug, args.label_smoothing)
@@ -427,7 +423,7 @@ def train(args, out: Path, fingerprint: dict) -> dict:
         f"lr {args.lr:g} wd {args.wd:g} mom {args.mom:g} seed {args.seed}; "
         f"ready in {clock['setup'] - IMPORTS_DONE:.1f}s"
     )
-    status = epochs_loop(job, model, opt, norm, train_step, sched, rows)
+    status = epochs_loop(job, model, opt, norm, train_step, sched, rows, threshold)
     return finish(job, model, status, rows, resumed_from)
 
 
@@ -438,12 +434,13 @@ def run(args) -> dict:
         meta = read_meta(args.data)
         check_identity(args, meta)
         fingerprint = run_fingerprint(args, meta)
+        threshold = stop_threshold(args)  # every input checked before anything in the folder changes
         done = finished_result(out, fingerprint)
         if done is not None:
             score = f"status {done['status']}, fitness {done['fitness']:.4f}"
             log(f"run {out.name} is complete ({score}): kept, not trained again")
             return done
-        return train(args, out, fingerprint)
+        return train(args, out, fingerprint, threshold)
 
 
 # ----------------------------------------------------------------------------- command line

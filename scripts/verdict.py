@@ -112,7 +112,7 @@ def welch(a: list[float], b: list[float], level: float = LEVEL) -> tuple[float, 
 
 
 # ----------------------------------------------------------------------------- tables
-def final_scores(plan_tsv, tests):
+def final_scores(plan_tsv, tests, spec: dict):
     """The final runs' test.json, with the plan's method, repeat and search fitness, as a frame."""
     import pandas as pd
 
@@ -120,7 +120,7 @@ def final_scores(plan_tsv, tests):
     for path in tests:
         record = formats.read_record("test", path, run=run_of(path))
         by_run[record["run"]] = record
-    final = formats.read_table("plan", plan_tsv).query("stage == 'final'")
+    final = search.read_plan(plan_tsv, spec).query("stage == 'final'")
     missing = [r for r in final["run"] if r not in by_run]
     if missing:
         raise DataError(f"{plan_tsv}: no test.json given for final run(s) {', '.join(missing)}")
@@ -295,7 +295,7 @@ def curse_sentence(c) -> str:
 def cost_sentence(result_files) -> str:
     results = [formats.read_record("result", p, run=run_of(p)) for p in result_files]
     hours = sum(r["process_seconds"] for r in results) / 3600
-    devices = sorted({r["provenance"]["device"] for r in results})
+    devices = sorted({str(r["provenance"].get("device", "an unrecorded device")) for r in results})
     optimizers = sorted({r["settings"].get("optimizer", "sgd") for r in results})
     return (
         f"It took {len(results)} trainings (every search, the baseline and the final seeds) and {hours:.2f} "
@@ -331,17 +331,19 @@ def compare_step(args) -> None:
     spec = search.spec_from_json(args.spec)
     meta = formats.read_record("meta", args.meta)
     suggestion = formats.read_record("suggestion", args.suggestion)
-    formats.read_table("predictions", args.best_predictions, min_rows=0)  # checked, then copied
+    predictions = formats.read_table("predictions", args.best_predictions, min_rows=0)  # checked, then copied
+    formats.check_predictions_of(meta, predictions, args.best_predictions)
     chance = chance_of(read_test_labels(args.test_labels, meta), meta["num_classes"])
-    scores = final_scores(args.plan, args.tests)
+    scores = final_scores(args.plan, args.tests, spec)
     baseline = json.loads(args.baseline)
     c = fail_baseline_of_a_failed_range_test(compare(scores, chance), suggestion, baseline)
     d = differences(scores, c, strategies.reference(spec["methods"]))
+    text = verdict(c, d, chance, suggestion, baseline, args.results)  # every input read before any output
     formats.write_table("comparison", c, args.out_comparison)
     formats.write_table("differences", d, args.out_differences)
     # the predictions were checked above; copied as they are
     atomic_write_bytes(args.out_predictions, Path(args.best_predictions).read_bytes())
-    atomic_write_text(args.out_verdict, verdict(c, d, chance, suggestion, baseline, args.results) + "\n")
+    atomic_write_text(args.out_verdict, text + "\n")
     print(
         c[["method", "repeats", "seeds", "test_top1_mean", "test_top1_ci_low", "test_top1_ci_high"]].to_string(
             index=False
@@ -350,7 +352,7 @@ def compare_step(args) -> None:
 
 
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("--spec", required=True, help="the config's ga: and search: sections as JSON")
     ap.add_argument("--plan", required=True, help="final/plan.tsv (scripts/search.py plan)")
     ap.add_argument("--tests", nargs="+", required=True, help="the final runs' test.json")

@@ -154,6 +154,15 @@ def edited(src: Path, dst: Path, edit) -> Path:
     return dst
 
 
+def set_cells(row, **values):
+    def edit(lines):
+        for column, value in values.items():
+            set_cell(column, value, row)(lines)
+        return "".join(lines)
+
+    return edit
+
+
 def set_cell(column, value, row=-1):
     def edit(lines):
         header = lines[0].rstrip("\n").split("\t")
@@ -167,6 +176,12 @@ def set_cell(column, value, row=-1):
 
 def first_run(outdir) -> str:
     return formats.read_table("population", outdir / "search/rep0/round0/population.tsv")["run"][0]
+
+
+def ok_runs(outdir) -> list[str]:
+    """Round 0's runs that trained to the end, in table order."""
+    fit = formats.read_table("fitness", outdir / "search/rep0/round0/fitness.tsv")
+    return list(fit.query("status == 'ok'")["run"])
 
 
 def result_file(outdir, tmp_path, edit):
@@ -201,6 +216,11 @@ RESULT_EDITS = {
     "no top3": (lambda r: r.pop("top3"), "field top3: missing"),
     "fitness other than top1": (lambda r: r.update(fitness=0.01), "field fitness: must equal top1"),
     "more epochs than asked": (lambda r: r.update(epochs_completed=9), "field epochs_completed: 9 is more than epochs"),
+    "stopped early after its last epoch": (
+        lambda r: r.update(status="stopped"),
+        "field epochs_completed: 2 of 2 epochs with status 'stopped'",
+    ),
+    "fewer training images than a batch": (lambda r: r.update(n_train=7), "field n_train: 7, fewer than one batch"),
     "an unknown status": (lambda r: r.update(status="great"), "field status: 'great' is not one of"),
     "scores with status diverged": (
         lambda r: r.update(status="diverged", fitness=0.0),
@@ -254,14 +274,21 @@ def test_collect_refuses_a_result_json_breaking_its_contract(outdir, tmp_path, s
 
 
 def test_early_stopping_refuses_an_elite_whose_metrics_were_cut_short(prepared, outdir, tmp_path):
-    """A cut elite's metrics.tsv would silently drop its bar (a child then stops, or not, wrongly)."""
-    elite = shutil.copytree(outdir / "runs" / first_run(outdir), tmp_path / "runs" / first_run(outdir))
+    """A cut elite's metrics.tsv would silently drop its bar (a child then stops, or not, wrongly). It
+    is refused before anything in the child's folder changes: here a finished run that lost its
+    schedule.tsv, which train.py would otherwise start training again (its result.json removed)."""
+    elite_run, child_run = ok_runs(outdir)[:2]
+    elite = shutil.copytree(outdir / "runs" / elite_run, tmp_path / "runs" / elite_run)
     metrics = elite / "metrics.tsv"
     metrics.write_text("".join(metrics.read_text().splitlines(keepends=True)[:2]))  # epoch 1 of 2
+    child = shutil.copytree(outdir / "runs" / child_run, tmp_path / "runs" / child_run)
+    (child / "schedule.tsv").unlink()
+    before = snapshot(child)
     stop = ["--epochs", 2, "--stop-epoch", 1, "--stop-against", metrics]
-    p = run("train.py", *small_args(prepared, tmp_path / "child"), *stop)
+    p = run("train.py", *small_args(prepared, child), *stop)
     assert_one_clean_error(p, str(metrics))
     assert "1 epochs, but its result.json completed 2" in p.stderr
+    assert snapshot(child) == before
 
 
 def test_collect_refuses_a_result_json_that_is_not_json(outdir, tmp_path, spec):
@@ -389,7 +416,7 @@ FIGURE_BREAKS = {
         "training-curves",
         "metrics",
         lambda lines: "".join(lines[:-1]),
-        "1 epochs, but its result.json says 2 completed",
+        "1 epochs, but its result.json completed 2",
     ),
 }
 
@@ -404,7 +431,7 @@ def test_figures_refuse_curves_breaking_their_contract(outdir, tmp_path, spec, n
     bad = edited(target, tmp_path / base / f"{kind}.tsv", edit)
     files = [bad if f == target else f for f in files]
     key = "metrics" if kind == "metrics" else "schedules"
-    more = {"results": sorted((outdir / "runs").glob("*/result.json"))} if figure == "training-curves" else {}
+    more = {"results": sorted((outdir / "runs").glob("*/result.json"))}
     before = snapshot(outdir)
     p = run(
         *plot_cmd(
@@ -419,6 +446,54 @@ def test_figures_refuse_curves_breaking_their_contract(outdir, tmp_path, spec, n
     )
     assert_one_clean_error(p, str(bad))
     assert what in p.stderr and snapshot(outdir) == before
+
+
+@pytest.mark.parametrize(
+    "figure, kind, what",
+    [
+        ("training-curves", "metrics", "in the last epoch, but its result.json says"),
+        ("schedules", "schedule", "field lr: peaks at"),
+    ],
+)
+def test_figures_refuse_another_run_s_curve_swapped_in(outdir, tmp_path, spec, figure, kind, what):
+    """Two runs' metrics.tsv (or schedule.tsv) swapped by hand: the baseline would be drawn with a
+    searched genome's curve. Each file is checked against its own run's result.json."""
+    base = formats.read_table("plan", outdir / "final/plan.tsv").query("stage == 'search'")["run"].iloc[0]
+    bad = tmp_path / base / f"{kind}.tsv"
+    bad.parent.mkdir()
+    shutil.copy(outdir / "runs" / ok_runs(outdir)[0] / f"{kind}.tsv", bad)
+    files = [bad if f.parent.name == base else f for f in curve_files(outdir, kind)]
+    key = "metrics" if kind == "metrics" else "schedules"
+    results = sorted((outdir / "runs").glob("*/result.json"))
+    individuals, plan = outdir / "search/individuals.tsv", outdir / "final/plan.tsv"
+    p = run(*plot_cmd(outdir, spec, figure, individuals=individuals, plan=plan, **{key: files}, results=results))
+    assert_one_clean_error(p, str(bad))
+    assert what in p.stderr
+
+
+BETTER = {"fitness": "0.954", "top1": "0.954", "top3": "0.96", "top5": "0.97"}  # in its contract, not its run's
+
+
+def test_summarize_refuses_a_fitness_row_its_run_s_result_does_not_say(outdir, tmp_path, spec):
+    """A 15 % genome edited to 95 % in a fitness table would be named the search's best."""
+    fit = outdir / "search/rep0/round0/fitness.tsv"
+    row = 1 + [r["status"] for r in formats.read_table("fitness", fit).to_dict("records")].index("ok")
+    bad = edited(fit, tmp_path / "search/rep0/round0/fitness.tsv", set_cells(row, **BETTER))
+    tables = [bad if t == fit else t for t in sorted((outdir / "search").glob("rep0/**/fitness.tsv"))]
+    outs = [x for n in ("individuals", "summary", "best") for x in (f"--out-{n}", outdir / "search" / f"{n}.tsv")]
+    results = sorted((outdir / "runs").glob("*/result.json"))
+    p = run("search.py", "summarize", "--spec", spec, "--fitness", *tables, "--results", *results, *outs)
+    assert_one_clean_error(p, f"{bad}: field fitness (row {row}): 0.954, but ")
+    assert "result.json says" in p.stderr
+
+
+def test_propose_refuses_an_elite_scored_otherwise_than_in_its_first_round(outdir, tmp_path, spec, values):
+    src = outdir / "search/rep0/ga/round1/fitness.tsv"
+    rows = formats.read_table("fitness", src).to_dict("records")
+    row = 1 + next(i for i, r in enumerate(rows) if r["origin"] == "elite" and r["status"] == "ok")
+    bad = edited(src, tmp_path / "search/rep0/ga/round1/fitness.tsv", set_cells(row, **BETTER))
+    p = run(*propose_cmd(outdir, spec, values, [outdir / "search/rep0/round0/fitness.tsv", bad]))
+    assert_one_clean_error(p, f"{bad}: field fitness (row {row}): 0.954, but its row in ")
 
 
 def verdict_cmd(outdir, spec, plan=None, tests=None, suggestion=None, meta=None, labels=None):
@@ -453,6 +528,55 @@ def test_verdict_refuses_a_plan_with_a_bad_stage(outdir, tmp_path, spec):
     assert snapshot(outdir) == before
 
 
+def keep_lines(keep):
+    return lambda lines: "".join(line for i, line in enumerate(lines) if keep(i, line))
+
+
+PLAN_EDITS = {
+    "a method's rows left out": (keep_lines(lambda i, line: not line.startswith("random")), "random, repeat 0: its"),
+    "a method the config does not search": (set_cell("method", "gax"), "field method (row 9): 'gax' is not one of"),
+    "a seed not its run's": (set_cell("seed", "7"), "field seed (row 9): 7, but run"),
+    "the baseline with a search fitness": (set_cell("search_fitness", "0.5", row=1), "field search_fitness (row 1)"),
+    "no search row": (keep_lines(lambda i, line: "\tsearch\t" not in line), "field stage: one 'search' row"),
+    "a final row doubled": (lambda lines: "".join([*lines, lines[-1]]), "its final rows must be one run at each"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAN_EDITS))
+def test_verdict_refuses_a_plan_that_is_not_the_config_s(outdir, tmp_path, spec, name):
+    """plan.tsv says which runs are each method's: one left out, renamed or doubled would change the
+    comparison silently."""
+    edit, what = PLAN_EDITS[name]
+    bad = edited(outdir / "final/plan.tsv", tmp_path / "plan.tsv", edit)
+    p = run(*verdict_cmd(outdir, spec, plan=bad))
+    assert_one_clean_error(p, str(bad))
+    assert what in p.stderr
+
+
+def test_verdict_refuses_a_test_json_whose_seed_is_not_its_run_s(outdir, tmp_path, spec):
+    final = formats.read_table("plan", outdir / "final/plan.tsv").query("stage == 'final'")["run"].tolist()
+    tests = [outdir / "runs" / r / "test.json" for r in final]
+    bad = edited(tests[0], tmp_path / final[0] / "test.json", lambda r: r.update(seed=9))
+    p = run(*verdict_cmd(outdir, spec, tests=[bad, *tests[1:]]))
+    assert_one_clean_error(p, f"{bad}: field seed: 9, but run")
+
+
+@pytest.mark.parametrize(
+    "edit, what",
+    [
+        (lambda r: r.update(steps=3), "field steps: 3, but the range test has 40 rows"),
+        (
+            lambda r: r.update(lr_min_loss=r["lr_min_loss"] * 2, stretch=[r["stretch"][0], r["lr_min_loss"] * 2]),
+            "field lr_min_loss: ",
+        ),
+    ],  # fmt: skip
+)
+def test_the_lr_find_figure_refuses_a_suggestion_not_made_from_its_curve(outdir, tmp_path, spec, edit, what):
+    bad = edited(outdir / "lr_find/suggestion.json", tmp_path / "suggestion.json", edit)
+    p = run(*plot_cmd(outdir, spec, "lr-find", tsv=outdir / "lr_find/lr_find.tsv", suggestion=bad))
+    assert_one_clean_error(p, f"{bad}: {what}")
+
+
 def test_verdict_refuses_a_test_json_of_another_run(outdir, tmp_path, spec):
     final = formats.read_table("plan", outdir / "final/plan.tsv").query("stage == 'final'")["run"].tolist()
     tests = [outdir / "runs" / r / "test.json" for r in final]
@@ -479,7 +603,8 @@ def test_verdict_refuses_nan_test_scores_of_a_run_that_trained(outdir, tmp_path,
         (lambda r: r.update(std=[0.0, 0.0, 0.0]), "field std: must be 3 numbers"),  # every image / 0
         (lambda r: r.update(mean=["a", "b", "c"]), "field mean: must be 3 numbers"),
         (lambda r: r.update(mean=[0.5, 0.5]), "field mean: must be 3 numbers"),
-        (lambda r: r.update(classes=["a", "b", "c"]), "field classes: must be 10 names"),
+        (lambda r: r.update(classes=["a", "b", "c"]), "field classes: must be 10 distinct names"),
+        (lambda r: r.update(classes=["cat"] * 10), "field classes: must be 10 distinct names"),
     ],  # fmt: skip
 )
 def test_a_meta_json_breaking_its_contract_is_refused(outdir, tmp_path, spec, edit, what):
@@ -519,6 +644,9 @@ def test_verdict_refuses_test_labels_that_are_not_the_prepared_ones(outdir, tmp_
         (lambda r: r.pop("suggestion"), "field suggestion: missing"),
         (lambda r: r.update(suggestion=-1.0), "field suggestion: -1.0 is outside"),
         (lambda r: r.update(valid="yes"), "field valid: expected a bool"),
+        (lambda r: r.update(valid="True"), "field valid: expected a bool"),  # JSON text is not a TSV's boolean
+        (lambda r: r.pop("stretch"), "field stretch: must be [from, to] lrs around the suggestion"),
+        (lambda r: r.update(stretch=[r["stretch"][1], r["lr_min_loss"] * 2]), "field stretch: must be [from, to]"),
         (lambda r: r.update(suggestion=0.0), "field suggestion: an lr must be > 0"),
         (lambda r: r.update(suggestion=1e300), "field suggestion: 1e+300 is above lr_min_loss"),
         (lambda r: r.update(rule="bogus"), "field rule: 'bogus' is not one of"),
@@ -568,6 +696,13 @@ def test_the_confusion_matrix_refuses_a_label_beyond_the_classes(outdir, tmp_pat
     )
     assert_one_clean_error(p, str(bad))
     assert snapshot(outdir) == before
+
+
+def test_the_confusion_matrix_refuses_predictions_of_part_of_the_test_set(outdir, tmp_path, spec):
+    bad = edited(outdir / "final/predictions.tsv", tmp_path / "predictions.tsv", lambda lines: "".join(lines[:101]))
+    meta = outdir / "data/prepared/synthetic/meta.json"
+    p = run(*plot_cmd(outdir, spec, "confusion-matrix", predictions=bad, meta=meta))
+    assert_one_clean_error(p, f"{bad}: 100 rows, but the test set has 500 images")
 
 
 def test_the_search_space_figure_refuses_a_fitness_that_is_text(outdir, tmp_path, spec):

@@ -271,6 +271,7 @@ def test_a_result_of_a_genome_whose_net_ignores_its_shortcut_gene_is_its_run_s()
         "settings": settings.fingerprint(settings.with_defaults(named)),
         "epochs": 15,
         "n_val": 5000,
+        "n_train": 45000,
     }
     assert record["settings"]["shortcut"] == "A"
     formats._result_is_its_runs([record], "result.json")

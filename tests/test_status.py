@@ -91,3 +91,17 @@ def test_status_names_a_population_table_that_breaks_its_format(tmp_path, smoke)
     table.write_text("".join(lines[:2] + ["x" + lines[2]] + lines[3:]))  # individual "x1"
     text = status(work)
     assert re.search(r"^every method, search 0, round 0: error: .*population.tsv: .*individual", text, re.M), text
+
+
+def test_status_names_a_plan_that_breaks_its_format(tmp_path, smoke):
+    """A broken plan.tsv is an error line, not "not planned yet" (which would also count its final runs
+    as still to train)."""
+    import shutil
+
+    work = copy_workflow(tmp_path / "wf")
+    for part in ("search", "final"):
+        shutil.copytree(smoke["out"] / part, work / "results" / "smoke" / part)
+    plan = work / "results/smoke/final/plan.tsv"
+    plan.write_text(plan.read_text().replace("\tfinal\t", "\tlater\t", 1))
+    text = status(work)
+    assert re.search(r"^final runs: error: .*plan.tsv: field stage \(row 2\)", text, re.M), text

@@ -427,7 +427,7 @@ def get_stop_flags(wildcards):
 # ----------------------------------------------------------------------------- after the search
 def get_plan():
     """The plan's rows (method, repeat, stage, seed, run), once the plan checkpoint has run."""
-    return read_table("plan", checkpoints.plan.get().output[0])
+    return checked(search.read_plan, checkpoints.plan.get().output[0], SPEC)
 
 
 def get_final_tests(wildcards):

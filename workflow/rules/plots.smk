@@ -107,6 +107,7 @@ rule plot_schedules:
         individuals=search_file("individuals"),
         plan=final_file("plan.tsv"),
         schedules=get_curve_schedules,
+        results=get_curve_results,
     output:
         update(
             report(
@@ -126,7 +127,7 @@ rule plot_schedules:
         spec=SEARCH_CONFIG,
     shell:
         "python {params.script:q} schedules --spec {params.spec:q} --individuals {input.individuals:q} --plan {input.plan:q} --schedules {input.schedules:q} "
-        "--out {output:q} > {log:q} 2>&1"
+        "--results {input.results:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule plot_lr_find:
