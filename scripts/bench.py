@@ -142,7 +142,7 @@ def ours_pipeline(args, device, data, meta):
     fixed = {"data_to_device_s": time.perf_counter() - t0}
     t0 = time.perf_counter()
     torch.manual_seed(0)
-    model = model_on_device(args.arch, meta["num_classes"], "A", device)
+    model = model_on_device({"arch": args.arch}, meta["num_classes"], device)
     opt = make_optimizer(model, args.optimizer, 0.01, 5e-4, 0.9, device.type)
     sync(device)
     fixed["model_build_s"] = time.perf_counter() - t0
@@ -261,7 +261,7 @@ def report(args, device, rates, fixed) -> dict:
 
 
 def parse_args(argv):
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("--arch", default="resnet20")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--batch-size", type=int, default=128)

@@ -82,7 +82,7 @@ def one_cycle(
     div_factor: float = 25.0,
     final_div: float = 1e4,
 ):
-    """(lr, momentum) at `step` of `total`: lr peaks at step round(total * pct_start)."""
+    """(lr, momentum) at `step` of `total`: lr peaks at step round(total * pct_start), at most the last."""
     peak = peak_step(total, pct_start)
     if step <= peak:
         t = step / peak if peak else 1.0
@@ -246,9 +246,12 @@ def augment_args(args) -> Augment:
 
 
 # ----------------------------------------------------------------------------- model, optimizer, step
-def model_on_device(arch: str, num_classes: int, shortcut: str, device):
-    """channels_last (NHWC) everywhere: faster convolutions on CUDA and on the CPU (oneDNN)."""
-    return build_model(arch, num_classes, shortcut).to(device, memory_format=torch.channels_last)
+def model_on_device(values: dict, num_classes: int, device):
+    """The net a run's settings `values` describe (every caller passes them whole, so a setting of the
+    net's design is read here alone), channels_last (NHWC) everywhere: faster convolutions on CUDA
+    and on the CPU (oneDNN)."""
+    net = build_model(values["arch"], num_classes, values.get("shortcut", "A"))
+    return net.to(device, memory_format=torch.channels_last)
 
 
 def param_groups(model, wd: float):

@@ -160,7 +160,7 @@ def run_range_test(args) -> tuple[list[tuple], dict]:
     set_threads(args.threads)
     torch.manual_seed(args.seed)
     Xtr, Ytr, _, _, meta = load_split(args, device)
-    model = model_on_device(args.arch, meta["num_classes"], args.shortcut, device)
+    model = model_on_device(vars(args), meta["num_classes"], device)
     opt = make_optimizer(model, args.optimizer, args.start_lr, args.wd, args.mom, device.type)  # as the runs
     norm = Normalizer(meta["mean"], meta["std"], device)
     step = make_step(
@@ -175,7 +175,8 @@ def run_range_test(args) -> tuple[list[tuple], dict]:
 def settings_key(args) -> str:
     """What the range test's numbers depend on: its settings (not where it runs or writes) and the
     prepared data (its meta.json: the data's identity, sizes and statistics)."""
-    used = settings.effective({k: getattr(args, k) for k in USED if settings.BY_NAME[k].identity})
+    # off their defaults only: a release that adds a setting keeps the range tests run before it
+    used = settings.changed(settings.effective({k: getattr(args, k) for k in USED if settings.BY_NAME[k].identity}))
     used.update({s.name: getattr(args, s.name) for s in LR_FIND_SETTINGS})
     meta = Path(args.data) / "meta.json"
     try:
@@ -226,7 +227,7 @@ def lr_find(args) -> dict:
 
 
 def build_parser() -> ArgumentParser:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("--data", required=True, help="prepared data folder (scripts/data.py prepare)")
     ap.add_argument("--out", required=True, help="folder for lr_find.tsv and suggestion.json")
     settings.add_arguments(ap, [settings.BY_NAME[n] for n in USED])

@@ -51,7 +51,7 @@ SETTINGS = (
     # the report's three genes and the seed
     S("lr", 3e-3, "peak learning rate of the one-cycle schedule", "train.lr", low=0, open=True),
     S("wd", 5e-4, "weight decay", "train.wd", low=0),
-    S("mom", 0.85, "momentum (AdamW: beta1) at the lr peak", "train.mom", low=0),
+    S("mom", 0.85, "momentum (AdamW: beta1): at a run's lr peak; the LR range test's, constant", "train.mom", low=0),
     S("seed", 0, "seed of the weights, the shuffle and the augmentation", low=0, high=MAX_SEED, searchable=False),
     # the optimizer and its schedule
     S("optimizer", "sgd", "SGD or AdamW (beta1 = momentum)", "train.optimizer", choices=("sgd", "adamw")),
@@ -116,11 +116,16 @@ IDENTITY_KEYS = [s.name for s in SETTINGS if s.identity]
 # computed (threads, deterministic, compile, track_test), not a list (milestones)
 SEARCHABLE_KEYS = [s.name for s in SETTINGS if s.identity and s.searchable]
 OPTION_KEYS = [s.name for s in SETTINGS if not s.identity and not s.name.startswith("stop_")]
-# what the LR range test (lr_find.py) takes of them: the model, the training data, the optimizer and its step
-LR_FIND_KEYS = (
-    "arch", "shortcut", "wd", "mom", "seed", "optimizer", "batch_size", "label_smoothing", "val_size", "split_seed",
-    "max_train", "crop_pad", "flip", "cutout", "threads", "deterministic", "device",
+# what the LR range test (lr_find.py) does not take: the schedule and the run's length (it sweeps lr
+# over its own steps), the validation cap (it never validates), and options of a full run. Everything
+# else (the model, the training data, the optimizer and its step) it takes, a new setting included:
+# so a setting that changes the net or the step reaches the range test without a second list to edit.
+NOT_IN_RANGE_TEST = (
+    "lr", "epochs", "max_momentum", "pct_start", "div_factor", "final_div", "schedule", "milestones", "iterations",
+    "warmup_iters", "max_val", "track_test", "compile", "stop_epoch", "stop_margin", "eval_batch_size",
+    "jobs_per_gpu", "cache_dir", "tensorboard",
 )  # fmt: skip
+LR_FIND_KEYS = tuple(s.name for s in SETTINGS if s.name not in NOT_IN_RANGE_TEST)
 # not a training recipe: the validation split and how the numbers are computed. The degradation runs
 # (the paper's recipe, workflow/rules/common.smk) take these from the config and nothing else.
 SPLIT_AND_ARITHMETIC_KEYS = ("val_size", "split_seed", "max_val", "threads", "deterministic", "compile")

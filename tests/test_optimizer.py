@@ -12,7 +12,7 @@ from helpers import SMOKE, copy_workflow, lr_find_cmd, run_train, snakemake, tra
 
 def test_adamw_beta1_follows_the_one_cycle_momentum_curve():
     torch.manual_seed(0)
-    model = model_on_device("resnet8", 10, "A", torch.device("cpu"))
+    model = model_on_device({"arch": "resnet8"}, 10, torch.device("cpu"))
     opt = make_optimizer(model, "adamw", 0.01, 0.05, 0.95, "cpu")
     assert opt.kind == "adamw" and opt.param_groups[0]["weight_decay"] == 0.05
     assert opt.param_groups[1]["weight_decay"] == 0.0  # BatchNorm and biases are not decayed

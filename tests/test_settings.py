@@ -125,3 +125,29 @@ def test_a_new_row_is_searchable_before_it_has_a_schema_entry(monkeypatch):
     monkeypatch.setattr(settings, "SEARCHABLE_KEYS", [*settings.SEARCHABLE_KEYS, "dropout"])
     assert settings.from_config({"train": {"arch": "resnet8"}})["dropout"] == 0.0
     assert spaces.from_config({"dropout": {"low": 0.0, "high": 0.5}}).names == ["dropout"]
+
+
+def test_the_range_test_takes_every_setting_but_the_schedule_s_and_a_whole_run_s():
+    """A new setting that changes the net or the training step reaches the LR range test without a
+    second list to edit: only what it cannot use is listed (NOT_IN_RANGE_TEST)."""
+    assert set(settings.NOT_IN_RANGE_TEST) <= set(settings.BY_NAME)
+    assert set(settings.LR_FIND_KEYS) == set(settings.BY_NAME) - set(settings.NOT_IN_RANGE_TEST)
+    net_and_step = {"arch", "shortcut", "wd", "mom", "optimizer", "batch_size", "label_smoothing", "cutout", "flip"}
+    assert net_and_step <= set(settings.LR_FIND_KEYS)
+
+
+def test_a_setting_added_at_its_default_keeps_the_range_tests_run_before(monkeypatch, tmp_path):
+    """lr_find/by_settings/<key>: the key holds the settings off their defaults, so a release that
+    adds one keeps every range test run before it; the setting off its default is another test."""
+    import lr_find
+
+    (tmp_path / "meta.json").write_text("{}")
+    args = lr_find.build_parser().parse_args(["--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    before = lr_find.settings_key(args)
+    row = settings.Setting("dropout", 0.0, "dropout before the classifier", low=0, high=1)
+    monkeypatch.setitem(settings.BY_NAME, "dropout", row)
+    monkeypatch.setattr(lr_find, "USED", (*lr_find.USED, "dropout"))
+    args.dropout = 0.0
+    assert lr_find.settings_key(args) == before
+    args.dropout = 0.2
+    assert lr_find.settings_key(args) != before

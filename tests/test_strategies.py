@@ -4,6 +4,7 @@ by a test (its module only) appearing in the comparison, the figures and the sta
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -48,6 +49,25 @@ def test_the_registry_holds_the_ga_random_search_and_tpe():
     assert strategies.reference(["random", "ga"]) == "ga" and strategies.reference(["tpe", "random"]) == "tpe"
     with pytest.raises(ValueError, match="search.methods"):
         spec_of(["ga", "nope"])
+
+
+@pytest.mark.parametrize(
+    "fields, problem",
+    [
+        ({"name": "Lowest-1"}, "name 'Lowest-1' must be lowercase letters"),
+        ({"name": "baseline"}, "name 'baseline' must be"),
+        ({"name": "ga"}, "name 'ga' is taken"),
+        ({"origin": "elite"}, "origin 'elite' is taken"),
+        ({"origin": "child"}, "origin 'child' is taken"),  # the GA's children
+        ({"report_ga": True}, "only one method is the report's GA"),
+    ],
+)
+def test_a_method_that_collides_with_the_registry_is_refused(fields, problem):
+    """A method's name is a folder and a wildcard value, its origin marks its rows (early stopping and
+    the figures key on it): a module that reuses either is refused when the registry is built."""
+    fields = {"name": "lowest", "label": "lowest", "colour": "C5", "origin": "lowest", "propose": None, **fields}
+    with pytest.raises(TypeError, match=re.escape(problem)):
+        strategies.check_method(strategies.Method(**fields), dict(strategies.methods()), "strategies.lowest")
 
 
 @pytest.mark.parametrize("method", ["ga", "random", "tpe"])

@@ -5,8 +5,9 @@ strategy: round 0 is one shared initial population, then each round carries the 
 genomes so far (`ga.elites` of them) and asks the strategy for `population - elites` new ones, never
 a genome already evaluated (`ga.unique`), until the GA's budget is spent.
 
-A method is one module in this folder that defines `METHOD = Method(...)`: adding one is that module
-and its name under `search.methods`. The plan, the comparison, the figures, the status view, the
+A method is one module in this folder that defines `METHOD = Method(...)`: adding one is that module,
+its line in scripts/MANIFEST (what a workflow deployed from git copies) and its name under
+`search.methods`. The plan, the comparison, the figures, the status view, the
 captions and the verdict read this registry (`methods()`), nothing else.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import NamedTuple
@@ -64,8 +66,28 @@ def methods() -> dict[str, Method]:
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
         method = getattr(importlib.import_module(f"{__name__}.{info.name}"), "METHOD", None)
         if isinstance(method, Method):
+            check_method(method, found, f"{__name__}.{info.name}")
             found[method.name] = method
     return found
+
+
+RESERVED = ("baseline", "init", "elite")  # the plan's method without a search; round 0's and elites' origins
+
+
+def check_method(m: Method, found: dict, module: str) -> None:
+    """A method's name is a folder and a wildcard value, its origin marks its rows in the round tables
+    (early stopping and the figures key on it): each its own. A mistake here is the module author's."""
+    problems = []
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", m.name) or m.name in RESERVED:
+        problems.append(f"name {m.name!r} must be lowercase letters, digits and _, not {', '.join(RESERVED)}")
+    if m.name in found:
+        problems.append(f"name {m.name!r} is taken by another module")
+    if m.origin in RESERVED or m.origin in {o.origin for o in found.values()}:
+        problems.append(f"origin {m.origin!r} is taken (by round 0, the elites or another method)")
+    if m.report_ga and any(o.report_ga for o in found.values()):
+        problems.append("report_ga: only one method is the report's GA")
+    if problems:
+        raise TypeError(f"{module}: METHOD: {'; '.join(problems)}")
 
 
 def report_ga(names) -> str | None:
