@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -62,7 +63,11 @@ def pairs(a_dir: Path, b_dir: Path):
 
 
 def main(argv=None) -> int:
-    a_dir, b_dir = map(Path, (argv or sys.argv[1:]))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("old", type=Path, help="a finished smoke search's outdir")
+    ap.add_argument("new", type=Path, help="another one, to compare with it")
+    args = ap.parse_args(argv)
+    a_dir, b_dir = args.old, args.new
     compared = list(pairs(a_dir, b_dir))
     if not compared:
         print(f"error: no round table found in both {a_dir} and {b_dir}", file=sys.stderr)

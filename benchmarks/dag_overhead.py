@@ -93,7 +93,7 @@ def timed(cmd, cwd) -> float:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", nargs="+", default=["5x10", "50x100"], help="ROUNDSxPOPULATION")
     args = ap.parse_args(argv)
     print(f"{'rounds x population':>24} {'runs':>6} {'dry-run, fresh (s)':>19} {'dry-run, finished search (s)':>29}")

@@ -62,7 +62,7 @@ def train_parts(record: dict) -> dict | None:
     epochs = sum(float(line.split("\t")[col]) for line in lines[1:])
     total = record["end"] - record["start"]
     timing = res.get("timing")
-    if timing:  # recorded by train.py itself (since issue 24)
+    if timing:  # recorded by train.py itself (since 0.5.0)
         return {"total": total, **timing, "epochs": epochs}
     log = Path(str(out).replace("/runs/", "/logs/train/") + ".log")
     ready = re.search(r"ready in ([\d.]+)s", log.read_text()) if log.exists() else None
@@ -164,7 +164,7 @@ def commit() -> str:
 
 
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("--outdir", required=True, help="the timing run's outdir")
     ap.add_argument("--hook-log", required=True, help="the timing hook's log (RESNET_GA_TIMING_LOG)")
     ap.add_argument("--import-torch", type=float, help="seconds of a bare `import torch`, measured in this run")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fourth GPU session (issues 14 and 15): the three-pipeline benchmark with a deterministic row
+# The GPU check: the three-pipeline benchmark with a deterministic row
 # (ResNet-50 and ResNet-20), several jobs per GPU, two deterministic runs of one genome compared,
 # and the compile warm-up with a cold and a warm shared cache. Every step has its own time limit.
 # The workflow end to end is benchmarks/ga_timing.sh (a second call).

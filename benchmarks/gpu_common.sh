@@ -1,4 +1,4 @@
-# The preamble every GPU check script sources: $OUT for what comes back, a scratch folder $W removed
+# The preamble the GPU check (gpu_check4.sh) sources: $OUT for what comes back, a scratch folder $W removed
 # on exit, the GPU and library versions in $OUT/gpu.txt, and step(): one command under a time limit,
 # its output kept in $OUT/log.txt and its tail shown.
 #   . "$(dirname "$0")/gpu_common.sh"

@@ -76,7 +76,7 @@ def measure(args, k: int) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("--arch", default="resnet20")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--batch-size", type=int, default=512)

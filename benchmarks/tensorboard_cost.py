@@ -110,7 +110,7 @@ def report(m: dict, epochs: int) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--json")

@@ -471,7 +471,7 @@ def parameter_table(schema: dict | None = None) -> str:
 def main(argv=None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("configs", nargs="*", default=["config/config.yaml"], help="config files, later ones override")
     ap.add_argument("--table", action="store_true", help="print the markdown table of every key (config/README.md)")
     args = ap.parse_args(argv)

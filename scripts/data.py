@@ -486,7 +486,8 @@ def augment_batch(x, offsets, flips, pad: int = 4):
 
 
 def cutout(x, centres, size: int):
-    """Zero a size x size square (clipped at the borders) around each image's centre: on normalized
+    """Zero a size x size square (clipped at the borders) around each image's own random centre
+    (`centres`, drawn per image): on normalized
     inputs, so the square holds the training set's mean, as in DeVries & Taylor's code."""
     import torch
 

@@ -80,7 +80,8 @@ def make_new(child: dict, taken: set, space, threshold: float, rng, tries: int =
 
 
 def children(elites: list[dict], space, n: int, point: int, threshold: float, rng, taken: set | None, prev: str):
-    """n children of two distinct elites drawn at random: crossover, then mutation; with `taken` (the
+    """n children of two elites drawn at random (distinct where there are two or more; a single elite
+    is both parents): crossover, then mutation; with `taken` (the
     keys of every genome evaluated or already chosen) each child is a new genome (make_new)."""
     out = []
     while len(out) < n:

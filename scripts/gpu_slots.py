@@ -32,7 +32,8 @@ _held = []  # open lock descriptors: closing one would release its lock
 
 def lock_dir() -> Path:
     """A folder only this user can write: $RESNET_GA_GPU_LOCK_DIR, else $XDG_RUNTIME_DIR (per user,
-    0700, made by the login manager), else /tmp/resnet-ga-gpu-locks-<uid>, made 0700 here."""
+    0700, made by the login manager), else resnet-ga-gpu-locks-<uid> in the system's temp folder
+    ($TMPDIR, else /tmp), made 0700 here; inside a SLURM allocation with -slurm<job id> appended."""
     if os.environ.get("RESNET_GA_GPU_LOCK_DIR"):
         return Path(os.environ["RESNET_GA_GPU_LOCK_DIR"])
     # inside a SLURM allocation GPU indices count its own GPUs: one folder per allocation
@@ -130,7 +131,7 @@ def hold_slot(args) -> None:
 
 
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("--gpus", type=int, required=True)
     ap.add_argument("--dir", default=None)
     ap.add_argument("--slots", type=int, default=1, help="jobs per GPU")

@@ -158,7 +158,7 @@ def print_counts(args) -> None:
 
 
 def main(argv=None) -> int:
-    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__)
     ap.add_argument("arch", nargs="*", help="names to print (default: all)")
     ap.add_argument("--num-classes", type=int, default=10)
     ap.add_argument("--shortcut", choices=["A", "B"], default="A")

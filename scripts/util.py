@@ -216,7 +216,13 @@ def settings_hash(settings: dict) -> str:
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line (`prog: error: ...`, exit 2), not the usage text."""
+    """argparse, but a bad argument is one line (`prog: error: ...`, exit 2), not the usage text; a
+    description (a module's docstring) is its first paragraph, whole."""
+
+    def __init__(self, *args, description=None, **kw):
+        if description:
+            description = " ".join(description.split("\n\n")[0].split())
+        super().__init__(*args, description=description, **kw)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -43,7 +43,10 @@ def test_the_manifest_lists_every_script():
 
 
 def test_the_test_case_is_the_smoke_config(tmp_path):
-    case = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    """A copy, not a link (a checkout without symlinks would get a file holding the link's path)."""
+    copy = ROOT / ".test" / "config" / "config.yaml"
+    assert copy.read_bytes() == (ROOT / "config" / "smoke.yaml").read_bytes(), "cp config/smoke.yaml .test/config/"
+    case = yaml.safe_load(copy.read_text())
     configs = [yaml.safe_load((ROOT / "config" / n).read_text()) for n in ("config.yaml", "smoke.yaml")]
     assert check_config(case) == check_config(merge(*configs))  # the schema's defaults are config.yaml's
 
@@ -53,7 +56,7 @@ def test_the_test_case_runs_as_the_catalog_runs_it(tmp_path):
     """`snakemake --directory .test`: the data, round 0 and its four trainings (the whole smoke search
     runs in test_workflow.py; this is the catalog's way in)."""
     work = copy_workflow(tmp_path)
-    shutil.copytree(ROOT / ".test", work / ".test", symlinks=True)  # config.yaml: a link to ../../config/smoke.yaml
+    shutil.copytree(ROOT / ".test", work / ".test")
     target = "results/smoke/search/rep0/round0/fitness.tsv"
     cmd = [str(BIN / "snakemake"), target, "--cores", "2", "--directory", ".test", "--snakefile", "workflow/Snakefile"]
     p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=snakemake_env())

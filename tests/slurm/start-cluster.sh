@@ -27,8 +27,9 @@ missing=(); for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=(
 if [ ${#missing[@]} -gt 0 ]; then
   log "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/slurm-apt.log 2>&1 || {
-    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/slurm-apt.log 2>&1; }
+  apt_log=$(mktemp)  # not a fixed name in the shared /tmp
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >"$apt_log" 2>&1 || {
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >"$apt_log" 2>&1; }
 fi
 mkdir -p "$RUN" "$STATE"
 

@@ -18,7 +18,7 @@ rule train:
         gpu=1,  # one training job per GPU: --resources gpu=<GPUs> runs that many at once
         gpu_model=get_gpu_model(),  # on SLURM: --gpus=<model>:1 where RESNET_GA_GPU_MODEL is set
         mem_mb=16000,
-        runtime=120,  # minutes; a ResNet-50 run of 15 epochs takes ~1 min on an H200
+        runtime=120,  # minutes; a ResNet-50 run of 15 epochs took ~1 min on an H100 (docs/cluster.md)
     params:
         script=get_script("train.py"),
         data=get_folder("data"),
