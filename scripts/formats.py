@@ -373,8 +373,8 @@ def _suggestion_consistent(rows, path) -> None:
         raise _bad(path, "suggestion", f"{r['suggestion']!r} is above lr_min_loss ({r['lr_min_loss']!r})")
     if r["valid"]:  # the valley rule's lr lies inside the falling stretch, which ends at the lowest loss
         s = r.get("stretch")
-        ok = isinstance(s, list) and len(s) == 2 and all(_number(x) is not None and x > 0 for x in s)
-        if not ok or not s[0] * (1 - 1e-9) <= r["suggestion"] <= s[1] * (1 + 1e-9):
+        ok = isinstance(s, list) and len(s) == 2 and all(not isinstance(x, str) and _number(x) is not None for x in s)
+        if not ok or not 0 < s[0] * (1 - 1e-9) <= r["suggestion"] <= s[1] * (1 + 1e-9):
             raise _bad(path, "stretch", f"must be [from, to] lrs around the suggestion {r['suggestion']!r}, got {s!r}")
         if "lr_min_loss" in r and not math.isclose(s[1], r["lr_min_loss"], rel_tol=1e-9):
             raise _bad(path, "stretch", f"must end at lr_min_loss ({r['lr_min_loss']!r}), got {s!r}")
@@ -415,14 +415,17 @@ def check_metrics_of(result: dict, metrics, path) -> None:
 
 
 def check_schedule_of(result: dict, schedule, path) -> None:
-    """A run's schedule.tsv against its result.json: a row per step its settings train, peaking at
-    their lr (a result written before settings held batch_size and lr is not compared)."""
+    """A run's schedule.tsv against its result.json: a row per step its settings train, and a one-cycle
+    schedule peaking at their lr (a step schedule's warm-up may outlast its milestones; a result
+    written before settings held batch_size and lr is not compared)."""
     s = result["settings"]
     if not {"batch_size", "lr"} <= set(s):
         return
     steps = s.get("iterations") or result["n_train"] // s["batch_size"] * result["epochs"]
     if len(schedule) != steps:
         raise _bad(path, "step", f"{len(schedule)} steps, but its result.json's settings train {steps}")
+    if s.get("schedule", "onecycle") != "onecycle":
+        return
     peak = float(schedule["lr"].max())
     if not math.isclose(peak, float(s["lr"]), rel_tol=1e-6):
         raise _bad(path, "lr", f"peaks at {peak!r}, but its result.json's settings train at lr {s['lr']!r}")

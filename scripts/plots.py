@@ -123,12 +123,15 @@ def plot_search_progress(spec, individuals, out) -> None:
 
 def plot_ga_progress(spec, individuals, out) -> None:
     """The GA's generations (its first search): every individual, the best so far and the median."""
+    ga = strategies.report_ga(spec["methods"])
+    if ga is None:
+        raise DataError(f"--spec: search.methods {spec['methods']} has no GA: its generations have no figure")
     ind = read_individuals(individuals, spec)
-    ind = ind[(ind["method"] == strategies.report_ga(spec["methods"])) & (ind["repeat"] == 0)].copy()
+    ind = ind[(ind["method"] == ga) & (ind["repeat"] == 0)].copy()
     ind["fitness (%)"] = 100 * ind["fitness"]
     fig, ax = plt.subplots(figsize=(9, 5.5))
     ok = ind[~ind["status"].isin(formats.NO_SCORES) & (ind["status"] != "stopped")]
-    origins = ["init", "elite", strategies.methods()[strategies.report_ga(spec["methods"])].origin]
+    origins = ["init", "elite", strategies.methods()[ga].origin]
     sns.stripplot(data=ok, x="round", y="fitness (%)", hue="origin", hue_order=origins, jitter=0.15, size=7, ax=ax,
                   native_scale=True)  # fmt: skip
     div = ind[ind["status"].isin(formats.NO_SCORES)]

@@ -331,7 +331,7 @@ def stop_threshold(args) -> float | None:
         return None
     scores = []
     for path in args.stop_against:
-        rows = formats.read_table("metrics", path)
+        rows = formats.read_table("metrics", path, min_rows=0)  # an invalid elite, or one diverged in epoch 1: none
         check_complete(rows, Path(path))
         at = rows[rows["epoch"] == args.stop_epoch]
         if at.empty:  # an elite that stopped or diverged before that epoch does not set the bar

@@ -291,6 +291,41 @@ def test_early_stopping_refuses_an_elite_whose_metrics_were_cut_short(prepared, 
     assert snapshot(child) == before
 
 
+def test_early_stopping_passes_over_an_elite_that_trained_no_epoch(outdir, tmp_path):
+    """An elite with no metrics rows (an invalid genome, AdamW with momentum >= 1, or one diverged in
+    epoch 1; fitness 0 can be among the fittest half) sets no bar; the others do."""
+    import argparse
+
+    import train
+
+    first, second = ok_runs(outdir)[:2]
+    elite = shutil.copytree(outdir / "runs" / first, tmp_path / "runs" / first)
+    nan = float("nan")
+    scores = {k: nan for k in ("top1", "top3", "top5", "val_loss", "train_loss")}
+    edited(
+        elite / "result.json",
+        elite / "result.json",
+        lambda r: r.update(status="invalid", fitness=0.0, epochs_completed=0, **scores),
+    )
+    metrics = elite / "metrics.tsv"
+    metrics.write_text(metrics.read_text().splitlines(keepends=True)[0])  # the header alone
+    other = outdir / "runs" / second / "metrics.tsv"
+    args = argparse.Namespace(stop_epoch=1, stop_margin=0.0, stop_against=[str(metrics), str(other)])
+    assert train.stop_threshold(args) == formats.read_table("metrics", other)["top1"].iloc[0]
+
+
+def test_a_step_schedule_s_warm_up_may_outlast_its_milestones():
+    """The paper's ResNet-110 warm-up (lr/10) running past every milestone never reaches the lr: only a
+    one-cycle schedule must peak at its run's lr."""
+    import pandas as pd
+
+    result = {"settings": {"batch_size": 100, "lr": 0.1, "schedule": "step", "iterations": 3}, "n_train": 300}
+    formats.check_schedule_of({**result, "epochs": 1}, pd.DataFrame({"lr": [0.01, 0.001, 0.001]}), "schedule.tsv")
+    onecycle = {**result, "epochs": 1, "settings": {**result["settings"], "schedule": "onecycle"}}
+    with pytest.raises(formats.DataError, match="field lr: peaks at 0.01"):
+        formats.check_schedule_of(onecycle, pd.DataFrame({"lr": [0.01, 0.001, 0.001]}), "schedule.tsv")
+
+
 def test_collect_refuses_a_result_json_that_is_not_json(outdir, tmp_path, spec):
     path, runs = result_file(outdir, tmp_path, lambda r: None)
     path.write_text("{cut")
@@ -646,6 +681,7 @@ def test_verdict_refuses_test_labels_that_are_not_the_prepared_ones(outdir, tmp_
         (lambda r: r.update(valid="yes"), "field valid: expected a bool"),
         (lambda r: r.update(valid="True"), "field valid: expected a bool"),  # JSON text is not a TSV's boolean
         (lambda r: r.pop("stretch"), "field stretch: must be [from, to] lrs around the suggestion"),
+        (lambda r: r.update(stretch=[str(x) for x in r["stretch"]]), "field stretch: must be [from, to]"),
         (lambda r: r.update(stretch=[r["stretch"][1], r["lr_min_loss"] * 2]), "field stretch: must be [from, to]"),
         (lambda r: r.update(suggestion=0.0), "field suggestion: an lr must be > 0"),
         (lambda r: r.update(suggestion=1e300), "field suggestion: 1e+300 is above lr_min_loss"),

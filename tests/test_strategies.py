@@ -154,7 +154,9 @@ METHOD = Method("lowest", "lowest bounds", "C5", "lowest", propose)
 def test_a_method_added_by_its_module_appears_everywhere(tmp_path):
     work = copy_workflow(tmp_path)
     (work / "scripts" / "strategies" / "lowest.py").write_text(TRIVIAL)
-    (work / "mine.yaml").write_text("ga: {generations: 2}\nsearch: {methods: [ga, lowest]}\nfinal: {seeds: 2}\n")
+    (work / "mine.yaml").write_text(
+        "ga: {generations: 2}\nsearch: {methods: [ga, lowest]}\nfinal: {seeds: 2}\ndegradation: {depths: [8]}\n"
+    )
     snakemake(work, *SMOKE, "mine.yaml")
     out = work / "results" / "smoke"
     comparison = (out / "final" / "comparison.tsv").read_text()
