@@ -222,12 +222,14 @@ def run_tables(files, kind: str, results) -> dict:
     line lost, or another run's file swapped in, would draw a curve the run never had."""
     found = {run_of(p): formats.read_record("result", p, run=run_of(p)) for p in results}
     check = {"metrics": formats.check_metrics_of, "schedule": formats.check_schedule_of}[kind]
+    min_rows = 0 if kind == "metrics" else 1  # a run invalid or diverged in epoch 1 has no epochs, but a schedule
     tables = {}
     for f in files:
-        tables[run_of(f)] = formats.read_table(kind, f, min_rows=0)  # a run invalid or diverged in epoch 1 has none
-        if run_of(f) not in found:
+        run = run_of(f)
+        if run not in found:
             raise DataError(f"{f}: no result.json given for its run")
-        check(found[run_of(f)], tables[run_of(f)], f)
+        tables[run] = formats.read_table(kind, f, min_rows=min_rows)
+        check(found[run], tables[run], f)
     return tables
 
 
