@@ -16,8 +16,8 @@ python3 scripts/data.py synthetic --root "$W/raw" --train 50000 --test 10000 >/d
 python3 scripts/data.py prepare --data-dir "$W/raw" --out "$W/prep" --dataset synthetic
 T="python3 scripts/train.py --data $W/prep --batch-size 512 --device cuda --deterministic --threads 4"
 for i in 1 2; do
-  step 60 $T --out "$W/det50_$i" --arch resnet50 --epochs 2 --max-train 20480 --genome lr=5.00e-03_wd=5.00e-04_mom=8.50e-01_seed=0
-  step 40 $T --out "$W/det20_$i" --arch resnet20 --epochs 2 --genome lr=5.00e-02_wd=5.00e-04_mom=8.50e-01_seed=0
+  step 60 $T --out "$W/det50_$i" --arch resnet50 --epochs 2 --max-train 20480 --lr 5e-3 --wd 5e-4 --mom 0.85 --seed 0
+  step 40 $T --out "$W/det20_$i" --arch resnet20 --epochs 2 --lr 5e-2 --wd 5e-4 --mom 0.85 --seed 0
 done
 for a in det50 det20; do  # every column but the wall-clock ones must be equal
   python3 - "$W/${a}_1/metrics.tsv" "$W/${a}_2/metrics.tsv" <<'PY' | tee -a "$OUT/determinism.txt"

@@ -22,10 +22,12 @@ from pathlib import Path
 
 import yaml
 
+import formats
 from archs import ARCHS
 from data import split_error
 from search import largest, smallest, spec_from_config
 from settings import BY_NAME, MAX_SEED
+from util import DataError
 
 SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 _YAML_TYPES = {"integer": int, "number": (int, float), "boolean": bool}
@@ -120,12 +122,17 @@ def coerce_strings(config, schema: dict, root: dict | None = None):
 
 def coerce_choices(config: dict) -> None:
     """A gene's choices as its setting's type (scripts/settings.py): `--config` gives them as text
-    ('true', '64'), and the schema, where choices may be of any setting's type, cannot tell."""
+    ('true', '64'), and the schema, where choices may be of any setting's type, cannot tell. A gene's
+    keys set to null are dropped: Snakemake merges config files key by key, so a file that turns
+    config.yaml's `lr: {low, high, log}` into `lr: {choices: [...]}` nulls low, high and log."""
     ga = config.get("ga")
     genes = ga.get("genes") if isinstance(ga, dict) else None
     if not isinstance(genes, dict):
         return  # not a mapping: the schema names it
     for name, gene in genes.items():
+        if isinstance(gene, dict):  # a later file nulls an earlier file's keys to change the gene's kind
+            for key in [k for k, v in gene.items() if v is None]:
+                del gene[key]
         setting = BY_NAME.get(name)
         if setting is not None and isinstance(gene, dict) and isinstance(gene.get("choices"), list):
             gene["choices"] = [_as_kind(c, setting.kind) for c in gene["choices"]]
@@ -216,9 +223,11 @@ def check_folder_path(key: str, path: str) -> None:
 
 
 def check_seeds(config: dict) -> None:
-    top = config["train"]["seed"] + config["final"]["seeds"]
+    top = config["train"]["seed"] + config["search"]["repeats"] * config["final"]["seeds"]  # search.final_seed_range
     if top > MAX_SEED:
-        raise ConfigError(f"config key train.seed: train.seed + final.seeds ({top}) exceeds {MAX_SEED}")
+        raise ConfigError(
+            f"config key train.seed: train.seed + search.repeats x final.seeds ({top}) exceeds {MAX_SEED}"
+        )
 
 
 def train_images(config: dict) -> int | None:
@@ -233,9 +242,9 @@ def train_images(config: dict) -> int | None:
         return None  # the user's folder itself changed since: Snakemake prepares it again, and counts
     if meta.exists():
         try:
-            return int(json.loads(meta.read_text())["train_size"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # a bad meta.json is the prepare step's error, named there
+            return formats.read_record("meta", meta)["train_size"]  # its contract, as every reader's
+        except (OSError, ValueError, DataError):
+            return None  # a bad meta.json is named (file and field) where the workflow reads it next
     return None
 
 
@@ -297,15 +306,28 @@ def check_data(config: dict, spec: dict) -> None:
     error = split_error(n_train, data["val_size"], train["max_train"], batch) if n_train else None
     if error:
         raise ConfigError(f"config key {error[0]}: {error[1]}")
+    for g in spec["space"].genes:  # a cap below the batch gives no step, whatever the data holds
+        if g.name == "max_train":
+            caps = list(g.choices) if g.kind == "categorical" else [g.low or g.low + g.step]
+            low = min([c for c in caps if c > 0], default=0)
+            if 0 < low < batch:
+                key = "ga.genes.max_train." + ("choices" if g.kind == "categorical" else "low")
+                raise ConfigError(f"config key {key}: a cap of {low} training images is below the batch of {batch}")
 
 
 def check_genes(config: dict, spec: dict) -> None:
     """The space's genes against the registry of architectures and the schedule's settings."""
+    archs = [config["train"]["arch"]]
     for gene in spec["space"].genes:
         if gene.name == "arch":
             bad = [a for a in gene.choices if a not in ARCHS]
             if bad:
                 raise ConfigError(f"config key ga.genes.arch.choices: unknown architecture(s) {', '.join(bad)}")
+            archs = list(gene.choices)
+    if "shortcut" in spec["space"].names and not any(ARCHS[a].shortcut == "config" for a in archs):
+        raise ConfigError(  # every value would train the same net under another run id: the budget spent twice
+            f"config key ga.genes.shortcut: no net of the search ({', '.join(archs)}) takes a shortcut option"
+        )
     stop = config["ga"]["early_stop"]
     epochs = [config["train"]["epochs"], *smallest(spec, "epochs")]
     if stop and stop["epoch"] >= min(epochs):
@@ -315,18 +337,21 @@ def check_genes(config: dict, spec: dict) -> None:
         )
 
 
-def check_optimizer(config: dict) -> None:
-    """AdamW's beta1 follows the momentum curve: its fixed ends must be < 1. (Genomes with mom >= 1
-    stay allowed: such a run is not trained and gets status invalid, fitness 0.)"""
-    if config["train"]["optimizer"] != "adamw":
-        return
-    for key, value in (
-        ("train.max_momentum", config["train"]["max_momentum"]),
-        ("baseline.mom", config["baseline"]["mom"]),
-    ):
+def check_optimizer(config: dict, spec: dict) -> None:
+    """AdamW's beta1 follows the momentum curve: its fixed ends must be < 1 wherever AdamW can train
+    (train.optimizer, or a choice of the optimizer gene). Genomes whose mom or max_momentum gene
+    reaches 1 stay allowed: such a run is not trained and gets status invalid, fitness 0."""
+    adamw = config["train"]["optimizer"] == "adamw" or any(
+        "adamw" in g.choices for g in spec["space"].genes if g.name == "optimizer"
+    )
+    fixed = [] if "max_momentum" in spec["space"].names else [("train.max_momentum", config["train"]["max_momentum"])]
+    if config["train"]["optimizer"] == "adamw":  # the baseline trains with train.optimizer and max_momentum
+        fixed = [("train.max_momentum", config["train"]["max_momentum"]), ("baseline.mom", config["baseline"]["mom"])]
+    for key, value in fixed if adamw else []:
         if value >= 1:
             raise ConfigError(
-                f"config key {key}: {value} is not a valid AdamW beta1 with train.optimizer adamw (must be < 1)"
+                f"config key {key}: {value} is not a valid AdamW beta1 where AdamW trains (train.optimizer, "
+                "ga.genes.optimizer; must be < 1)"
             )
 
 
@@ -375,7 +400,7 @@ def check_config(config: dict) -> dict:
     check_genes(config, spec)
     check_data(config, spec)
     check_ranges(config)
-    check_optimizer(config)
+    check_optimizer(config, spec)
     return config
 
 
@@ -439,12 +464,16 @@ def read_config_file(path) -> dict:
 
 
 def load_config(paths, overrides: dict | None = None) -> dict:
-    """The config files merged in order (later ones override, as Snakemake's --configfile), then
-    `overrides` (as its --config), checked."""
-    config = {}
-    for path in paths:
-        config = merge(config, read_config_file(path))
-    return check_config(merge(config, overrides or {}))
+    """The workflow's config file (the first) with the later ones (Snakemake's --configfile) and
+    `overrides` (its --config) over it, checked; merged in Snakemake's order (Workflow.configfile:
+    the command line's config first, the workflow's merged into it, then the command line's again),
+    so keys new to the workflow's file come after the command line's, as in a gene list, the
+    crossover's order."""
+    over = {}
+    for path in paths[1:]:
+        over = merge(over, read_config_file(path))
+    over = merge(over, overrides or {})
+    return check_config(merge(merge(over, read_config_file(paths[0])), over) if paths else over)
 
 
 def _rows(node: dict, prefix: str, root: dict):

@@ -23,6 +23,7 @@ import math
 import os
 import pickle
 import sys
+import tarfile
 from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
@@ -79,7 +80,14 @@ def download(dataset: str, root: str | Path) -> Path:
     folder = root / spec["folder"]
     if all(check_integrity(str(folder / f), md5) for f, md5 in spec["train"] + spec["test"]):
         return folder
-    download_and_extract_archive(spec["url"], str(root), md5=spec["tgz_md5"])
+    archive = root / spec["url"].rsplit("/", 1)[-1]
+    try:
+        download_and_extract_archive(spec["url"], str(root), md5=spec["tgz_md5"])
+    except BaseException as e:  # a cut or corrupted archive is not kept: the next try downloads it afresh
+        archive.unlink(missing_ok=True)
+        if isinstance(e, (RuntimeError, tarfile.TarError)):  # torchvision's md5 refusal; an unreadable archive
+            raise DataError(f"{archive}: {e} (md5 or archive check failed; removed, run again)") from None
+        raise
     return folder
 
 

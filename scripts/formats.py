@@ -493,7 +493,7 @@ def read_table(name: str, path, min_rows: int = 1):
     """A TSV of format `name` as a pandas frame (run ids, parents and origins stay text)."""
     import pandas as pd
 
-    text = _read_text(path)
+    text = read_text(path)
     if text and not text.endswith("\n"):
         raise DataError(f"{path}: the last line is cut off (no line end): written by a step that was interrupted?")
     try:
@@ -538,7 +538,8 @@ def write_rows(name: str, columns: list[str], rows: list[tuple], path, line) -> 
     atomic_write_bytes(path, ("\t".join(columns) + "\n" + "".join(map(line, rows))).encode())
 
 
-def _read_text(path) -> str:
+def read_text(path) -> str:
+    """A text file's content, or one error naming it (missing, not UTF-8 text)."""
     try:
         return Path(path).read_text()
     except FileNotFoundError:
@@ -550,7 +551,7 @@ def _read_text(path) -> str:
 def read_record(name: str, path, run: str | None = None) -> dict:
     """A JSON file of format `name`; with `run`, it must name that run (the folder it was found in)."""
     try:
-        record = json.loads(_read_text(path))
+        record = json.loads(read_text(path))
     except ValueError as e:
         raise DataError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(record, dict):

@@ -120,7 +120,7 @@ def to_rgb8(im, path):
     """An 8-bit RGB image of any mode PIL opens (see the module doc for 16-bit and float images)."""
     from PIL import Image
 
-    if im.mode.startswith("I;16"):
+    if im.mode.startswith("I;16") or (im.mode == "I" and im.format == "PPM"):  # a 16-bit PGM: PIL's mode I, 0..65535
         a = np.asarray(im, dtype=np.uint32)
         return Image.fromarray(((a * 255 + 32767) // 65535).astype(np.uint8), "L").convert("RGB")
     if im.mode == "F":

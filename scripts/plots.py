@@ -24,6 +24,7 @@ as triangles; both are left out of the curve figures; the tables list them.
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from util import ArgumentParser, DataError, atomic_write_bytes, exit_now, run_cl
 
 sns.set_theme(style="whitegrid", context="notebook")
 BASELINE_STYLE = {"color": "black", "linestyle": "--", "linewidth": 2.2}
-BASELINE_COLOUR = "0.3"
+COLOURS = strategies.FIGURE_COLOURS  # the baseline's and the markers' (a method's is its own)
 
 
 def save(fig, path) -> None:
@@ -57,7 +58,7 @@ def save(fig, path) -> None:
 def method_style(name: str) -> tuple[str, str]:
     """(label, colour) of a method of the registry, or of the baseline."""
     if name == "baseline":
-        return "baseline", BASELINE_COLOUR
+        return "baseline", COLOURS["baseline"]
     m = strategies.methods()[name]
     return m.label, m.colour
 
@@ -136,10 +137,12 @@ def plot_ga_progress(spec, individuals, out) -> None:
                   native_scale=True)  # fmt: skip
     div = ind[ind["status"].isin(formats.NO_SCORES)]
     if len(div):
-        ax.scatter(div["round"], div["fitness (%)"], marker="x", color="C3", s=50, label="diverged (fitness 0)")
+        style = {"marker": "x", "color": COLOURS["diverged"], "s": 50}
+        ax.scatter(div["round"], div["fitness (%)"], label="diverged (fitness 0)", **style)
     stopped = ind[ind["status"] == "stopped"]
     if len(stopped):
-        ax.scatter(stopped["round"], stopped["fitness (%)"], marker="v", color="C4", s=50, label="stopped early")
+        style = {"marker": "v", "color": COLOURS["stopped"], "s": 50}
+        ax.scatter(stopped["round"], stopped["fitness (%)"], label="stopped early", **style)
     per_gen = ind.groupby("round")["fitness (%)"]
     gens = sorted(ind["round"].unique())
     ax.plot(gens, per_gen.max().cummax().loc[gens], color="black", linewidth=2, marker="s", label="best so far")
@@ -384,14 +387,16 @@ def degradation_runs(metrics, results) -> pd.DataFrame:
         res = formats.read_record("result", r, run=run_of(r))
         if run_of(m) != res["run"]:
             raise DataError(f"{m}: not the metrics of {res['run']} (its result.json is {r})")
-        arch = res["settings"]["arch"]
-        kind, depth = ("plain", int(arch[5:])) if arch.startswith("plain") else ("resnet", int(arch[6:]))
+        arch = str(res["settings"].get("arch", ""))
+        found = re.fullmatch(r"(plain|resnet)(\d+)", arch)
+        if not found:
+            raise DataError(f"{r}: field settings.arch: {arch!r} is not a plain or ResNet CIFAR net of the experiment")
         table = formats.read_table("metrics", m)
         formats.check_metrics_of(res, table, m)  # a lost line would change the final error in the table
-        frames.append(table.assign(kind=kind, depth=depth, seed=res["seed"]))
+        if "test_top1" not in table.columns or table["test_top1"].isna().any():  # else the mean skips this seed
+            raise DataError(f"{m}: field test_top1: missing (a degradation run tracks the test error)")
+        frames.append(table.assign(kind=found[1], depth=int(found[2]), seed=res["seed"]))
     df = pd.concat(frames, ignore_index=True)
-    if "test_top1" not in df.columns:
-        raise DataError(f"{metrics[0]}: field test_top1: missing (a degradation run tracks the test error)")
     df["train error (%)"] = 100 * (1 - df["train_top1"])
     df["test error (%)"] = 100 * (1 - df["test_top1"])
     return df

@@ -285,8 +285,27 @@ def propose_round(spec: dict, method: str, history: list[dict], number: int, rep
     taken = {space.key(r) for r in history} | {space.key(e) for e in elites} if spec["unique"] else None
     m = strategies.methods()[method]
     rnd = strategies.Round(space, spec, history, elites, number, spec["seed"], repeat)
-    new = m.propose(rnd, spec["population"] - len(carried), taken)
+    new = m.propose(rnd, spec["population"] - len(carried), None if taken is None else set(taken))  # its own copy
+    check_proposals(new, spec["population"] - len(carried), taken, space, method)
     return carried + [{**space.canonical(g), "origin": m.origin, "parents": g.get("parents", "")} for g in new]
+
+
+def check_proposals(new: list[dict], n: int, taken: set | None, space, method: str) -> None:
+    """The seam's contract, held here rather than trusted to each strategy: exactly n genomes; under
+    ga.unique a genome evaluated in this search or twice in the round is named in the step's log, as
+    the built-in strategies keep one only when the space is nearly exhausted (ga.make_new), and it
+    trains fewer new genomes than the budget the methods are compared on."""
+    if len(new) != n:
+        raise DataError(f"search method {method!r}: proposed {len(new)} genomes, {n} asked")
+    if taken is not None:
+        keys = [space.key(g) for g in new]
+        repeated = len(keys) - len(set(keys) - taken)
+        if repeated:
+            print(
+                f"note: search method {method!r} proposed {repeated} genome(s) evaluated in this search or twice "
+                "in the round: it trains fewer new genomes than the budget the methods are compared on",
+                file=sys.stderr,
+            )
 
 
 def name_runs(rows: list[dict], spec: dict, settings_values: dict, meta: dict, seed: int) -> list[dict]:
@@ -502,13 +521,20 @@ def baseline_genome(baseline: dict, suggestion: dict) -> dict:
     return out
 
 
+def final_seed_range(seed: int, final_seeds: int, repeat: int) -> range:
+    """The seeds that retrain repeat `repeat`'s bests: seed+1 .. seed+final_seeds for repeat 0 and the
+    baseline, the next final_seeds for repeat 1, and so on. Each search is its own replicate, training
+    noise included: two repeats that found one genome retrain it apart, not share one set of runs."""
+    return range(seed + 1 + repeat * final_seeds, seed + 1 + (repeat + 1) * final_seeds)
+
+
 def plan(spec: dict, values: dict, meta: dict, best, baseline: dict, suggestion: dict, seed: int, final_seeds: int):
     """The runs after the search: the baseline at the search seed (its curves sit beside the search's),
-    then the baseline and every search's best (each method, each repeat) at the fresh seeds
-    seed+1 .. seed+final_seeds. search_fitness: the best's validation fitness in the search."""
+    then the baseline and every search's best (each method, each repeat) at fresh seeds.
+    search_fitness: the best's validation fitness in the search."""
     import pandas as pd
 
-    seeds = range(seed + 1, seed + final_seeds + 1)
+    seeds = final_seed_range(seed, final_seeds, 0)
     base = baseline_genome(baseline, suggestion)
     base_ctx = identity.context(values, named=list(base), data_id=meta["data_id"])
     rows = [("baseline", 0, "search", seed, identity.run_id(base, seed, base_ctx), float("nan"))]
@@ -518,7 +544,7 @@ def plan(spec: dict, values: dict, meta: dict, best, baseline: dict, suggestion:
         ctx = run_context(values, spec, meta, genome)
         rows += [
             (b["method"], int(b["repeat"]), "final", s, spec["space"].run_id(genome, s, ctx), b["fitness"])
-            for s in seeds
+            for s in final_seed_range(seed, final_seeds, int(b["repeat"]))
         ]
     return pd.DataFrame(rows, columns=["method", "repeat", "stage", "seed", "run", "search_fitness"])
 
@@ -547,8 +573,8 @@ def check_methods(df, spec: dict, path, baseline: bool = False) -> None:
 
 def read_plan(path, spec: dict):
     """final/plan.tsv, checked against the config's searches: the baseline's one search row, then the
-    baseline and every method and repeat at the same final seeds, each one genome, each row's seed its
-    run's; a search fitness for a method's best, none for the baseline."""
+    baseline and every method and repeat at its final seeds (final_seed_range), each one genome, each
+    row's seed its run's; a search fitness for a method's best, none for the baseline."""
     plan = formats.read_table("plan", path)
     check_methods(plan, spec, path, baseline=True)
     rows = plan.to_dict("records")
@@ -566,11 +592,18 @@ def read_plan(path, spec: dict):
         if r["stage"] == "final":
             finals.setdefault((r["method"], r["repeat"]), []).append(r)
     expected = [("baseline", 0)] + [(m, k) for m in spec["methods"] for k in range(spec["repeats"])]
-    seeds = sorted(r["seed"] for r in finals.get(("baseline", 0), []))
+    base_seeds = len(finals.get(("baseline", 0), []))
     for m, k in expected:
         got = finals.pop((m, k), [])
+        seeds = list(final_seed_range(search[0]["seed"], base_seeds, k))
         genomes = {re.sub(r"(^|_)seed=\d+", "", r["run"]) for r in got}
-        if not got or sorted(r["seed"] for r in got) != seeds or search[0]["seed"] in seeds or len(genomes) > 1:
+        found = sorted(r["seed"] for r in got)
+        if k and found == list(final_seed_range(search[0]["seed"], base_seeds, 0)):  # the layout before 0.7.0
+            raise DataError(
+                f"{path}: {m}, repeat {k}: retrained at repeat 0's seeds (a plan of resnet-ga < 0.7.0): delete "
+                "this file and run again (each repeat's best trains at its own seeds; finished runs are kept)"
+            )
+        if not got or found != seeds or len(genomes) > 1:
             raise DataError(f"{path}: {m}, repeat {k}: its final rows must be one run at each final seed {seeds}")
     if finals:
         m, k = next(iter(finals))

@@ -62,10 +62,18 @@ SETTINGS = (
     S("div_factor", 25.0, "initial lr = lr / div_factor", "train.div_factor", low=0, open=True),
     S("final_div", 1e4, "final lr = initial lr / final_div", "train.final_div", low=0, open=True),
     S("label_smoothing", 0.0, "label smoothing of the training loss", "train.label_smoothing", low=0, high=1),
-    S("schedule", "onecycle", "onecycle (the GA's) or step (the paper's CIFAR recipe)", choices=("onecycle", "step")),
+    # the paper's step recipe (the degradation experiment's): not genes, as the search sets no milestones
+    # (a step genome would train at a constant lr) and its budget is in epochs (early stopping, figures)
+    S(
+        "schedule",
+        "onecycle",
+        "onecycle (the GA's) or step (the paper's CIFAR recipe)",
+        choices=("onecycle", "step"),
+        searchable=False,
+    ),
     S("milestones", [], "step schedule: iterations at which lr is divided by 10", searchable=False),
-    S("iterations", 0, "train this many steps instead of --epochs", low=0),
-    S("warmup_iters", 0, "step schedule: lr/10 for this many steps", low=0),
+    S("iterations", 0, "train this many steps instead of --epochs", low=0, searchable=False),
+    S("warmup_iters", 0, "step schedule: lr/10 for this many steps", low=0, searchable=False),
     # the data and its augmentation (done on the device)
     S("val_size", 5000, "validation images carved from train", "data.val_size", low=1, searchable=False),
     S("split_seed", 0, "seed of the train/validation split", "data.split_seed", low=0, high=MAX_SEED, searchable=False),

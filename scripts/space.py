@@ -50,8 +50,11 @@ class Gene(NamedTuple):
         if self.kind == "int" and not self.log:
             return int(self.low) + self.step * int(rng.integers(self.grid_size()))
         lo, hi = float(self.low), float(self.high)
+        if self.kind == "int":  # log, as Optuna's IntDistribution: each integer the log-width of its rounding
+            lo, hi = lo - 0.5, hi + 0.5  # interval, so the ends are not drawn half as often
         v = math.exp(rng.uniform(math.log(lo), math.log(hi))) if self.log else rng.uniform(lo, hi)
-        # bounds are canonical and rounding is monotonic, so the rounded value stays inside them
+        # a float: its bounds are canonical and rounding is monotonic, so it stays inside them; an
+        # integer: canonical() rounds and clamps it (a log draw reaches low - 0.5 and high + 0.5)
         return self.canonical(v)
 
     def canonical(self, v):

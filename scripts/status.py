@@ -35,22 +35,30 @@ from util import ArgumentParser, DataError, error_line
 def live_table(kind: str, path: Path):
     """A table another process may be writing: its complete rows (a cut last line is dropped), or
     None while it is unreadable."""
+    return live_rows(kind, path)[0]
+
+
+def live_rows(kind: str, path: Path) -> tuple:
+    """(its complete rows, None), or (None, an error line) where complete rows break the format (a
+    row being appended is not one), or (None, None) while it is not there, empty or unreadable."""
     import io
 
     import pandas as pd
 
     try:
         text = path.read_text()
-    except OSError:
-        return None
+    except (OSError, UnicodeDecodeError):
+        return None, None
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # the row being appended right now
+    if not text:
+        return None, None
     try:
         df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
         formats.check_rows(kind, df.to_dict("records"), path, columns=list(df.columns))
-    except (ValueError, DataError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
-    return formats.typed_frame(kind, df)
+    except (ValueError, DataError, pd.errors.ParserError) as e:
+        return None, f"error: {error_line(e)}"
+    return formats.typed_frame(kind, df), None
 
 
 def table_error(kind: str, path: Path) -> dict:
@@ -77,9 +85,11 @@ def run_state(out: str, run: str, epochs: int) -> dict:
     """One run: done (with its result), running (epochs so far of how many), failed (its log's error)
     or pending."""
     result = Path(layout.run_file(out, run, "result"))
-    metrics = live_table("metrics", Path(layout.run_file(out, run, "metrics")))
+    metrics, broken = live_rows("metrics", Path(layout.run_file(out, run, "metrics")))
     rows = [] if metrics is None else metrics.to_dict("records")
     state = {"run": run, "rows": rows, "epochs_done": len(rows), "epochs": run_epochs(out, run, epochs)}
+    if broken:  # complete rows that break the format: shown, not read as "no epoch yet"
+        return {**state, "state": "failed", "error": broken}
     if result.exists():
         try:
             return {**state, "state": "done", "result": formats.read_record("result", result, run=run)}

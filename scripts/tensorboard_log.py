@@ -62,8 +62,12 @@ def _write_all(f, data: bytes) -> None:
 
 
 def _hparam(value):
-    """What a session start info holds: numbers, text and booleans; anything else as its text."""
-    return value if isinstance(value, (int, float, str, bool)) else str(value)
+    """What a session start info holds: numbers and text; a boolean as its text ("true", "false", as
+    a run id spells it): torch's hparams() tests int before bool and would store flip as 1.0 or 0.0,
+    a number in the HParams view; anything else as its text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, (int, float, str)) else str(value)
 
 
 class RunLog:

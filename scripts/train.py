@@ -9,7 +9,8 @@ that is already complete under the same settings, then `train` reads top to bott
 process, load the split, build the model, resume, then one epoch after another; after every epoch
 one flushed row in metrics.tsv, one progress line and an atomic checkpoint, so restarting the same
 command resumes after the last complete epoch. A non-finite loss stops the run (status `diverged`,
-fitness 0); an AdamW genome with momentum >= 1 is not trained (status `invalid`, fitness 0). With
+fitness 0); an AdamW genome whose momentum reaches 1 (mom, or max_momentum of a one-cycle schedule)
+is not trained (status `invalid`, fitness 0). With
 --stop-epoch E and --stop-against (the elites' metrics.tsv), a child whose validation top-1 after
 epoch E is below the worst elite's at E (minus --stop-margin) stops there: status `stopped`, its
 last validation scores as fitness (ASHA-style early stopping; a decision made from files only).
@@ -382,8 +383,9 @@ def finish(job: Job, model, status: str, rows: list, resumed_from) -> dict:
 def epochs_loop(job: Job, model, opt, norm, train_step, sched, rows: list, threshold) -> str:
     """Epoch after epoch until the last, divergence or early stopping (below `threshold`); the run's status."""
     args, status = job.args, "ok"
-    if args.optimizer == "adamw" and args.mom >= 1:  # inside the report's bounds, but no Adam beta1
-        log(f"momentum {args.mom:g} >= 1 is not a valid AdamW beta1: not trained, fitness 0 (status invalid)")
+    beta1 = max(args.mom, args.max_momentum if args.schedule == "onecycle" else 0)  # the momentum curve's top
+    if args.optimizer == "adamw" and beta1 >= 1:  # inside the report's bounds, but no Adam beta1
+        log(f"momentum {beta1:g} >= 1 is not a valid AdamW beta1: not trained, fitness 0 (status invalid)")
         return "invalid"
     model.train()
     while len(rows) < args.epochs:
@@ -430,6 +432,8 @@ def train(args, out: Path, fingerprint: dict, threshold) -> dict:
 def run(args) -> dict:
     """One run, under its lock: skipped if it is already complete under these settings."""
     out = Path(args.out)
+    if args.genome and out.name != args.genome:  # checked before the folder is made or locked
+        raise DataError(f"{out}: not the folder of run {args.genome} (a run's folder is named by its run id)")
     with runlock.hold(out, "train", log=log):
         meta = read_meta(args.data)
         check_identity(args, meta)
@@ -486,8 +490,6 @@ def parse_args(argv=None, ap=None):
     args = ap.parse_args(argv)
     apply_genome(ap, args)
     check_ranges(ap, args)
-    if args.optimizer == "adamw" and args.max_momentum >= 1:
-        ap.error(f"--max-momentum {args.max_momentum} is not a valid AdamW beta1 (must be < 1)")
     late = [m for m in args.milestones if m < 1 or (args.iterations and m >= args.iterations)]
     if late:
         ap.error(f"--milestones {late}: each must be >= 1 and below --iterations ({args.iterations})")

@@ -176,13 +176,23 @@ HERE = Path(__file__).resolve().parent
 
 
 def git_commit(where: Path = HERE) -> str:
-    """The workflow's commit (with -dirty for local changes), or "unknown" outside a git checkout."""
+    """The workflow's commit (with -dirty for local changes) where its folder is a git checkout, else
+    its release (VERSION, which a module read from git copies too), else "unknown". Git looks no higher
+    than the workflow's folder: a deployed copy lives inside the user's own repository, whose commit
+    is not the workflow's."""
+    root = where.resolve().parent
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(root.parent)}
     try:
         cmd = ["git", "-C", str(where), "describe", "--always", "--dirty", "--abbrev=40", "--exclude=*"]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10, env=env)
     except (OSError, subprocess.TimeoutExpired):
+        p = None
+    if p is not None and p.returncode == 0 and p.stdout.strip():
+        return p.stdout.strip()
+    try:
+        return f"release {(root / 'VERSION').read_text().strip()} (git gave no commit)"
+    except (OSError, UnicodeDecodeError):
         return "unknown"
-    return p.stdout.strip() if p.returncode == 0 and p.stdout.strip() else "unknown"
 
 
 def exit_now(code: int) -> None:

@@ -9,20 +9,20 @@
 
 A search is a random experiment: which method wins is known only across repeated searches. So each
 method's test top-1 is summarised over its searches (`search.repeats`), each search's best retrained
-with the final seeds: the mean, and a 95 % t-interval over the repeats' means (the unit that is
-replicated is the search; with one repeat the interval covers only the seed-to-seed noise of
-retraining, and the verdict says that one search per method cannot rank methods). The baseline has
-no search: its unit is the seed. A difference between two methods is Welch's t-interval on their
-units, each at the level that makes all the table's intervals hold at once with 95 % (Bonferroni:
-reading the whole table calls a difference by chance at most 5 % of the time). An interval that
-covers 0 is "not distinguishable at this budget"; over the seeds of one search, one that excludes 0
-says only that two retrained genomes differ, never which method is better. A method with a final
-run without test scores (it diverged, or its genome was invalid), or whose mean test top-1 is at or
-below chance (the test set's largest class share, from the prepared test labels), failed and is
-named so, not compared; so is a baseline trained at the lr of an LR range test that failed
-(baseline.lr auto). Values that do not vary give no interval. The winner's curse is shown per
-method: its bests' validation fitness in the search
-next to their validation and test top-1 when retrained.
+with its own final seeds (search.final_seed_range): the mean, and a 95 % t-interval over the
+repeats' means (the unit that is replicated is the search; with one repeat the interval covers only
+the seed-to-seed noise of retraining, and the verdict says that one search per method cannot rank
+methods). The baseline has no search: its unit is the seed. A difference between two methods is
+Welch's t-interval on their units, each at the level that makes all the table's intervals hold at
+once with 95 % (Bonferroni: reading the whole table calls a difference by chance at most 5 % of the
+time). An interval that covers 0 is "not distinguishable at this budget"; over the seeds of one
+search, one that excludes 0 says only that two retrained genomes differ, never which method is
+better. A method with a final run without test scores (it diverged, or its genome was invalid), or
+whose mean test top-1 is at or below chance (the test set's largest class share, from the prepared
+test labels), failed and is named so, not compared; so is a baseline trained at the lr of an LR
+range test that failed (baseline.lr auto). Values that do not vary give no interval, and neither
+does a difference where one side does not vary. The winner's curse is shown per method: its bests'
+validation fitness in the search next to their validation and test top-1 when retrained.
 """
 
 from __future__ import annotations
@@ -98,17 +98,18 @@ def interval(values: list[float]) -> tuple[float, float, float]:
 
 
 def welch(a: list[float], b: list[float], level: float = LEVEL) -> tuple[float, float, float]:
-    """(mean(a) - mean(b), low, high): Welch's t-interval of the difference at `level`; NaN bounds where
-    either side has fewer than two values or neither varies (a zero-width interval is no evidence)."""
+    """(mean(a) - mean(b), low, high): Welch's t-interval of the difference at `level`, within [-1, 1];
+    NaN bounds where either side has fewer than two values or does not vary: as in interval(), a side
+    without spread is no evidence of a certain mean, and treating it as exact would narrow the interval."""
     diff = statistics.fmean(a) - statistics.fmean(b)
     if len(a) < 2 or len(b) < 2:
         return diff, math.nan, math.nan
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    if va + vb == 0:
+    if va == 0 or vb == 0:
         return diff, math.nan, math.nan
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = t_quantile((1 + level) / 2, df) * math.sqrt(va + vb)
-    return diff, diff - half, diff + half
+    return diff, max(-1.0, diff - half), min(1.0, diff + half)
 
 
 # ----------------------------------------------------------------------------- tables
@@ -154,7 +155,8 @@ def compare(scores, chance: float):
         u, basis = units(df)
         no_scores = bool(df["test_top1"].isna().any())  # a final run that diverged, or an invalid genome
         mean, low, high = (math.nan,) * 3 if no_scores else interval(u)
-        row = {"method": m, "label": labels(names)[m], "repeats": df["repeat"].nunique(), "seeds": df["seed"].nunique()}
+        seeds = int(df.groupby("repeat")["seed"].nunique().max())  # per search: each repeat has its own
+        row = {"method": m, "label": labels(names)[m], "repeats": df["repeat"].nunique(), "seeds": seeds}
         for k in METRICS:  # one NaN policy with the units: a seed without scores is never averaged away
             row[f"{k}_mean"] = df[k].mean(skipna=False)
             row[f"{k}_std"] = df[k].std(ddof=1, skipna=False) if len(df) > 1 else math.nan
@@ -166,10 +168,10 @@ def compare(scores, chance: float):
     return pd.DataFrame(rows)
 
 
-def pairs(comparison, reference: str) -> list[tuple[str, str]]:
+def pairs(comparison, reference: str, failed_too: bool = False) -> list[tuple[str, str]]:
     """(method, against): each method against the reference method and the baseline; methods that
-    failed are not compared."""
-    ok = set(comparison.loc[~comparison["failed"], "method"])
+    failed are not compared (unless failed_too: the pairs the table would hold had none failed)."""
+    ok = set(comparison["method"] if failed_too else comparison.loc[~comparison["failed"], "method"])
     return [
         (m, against)
         for m in comparison["method"]
@@ -217,7 +219,9 @@ def score_sentence(c) -> str:
         scores.append(f"{r['label']} {pct(r['test_top1_mean'])}{ci}")
     methods = c[c["method"] != "baseline"]
     repeats, seeds = int(methods["repeats"].max()), int(c["seeds"].max())
-    if repeats > 1:
+    if repeats == 1 and seeds == 1:
+        basis = "one retraining seed of one search per method: no intervals, and one search cannot rank methods"
+    elif repeats > 1:
         basis = (
             f"mean with a 95 % t-interval over {repeats} searches per method, each search's best retrained "
             f"with {seeds} seeds; the baseline's over its {seeds} seeds"
@@ -230,16 +234,20 @@ def score_sentence(c) -> str:
     return f"Test top-1: {'; '.join(scores)} ({basis})."
 
 
-def difference_sentences(d, c) -> list[str]:
+def difference_sentences(d, c, reference: str) -> list[str]:
     label = dict(zip(c["method"], c["label"]))
     out = []
-    if len(d) > 1:
+    dropped = [p for p in pairs(c, reference, failed_too=True) if p not in pairs(c, reference)]
+    if dropped:  # the question the study asks must not vanish without a word
+        names = ", ".join(f"{label[m]} vs {label[a]}" for m, a in dropped)
+        out.append(f"Not compared, as one side failed: {names}.")
+    if len(d) > 1 and d["ci_low"].notna().any():
         level, k = 100 * family_level(len(d)), len(d)
         out.append(f"Differences: each interval at {level:.1f} %, so that all {k} hold at once with 95 % (Bonferroni).")
     for _, r in d.iterrows():
         gap = f"{label[r['method']]} vs {label[r['against']]}: {100 * r['diff']:+.2f} points"
         if math.isnan(r["ci_low"]):
-            out.append(f"{gap}, no interval (one value, or no spread, each): not distinguishable at this budget.")
+            out.append(f"{gap}, no interval (a side with one value or no spread): not distinguishable at this budget.")
             continue
         gap += f" [{100 * r['ci_low']:+.2f}, {100 * r['ci_high']:+.2f}]"
         if r["distinguishable"]:
@@ -259,12 +267,26 @@ def fail_baseline_of_a_failed_range_test(c, suggestion: dict, baseline: dict):
     return c
 
 
-def failure_sentences(c, chance: float, suggestion: dict, baseline: dict) -> list[str]:
-    out = [
-        f"{r['label']} failed: a final run has no test scores (it diverged, or its genome is invalid); "
-        "it is not compared."
-        for _, r in c[c["failure"] == "no_scores"].iterrows()
-    ]
+def runs_named(df) -> str:
+    return ", ".join(f"repeat {r['repeat']} seed {r['seed']}" for _, r in df.iterrows())
+
+
+def failure_sentences(c, scores, chance: float, suggestion: dict, baseline: dict) -> list[str]:
+    """Which methods failed and why, naming the final runs at fault; a search whose retrained best is at
+    or below chance is named too where its method's mean is not (it is averaged in, as it happened)."""
+    out = []
+    for _, r in c[c["failure"] == "no_scores"].iterrows():
+        df = scores[(scores["method"] == r["method"]) & scores["test_top1"].isna()]
+        out.append(
+            f"{r['label']} failed: final run(s) {runs_named(df)} have no test scores (diverged, or an invalid "
+            "genome); it is not compared."
+        )
+    for _, r in c[~c["failed"] & (c["method"] != "baseline")].iterrows():
+        per = scores[scores["method"] == r["method"]].groupby("repeat")["test_top1"].mean()
+        low = [int(k) for k, v in per.items() if not v > chance + 1e-9]
+        if low and len(per) > 1:
+            which = ", ".join(map(str, low))
+            out.append(f"{r['label']}: the best of repeat(s) {which} retrained at or below chance; averaged in.")
     out += [
         f"{r['label']} failed: its test top-1 ({pct(r['test_top1_mean'])}) is at or below chance ({pct(chance)}); "
         "it is not compared."
@@ -303,9 +325,10 @@ def cost_sentence(result_files) -> str:
     )
 
 
-def verdict(c, d, chance: float, suggestion: dict, baseline: dict, result_files) -> str:
+def verdict(c, d, scores, reference: str, chance: float, suggestion: dict, baseline: dict, result_files) -> str:
     """The report's answer in one paragraph (see the module doc)."""
-    parts = [score_sentence(c), *failure_sentences(c, chance, suggestion, baseline), *difference_sentences(d, c)]
+    failures = failure_sentences(c, scores, chance, suggestion, baseline)
+    parts = [score_sentence(c), *failures, *difference_sentences(d, c, reference)]
     return " ".join([*parts, curse_sentence(c), cost_sentence(result_files)])
 
 
@@ -337,8 +360,9 @@ def compare_step(args) -> None:
     scores = final_scores(args.plan, args.tests, spec)
     baseline = json.loads(args.baseline)
     c = fail_baseline_of_a_failed_range_test(compare(scores, chance), suggestion, baseline)
-    d = differences(scores, c, strategies.reference(spec["methods"]))
-    text = verdict(c, d, chance, suggestion, baseline, args.results)  # every input read before any output
+    reference = strategies.reference(spec["methods"])
+    d = differences(scores, c, reference)
+    text = verdict(c, d, scores, reference, chance, suggestion, baseline, args.results)  # all read before any write
     formats.write_table("comparison", c, args.out_comparison)
     formats.write_table("differences", d, args.out_differences)
     # the predictions were checked above; copied as they are

@@ -432,6 +432,24 @@ def curve_files(outdir, kind):
     return sorted((outdir / "runs").glob(f"*/{kind}.tsv"))
 
 
+def test_the_degradation_table_refuses_a_run_without_test_errors(outdir, tmp_path, spec):
+    """The table averages each depth's final test error over seeds: a seed whose metrics.tsv lacks the
+    test columns would silently drop out of the mean (pandas skips NaN), so it is one error naming it."""
+    runs = sorted((outdir / "runs").glob("*/metrics.tsv"))[:2]
+    copies = []
+    for i, m in enumerate(runs):
+        dst = tmp_path / m.parent.name
+        shutil.copytree(m.parent, dst)
+        if i == 0:  # the first tracked the test set; the second did not
+            edited(m, dst / "metrics.tsv", lambda lines: "".join(
+                [lines[0].rstrip("\n") + "\ttest_top1\n", *(x.rstrip("\n") + "\t0.5\n" for x in lines[1:])]
+            ))  # fmt: skip
+        copies.append(dst)
+    p = run(*plot_cmd(outdir, spec, "degradation-table", metrics=[c / "metrics.tsv" for c in copies],
+                      results=[c / "result.json" for c in copies]))  # fmt: skip
+    assert_one_clean_error(p, f"{copies[1] / 'metrics.tsv'}: field test_top1: missing")
+
+
 FIGURE_BREAKS = {
     "a metrics.tsv cut mid-line": (
         "training-curves",

@@ -32,13 +32,14 @@ def test_lint_is_clean_and_snakefiles_are_formatted():
 
 
 def test_the_manifest_lists_every_script():
-    """A module read from git finds the scripts through scripts/MANIFEST (common.smk)."""
+    """A module read from git finds the scripts through scripts/MANIFEST (common.smk), with the schema
+    and VERSION (what its runs record as their release)."""
     listed = [
         line for line in (ROOT / "scripts" / "MANIFEST").read_text().splitlines() if line and not line.startswith("#")
     ]
     tracked = subprocess.run(["git", "ls-files", "scripts"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     on_disk = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "scripts").rglob("*.py") if "__pycache__" not in str(p))
-    assert sorted(set(listed) - {"workflow/schemas/config.schema.yaml"}) == on_disk
+    assert sorted(set(listed) - {"workflow/schemas/config.schema.yaml", "VERSION"}) == on_disk
     assert set(on_disk) <= set(tracked) or not tracked
 
 

@@ -2,6 +2,7 @@
 one-line ConfigError naming the key (test_bad_inputs.py runs a few of them through Snakemake)."""
 
 import copy
+import json
 
 import pytest
 import yaml
@@ -16,6 +17,10 @@ BAD_CONFIGS = {
     "negative split seed": ("data: {split_seed: -3}", "data.split_seed"),
     "degradation seed too large": (f"degradation: {{seeds: [0, {M}]}}", "degradation.seeds.1"),
     "final seeds past 2^32-1": (f"train: {{seed: {M - 1}}}", "train.seed"),
+    "a repeat's final seeds past 2^32-1": (
+        f"train: {{seed: {M - 5}}}\nsearch: {{repeats: 3}}",
+        "train.seed: train.seed + search.repeats x",
+    ),
     "negative wd bound": ("ga: {genes: {wd: {low: -0.1, high: 0.1}}}", "ga.genes.wd.low"),
     "negative momentum bound": ("ga: {genes: {mom: {low: -1.0, high: 1.5}}}", "ga.genes.mom.low"),
     "infinite lr bound": ("ga: {genes: {lr: {low: 1.0e-3, high: .inf, log: true}}}", "ga.genes.lr.high"),
@@ -39,6 +44,20 @@ BAD_CONFIGS = {
     "lr_find range reversed": ("lr_find: {start_lr: 1.0, end_lr: 0.1}", "lr_find.start_lr"),
     "val_size takes all images": ("data: {val_size: 2500}", "data.val_size"),
     "AdamW with max_momentum 1": ("train: {optimizer: adamw, max_momentum: 1.0}", "train.max_momentum"),
+    "a max_train gene below the batch": ("ga: {genes: {max_train: {low: 10, high: 1000}}}", "ga.genes.max_train.low"),
+    "a max_train choice below the batch": ("ga: {genes: {max_train: {choices: [0, 20]}}}", "ga.genes.max_train"),
+    "a shortcut gene no net takes": (
+        "train: {arch: resnet50}\nga: {genes: {shortcut: {choices: [A, B]}}}",
+        "ga.genes.shortcut",
+    ),
+    "AdamW's baseline at max_momentum 1.2 beside a max_momentum gene": (
+        "train: {optimizer: adamw, max_momentum: 1.2}\nga: {genes: {max_momentum: {low: 0.9, high: 0.99}}}",
+        "train.max_momentum",
+    ),
+    "an AdamW choice with max_momentum 1": (
+        "train: {max_momentum: 1.0}\nga: {genes: {optimizer: {choices: [sgd, adamw]}}}",
+        "train.max_momentum",
+    ),
     "AdamW with a baseline momentum above 1": ("train: {optimizer: adamw}\nbaseline: {mom: 1.2}", "baseline.mom"),
     "unknown optimizer": ("train: {optimizer: lamb}", "train.optimizer"),
     "missing data_dir": ("data: {dataset: cifar10, data_dir: /nonexistent/cifar}", "data.data_dir"),
@@ -151,7 +170,21 @@ def test_a_prepared_folder_decides_the_split_check_until_its_images_change(smoke
     (data / "cat").mkdir(parents=True)
     meta = out / "data" / "prepared" / "folder" / "meta.json"
     meta.parent.mkdir(parents=True)
-    meta.write_text('{"train_size": 300}')
+    meta.write_text(
+        json.dumps(
+            {
+                "dataset": "folder",
+                "data_id": "folder-0123456789",
+                "classes": ["cat"],
+                "num_classes": 1,
+                "image_size": 32,
+                "train_size": 300,
+                "test_size": 10,
+                "mean": [0.5] * 3,
+                "std": [0.25] * 3,
+            }  # fmt: skip
+        )
+    )
     os.utime(meta, (2e9, 2e9))  # prepared after the folder was last changed
     folder = {"outdir": str(out), "data": {"dataset": "folder", "data_dir": str(data), "val_size": 300}}
     with pytest.raises(ConfigError, match="config key data.val_size: 300 leaves no training images out of 300"):

@@ -62,3 +62,26 @@ def test_a_good_override_file_still_passes(tmp_path):
     path.write_text("# a comment first\nga: {population: 6}\n")
     p = run("config_check", path)
     assert p.returncode == 0 and p.stdout == "config ok\n", p.stderr
+
+
+def test_config_files_merge_in_snakemake_s_order_and_a_gene_s_kind_can_change(tmp_path):
+    """config_check.py config/config.yaml mine.yaml checks what Snakemake runs: its Workflow.configfile
+    starts from the command line's config, merges the workflow's file into it, then the command line's
+    again, so config.yaml's other genes come after mine's (the gene list is the crossover's order). A
+    range gene of config.yaml becomes categorical by nulling its keys."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from config_check import load_config
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "ga:\n  genes:\n    lr: {choices: [0.01, 0.1], low: null, high: null, log: null}\n"
+        "    arch: {choices: [resnet20, resnet32]}\ntrain: {arch: resnet20}\n"
+    )
+    ours = load_config([ROOT / "config" / "config.yaml", mine])
+    theirs = yaml.safe_load(mine.read_text())
+    update_config(theirs, yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+    update_config(theirs, yaml.safe_load(mine.read_text()))
+    assert list(ours["ga"]["genes"]) == list(theirs["ga"]["genes"]) == ["lr", "arch", "wd", "mom"]
+    assert ours["ga"]["genes"]["lr"] == {"choices": [0.01, 0.1]}

@@ -32,6 +32,25 @@ def test_official_urls_and_md5s_are_torchvision_s():
         assert ours["meta"] == (tv.meta["filename"], tv.meta["md5"])
 
 
+def test_a_corrupted_download_is_one_error_line_and_not_kept(tmp_path, monkeypatch, capsys):
+    """The real download code with the network stubbed out: an archive that fails torchvision's md5
+    check (a proxy's error page, a cut transfer) is one `error:` line naming it and is removed, so the
+    next try downloads afresh instead of meeting the same bad file."""
+    import torchvision.datasets.utils as tv
+
+    def fetch(url, path, *a, **k):
+        open(path, "wb").write(b"<html>proxy</html>")
+
+    monkeypatch.setattr(tv, "_is_remote_location_available", lambda: False)
+    monkeypatch.setattr(tv, "_get_redirect_url", lambda url, max_hops: url)
+    monkeypatch.setattr(tv, "_urlretrieve", fetch)
+    assert data.main(["download", "--dataset", "cifar10", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    assert len(err) == 1 and err[0].startswith(f"error: {archive}: ") and "md5" in err[0], err
+    assert not archive.exists()
+
+
 def test_generated_data_has_the_official_layout(synthetic_raw):
     folder = synthetic_raw / "cifar-10-batches-py"
     names = sorted(p.name for p in folder.iterdir())

@@ -7,6 +7,7 @@ the config key, with nothing left half-written. Quick: no smoke run (test_bad_in
 import contextlib
 import copy
 import errno
+import json
 import os
 import resource
 import subprocess
@@ -150,6 +151,17 @@ def test_a_data_dir_with_a_name_too_long_is_refused(smoke_config):
     assert msg.startswith("config key data.data_dir: the name xxx"), msg
 
 
+def test_a_broken_meta_json_is_not_blamed_on_a_config_key(smoke_config, tmp_path):
+    """The config check counts a prepared download's images from its meta.json, read by its contract:
+    a broken one ("train_size": true) is named where the workflow reads it next, not turned into 1
+    image and a complaint about data.val_size."""
+    meta = tmp_path / "data" / "prepared" / "cifar10" / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"train_size": True}))
+    cfg = merge(copy.deepcopy(smoke_config), {"outdir": str(tmp_path), "data": {"dataset": "cifar10"}})
+    assert check_config(cfg)["data"]["val_size"] == smoke_config["data"]["val_size"]
+
+
 def test_an_outdir_that_does_not_exist_yet_is_taken(smoke_config, tmp_path):
     out = tmp_path / "a" / "b" / "res"
     assert check_config(merge(copy.deepcopy(smoke_config), {"outdir": str(out) + "/"}))["outdir"] == str(out)
@@ -169,6 +181,19 @@ def test_an_outdir_through_a_file_is_one_line_before_snakemake_builds_its_dag(tm
     )
     one_error_line(p, "error: config key outdir: 'config/smoke.yaml/res' goes through 'config/smoke.yaml', a file")
     assert sorted(x for x in work.rglob("*") if ".snakemake" not in x.parts) == before
+
+
+@pytest.mark.parametrize("bad", ["folder", "not_utf8"])
+def test_an_unreadable_verdict_is_one_line_when_snakemake_parses(tmp_path, bad):
+    """The report's front page reads final/verdict.txt while the Snakefile is parsed, by every command
+    (a dry run too): a verdict that is a folder or not text is one line naming it, not a traceback."""
+    work = copy_workflow(tmp_path / "wf")
+    verdict = work / "results" / "smoke" / "final" / "verdict.txt"
+    verdict.parent.mkdir(parents=True)
+    verdict.mkdir() if bad == "folder" else verdict.write_bytes(b"GA \xff\n")
+    cmd = [str(BIN / "snakemake"), "-n", "--cores", "1", "--configfile", "config/smoke.yaml"]
+    p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=300, env=snakemake_env())
+    one_error_line(p, f"error: {verdict.relative_to(work)}")
 
 
 # ----------------------------------------------------------------------------- --config overrides as text

@@ -138,3 +138,22 @@ def test_deployed_from_a_git_repository_at_a_tag_or_a_branch(tmp_path):
         dry_run(work)
         (copied,) = (work / ".snakemake" / "resnet-ga").glob("*/scripts/layout.py")
         assert copied.read_text().rstrip("\n").endswith(marker)
+
+
+def test_a_deployed_copy_records_the_workflow_s_release_not_the_user_s_commit(tmp_path):
+    """A module read from git copies scripts/ into the user's folder, often their own git repository:
+    the runs' provenance then names this workflow's release (VERSION, in the MANIFEST), not the user's
+    HEAD; a clone of the workflow records its own commit."""
+    import util
+
+    user = tmp_path / "analysis"
+    copy = user / ".snakemake" / "resnet-ga" / "0123abcd"
+    (copy / "scripts").mkdir(parents=True)
+    (copy / "VERSION").write_text("9.8.7\n")
+    git = ["git", "-C", str(user), "-c", "user.name=u", "-c", "user.email=u@example.org"]
+    subprocess.run(["git", "init", "-q", str(user)], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "the user's analysis"], check=True)
+    assert util.git_commit(copy / "scripts") == "release 9.8.7 (git gave no commit)"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    got = util.git_commit(ROOT / "scripts")
+    assert got.startswith(head) if head else got.startswith("release ")  # a copy without .git

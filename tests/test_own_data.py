@@ -125,6 +125,11 @@ def test_16_bit_and_float_images_are_scaled_and_32_bit_ones_refused(images, tmp_
         rgb = np.asarray(image_folders.to_rgb8(im, "g16.png"))
     assert rgb.dtype == np.uint8 and rgb[..., 0].max() == round(63960 * 255 / 65535) and rgb[0, 0, 0] == 0
     assert np.array_equal(rgb[..., 0], rgb[..., 2])  # gray: the same in every channel, not near-white
+    # a 16-bit PGM (maxval 1000 here): PIL reads it as mode I, scaled to 0..65535 by its maxval
+    pgm = tmp_path / "g16.pgm"
+    pgm.write_bytes(b"P5 2 1 1000\n" + np.array([0, 1000], ">u2").tobytes())
+    with Image.open(pgm) as im:
+        assert im.mode == "I" and list(np.asarray(image_folders.to_rgb8(im, "g16.pgm"))[0, :, 0]) == [0, 255]
     f = Image.fromarray(np.linspace(0, 1, 1600, dtype=np.float32).reshape(40, 40), "F")
     assert np.asarray(image_folders.to_rgb8(f, "f.tif"))[..., 0].max() == 255
     with pytest.raises(DataError, match="float image with values outside"):

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+import formats
 import identity
 import settings
 import space as spaces
@@ -40,6 +41,17 @@ def test_every_gene_type_draws_canonical_values_inside_its_space():
     }
     assert all(isinstance(d["batch_size"], int) and isinstance(d["epochs"], int) for d in draws)
     assert min(d["epochs"] for d in draws) == 2 and max(d["epochs"] for d in draws) >= 25
+
+
+def test_a_log_integer_gene_draws_each_value_its_log_width():
+    """1..8 log-uniform: each integer k is drawn with the log-width of [k - 0.5, k + 0.5] (as Optuna's
+    IntDistribution, which TPE samples); rounding a draw over [1, 8] would give 8 half of 7's share."""
+    gene = spaces.from_config({"epochs": {"low": 1, "high": 8, "log": True}}).genes[0]
+    rng = np.random.default_rng(0)
+    counts = np.bincount([gene.draw(rng) for _ in range(20000)], minlength=9)[1:]
+    width = np.log(np.arange(1, 9) + 0.5) - np.log(np.arange(1, 9) - 0.5)
+    assert np.allclose(counts / counts.sum(), width / width.sum(), atol=0.01), counts
+    assert counts[7] > 0.9 * counts[6] * width[7] / width[6]  # 8 as often as its width says
 
 
 def test_the_report_s_genome_keeps_its_run_id():
@@ -112,6 +124,8 @@ def test_a_new_setting_at_its_default_keeps_every_run_id():
         ({"compile": {"choices": [True, False]}}, "ga.genes.compile"),
         ({"track_test": {"choices": [True, False]}}, "ga.genes.track_test"),
         ({"milestones": {"choices": [[1], [2]]}}, "ga.genes.milestones"),
+        ({"schedule": {"choices": ["onecycle", "step"]}}, "ga.genes.schedule"),  # no milestones: a constant lr
+        ({"warmup_iters": {"low": 0, "high": 500}}, "ga.genes.warmup_iters"),  # one-cycle ignores it
         ({"arch": {"low": 1, "high": 2}}, "ga.genes.arch"),
         ({"arch": {"choices": ["resnet8"]}}, "ga.genes.arch.choices"),
         ({"arch": {"choices": ["resnet8", "resnet51"]}}, "ga.genes.arch.choices"),
@@ -134,10 +148,7 @@ def test_a_null_gene_is_not_searched_and_a_genome_too_long_to_spell_is_named_by_
     assert spaces.from_config({**REPORT, "wd": None}).names == ["lr", "mom"]
     many = {k: {"low": 0.1, "high": 0.5} for k in ("label_smoothing", "pct_start", "max_momentum")}
     long_choices = {"arch": {"choices": ["resnet110", "resnet152"]}, "shortcut": {"choices": ["A", "B"]}}
-    ints = {
-        k: {"low": 1, "high": 10**12}
-        for k in ("max_train", "iterations", "warmup_iters", "epochs", "batch_size", "crop_pad")
-    }
+    ints = {k: {"low": 1, "high": 10**12} for k in ("max_train", "cutout", "epochs", "batch_size", "crop_pad")}
     space = spaces.from_config({**REPORT, **many, **long_choices, **ints})
     genome = space.draw(np.random.default_rng(0))
     rid = space.run_id(genome, 7, {"epochs": 4})
@@ -189,6 +200,33 @@ def test_a_gene_added_or_the_genes_reordered_keep_the_baseline_and_the_genomes_r
     assert with_cutout[3] == "lr=1.00e-03_wd=1.00e-02_mom=9.00e-01_cutout=0_seed=1"
     reordered = runs({"cutout": {"low": 0, "high": 16, "step": 4}, "mom": REPORT["mom"], **REPORT})
     assert reordered == with_cutout
+
+
+def test_each_repeat_retrains_its_best_at_its_own_seeds(tmp_path):
+    """Two repeats that found one genome are two replicates, training noise included: repeat 1 retrains
+    at the next final seeds, never sharing repeat 0's runs (three copies of one score would otherwise
+    read as a certain mean). Repeat 0 and the baseline keep seed+1 .. seed+final_seeds."""
+    import pandas as pd
+
+    import search
+
+    cfg = _defaults()
+    spec = search.spec_from_config({**cfg, "search": {"repeats": 2, "methods": ["ga"]}})
+    genome = {"lr": 1e-3, "wd": 1e-2, "mom": 0.9}
+    best = pd.DataFrame([{"method": "ga", "repeat": k, "fitness": 0.9, **spec["space"].texts(genome)} for k in (0, 1)])
+    meta, base = {"data_id": identity.DATA_DEFAULT}, {"lr": "auto", "wd": 5e-4, "mom": 0.85}
+    plan = search.plan(spec, settings.from_config(cfg), meta, best, base, {"suggestion": 3e-3}, seed=5, final_seeds=2)
+    seeds = plan.groupby(["method", "repeat", "stage"])["seed"].apply(list).to_dict()
+    assert seeds == {("baseline", 0, "search"): [5], ("baseline", 0, "final"): [6, 7], ("ga", 0, "final"): [6, 7],
+                     ("ga", 1, "final"): [8, 9]}  # fmt: skip
+    assert plan["run"].is_unique
+    formats.write_table("plan", plan, tmp_path / "plan.tsv")
+    assert search.read_plan(tmp_path / "plan.tsv", spec).equals(formats.read_table("plan", tmp_path / "plan.tsv"))
+    shared = plan.assign(seed=plan["seed"].where(plan["repeat"] == 0, plan["seed"] - 2))  # the old layout
+    shared["run"] = [r.replace(f"seed={a}", f"seed={b}") for r, a, b in zip(plan["run"], plan["seed"], shared["seed"])]
+    formats.write_table("plan", shared, tmp_path / "old.tsv")
+    with pytest.raises(search.DataError, match=r"ga, repeat 1: retrained at repeat 0's seeds .* delete this file"):
+        search.read_plan(tmp_path / "old.tsv", spec)  # a project's plan from before: the fix, in one line
 
 
 @pytest.mark.parametrize(

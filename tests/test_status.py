@@ -67,6 +67,24 @@ def test_status_before_the_run_starts_says_so(tmp_path):
     assert "no round yet" in status(work)
 
 
+def test_status_names_a_metrics_file_whose_complete_rows_break_its_format(tmp_path, smoke):
+    """A complete row with a top-1 of 35 (a percentage) is a broken file, shown as that run's error
+    line, not read as a run with no epoch yet; a row being appended is not one (above)."""
+    import shutil
+
+    work = copy_workflow(tmp_path / "wf")
+    shutil.copytree(smoke["out"] / "search", work / "results" / "smoke" / "search")
+    run = formats.read_table("population", smoke["out"] / "search/rep0/round0/population.tsv")["run"][0]
+    folder = work / "results" / "smoke" / "runs" / run
+    folder.mkdir(parents=True)
+    header, first = (smoke["out"] / "runs" / run / "metrics.tsv").read_text().splitlines()[:2]
+    cells = first.split("\t")
+    cells[header.split("\t").index("top1")] = "35"
+    (folder / "metrics.tsv").write_text(f"{header}\n{chr(9).join(cells)}\n")
+    text = status(work)
+    assert re.search(rf"{re.escape(run)}.*error: .*metrics.tsv: field top1 \(row 1\): '35' is outside", text), text
+
+
 def test_status_names_a_result_it_cannot_read_and_goes_on(tmp_path, smoke):
     """An OSError on a run's file (here EISDIR; EACCES and ESTALE alike) is that run's error line."""
     import shutil

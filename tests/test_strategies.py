@@ -60,6 +60,8 @@ def test_the_registry_holds_the_ga_random_search_and_tpe():
         ({"origin": "elite"}, "origin 'elite' is taken"),
         ({"origin": "child"}, "origin 'child' is taken"),  # the GA's children
         ({"report_ga": True}, "only one method is the report's GA"),
+        ({"colour": "C0"}, "colour 'C0' is taken"),  # the GA's: two methods one colour in every figure
+        ({"colour": "0.3"}, "colour '0.3' is taken"),  # the baseline's
     ],
 )
 def test_a_method_that_collides_with_the_registry_is_refused(fields, problem):
@@ -68,6 +70,23 @@ def test_a_method_that_collides_with_the_registry_is_refused(fields, problem):
     fields = {"name": "lowest", "label": "lowest", "colour": "C5", "origin": "lowest", "propose": None, **fields}
     with pytest.raises(TypeError, match=re.escape(problem)):
         strategies.check_method(strategies.Method(**fields), dict(strategies.methods()), "strategies.lowest")
+
+
+def test_the_loop_checks_a_strategy_s_proposals(monkeypatch, capsys):
+    """The seam's contract is checked by the loop, not trusted to each module: fewer genomes than asked
+    is an error; genomes already trained are named in the log (the built-in strategies keep one only
+    when the space is nearly exhausted), as such a method trains fewer than the GA's budget."""
+    lazy = {
+        "short": lambda rnd, n, taken: strategies.methods()["random"].propose(rnd, n - 1, taken),
+        "again": lambda rnd, n, taken: [dict(e) for e in rnd.elites][:1] * n,  # re-proposes an elite
+    }
+    registry = {**strategies.methods(), **{k: strategies.Method(k, k, "C7", k, f) for k, f in lazy.items()}}
+    monkeypatch.setattr(strategies, "methods", lambda: registry)
+    with pytest.raises(search.DataError, match="search method 'short': proposed 3 genomes, 4 asked"):
+        run_search(spec_of(["ga", "short"]), "short")
+    capsys.readouterr()
+    run_search(spec_of(["ga", "again"]), "again")
+    assert "note: search method 'again' proposed 4 genome(s) evaluated in this search" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("method", ["ga", "random", "tpe"])

@@ -62,11 +62,11 @@ def test_a_resumed_run_writes_each_epoch_once_and_a_cut_record_is_skipped(tmp_pa
     assert [s.step for s in ea.Scalars("accuracy/top1_validation")] == [1]  # the cut record is dropped
     resumed = RunLog(tmp_path / "run", [ROW])  # the checkpoint's rows, written again from the start
     resumed.epoch({**ROW, "epoch": 2, "top1": 0.45})
-    resumed.finish({"lr": 0.01, "arch": "resnet8", "seed": 0}, 0.45, "ok")
+    resumed.finish({"lr": 0.01, "arch": "resnet8", "flip": False, "seed": 0}, 0.45, "ok")
     resumed.close()
     ea, hparams = read(tmp_path / "run")
     assert [(s.step, round(s.value, 2)) for s in ea.Scalars("accuracy/top1_validation")] == [(1, 0.3), (2, 0.45)]
-    assert hparams == {"lr": 0.01, "arch": "resnet8", "seed": 0, "status": "ok"}
+    assert hparams == {"lr": 0.01, "arch": "resnet8", "flip": "false", "seed": 0, "status": "ok"}  # not 0.0
 
 
 def experiment(logdir):

@@ -65,9 +65,14 @@ def test_a_run_id_sets_its_named_settings_and_its_key_must_match_the_rest(prepar
     assert res["named"] == {"lr": 0.02, "wd": 0.001, "mom": 0.9, "batch_size": 50} and res["seed"] == 3
     assert res["settings"]["batch_size"] == 50 and json.loads((out / "settings.json").read_text())["run"] == rid
     p = subprocess.run(
-        train_cmd(prepared, tmp_path / "x", "--genome", rid, *extra, epochs=2), capture_output=True, text=True
+        train_cmd(prepared, tmp_path / "two" / rid, "--genome", rid, *extra, epochs=2), capture_output=True, text=True
     )
     assert p.returncode == 1 and "has context key" in p.stderr and "epochs" in p.stderr  # 2 epochs is another run
+    # a folder not named by the run id: refused before anything is made (not after training, at result.json)
+    other = tmp_path / rid.replace("seed=3", "seed=4")
+    p = subprocess.run(train_cmd(prepared, other, "--genome", rid, *extra, epochs=1), capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr.strip().startswith(f"error: {other}: not the folder of run {rid} (")
+    assert not other.exists()
 
 
 def test_divergence_stops_the_run_with_fitness_zero(prepared, tmp_path):

@@ -34,11 +34,14 @@ def test_interval_and_welch():
 
 
 def scores(values: dict) -> pd.DataFrame:
-    """{method: {repeat: [test top-1 per seed]}} as the frame final_scores makes."""
+    """{method: {repeat: [test top-1 per seed]}} as the frame final_scores makes (each repeat at its
+    own seeds, search.final_seed_range)."""
+    import search
+
     rows = []
     for m, reps in values.items():
         for r, seeds in reps.items():
-            for s, v in enumerate(seeds, start=1):
+            for s, v in zip(search.final_seed_range(0, len(seeds), r), seeds):
                 rows.append({"method": m, "repeat": r, "seed": s, "run": f"{m}{r}{s}", "search_fitness": v + 0.05,
                              **{k: v for k in verdict.METRICS}})  # fmt: skip
     return pd.DataFrame(rows)
@@ -50,7 +53,7 @@ def judge(values, chance=0.1, valid=True, baseline_lr="auto"):
     base = {"lr": baseline_lr, "wd": 5e-4, "mom": 0.85}
     c = verdict.fail_baseline_of_a_failed_range_test(verdict.compare(s, chance), sug, base)
     d = verdict.differences(s, c, "ga")
-    sentences = verdict.failure_sentences(c, chance, sug, base) + verdict.difference_sentences(d, c)
+    sentences = verdict.failure_sentences(c, s, chance, sug, base) + verdict.difference_sentences(d, c, "ga")
     return c, d, verdict.score_sentence(c) + " " + " ".join(sentences)
 
 
@@ -68,6 +71,7 @@ def test_an_interval_covering_zero_is_not_distinguishable_and_repeats_are_the_un
     assert ga_vs_random["ci_low"] < 0 < ga_vs_random["ci_high"] and not ga_vs_random["distinguishable"]
     assert "random search vs GA: -0.50 points" in text and "not distinguishable at this budget" in text
     assert "over 2 searches per method" in text and "one search per method cannot rank" not in text
+    assert row["seeds"] == 2 and "retrained with 2 seeds" in text  # per search: each has its own two
     assert list(c["method"]) == ["ga", "random", "baseline"]  # the baseline last, compared to by the others
 
 
@@ -118,14 +122,25 @@ def test_a_diverged_final_run_fails_its_method_and_is_never_averaged_away():
     """evaluate.py gives a diverged final run NaN scores: its method failed, its means are NaN (not the
     other seeds' average, which would flatter it), and the text says why; one search or several."""
     nan = math.nan
-    for ga in ({0: [0.90, nan]}, {0: [0.90, 0.91], 1: [nan, 0.92]}):
+    for ga, at in (({0: [0.90, nan]}, "repeat 0 seed 2"), ({0: [0.90, 0.91], 1: [nan, 0.92]}, "repeat 1 seed 3")):
         c, d, text = judge({"ga": ga, "random": {0: [0.86, 0.84], 1: [0.83, 0.85]}, "baseline": {0: [0.7, 0.71]}})
         row = c.set_index("method").loc["ga"]
         assert row["failed"] and row["failure"] == "no_scores" and math.isnan(row["test_top1_mean"])
-        assert "GA failed: a final run has no test scores (it diverged, or its genome is invalid)" in text
+        assert f"GA failed: final run(s) {at} have no test scores (diverged, or an invalid genome)" in text
         assert "ga" not in set(d["method"]) | set(d["against"]) and "GA no score (a final run has none)" in text
+        # the comparisons the study asks for are named, not dropped without a word
+        assert "Not compared, as one side failed: GA vs baseline, random search vs GA." in text
     c, d, text = judge({"ga": {0: [0.90, 0.91]}, "baseline": {0: [nan, nan]}})  # a baseline lr that diverges
     assert list(c.loc[c["failed"], "failure"]) == ["no_scores"] and d.empty
+
+
+def test_a_search_at_chance_is_named_and_averaged_in():
+    """A repeat whose retrained best is at chance is an outcome of the method, kept in its mean (not
+    dropped to flatter it), and named so a reader sees why the interval is wide."""
+    c, d, text = judge({"ga": {0: [0.80, 0.81], 1: [0.10, 0.10]}, "baseline": {0: [0.7, 0.71]}})
+    assert not c.set_index("method").loc["ga", "failed"]
+    assert c.set_index("method").loc["ga", "test_top1_mean"] == pytest.approx(0.4525)
+    assert "GA: the best of repeat(s) 1 retrained at or below chance; averaged in." in text
 
 
 def test_the_differences_hold_together_at_95_percent():
@@ -151,8 +166,8 @@ def test_the_differences_hold_together_at_95_percent():
 
 
 def test_identical_repeats_give_no_interval_not_a_zero_width_one():
-    """Repeats that found the same genome retrain it identically (same final seeds): the spread is 0,
-    and a zero-width interval would call a 1-point gap "distinguishable" from no evidence."""
+    """Values that do not vary (every repeat retrained to one score): the spread is 0, and a zero-width
+    interval would call a 1-point gap "distinguishable" from no evidence."""
     same = {"ga": {0: [0.91, 0.93], 1: [0.91, 0.93]}, "random": {0: [0.90, 0.92], 1: [0.90, 0.92]}}
     c, d, text = judge({**same, "baseline": {0: [0.70, 0.72]}})
     assert c["test_top1_ci_low"].iloc[:2].isna().all()
@@ -160,6 +175,12 @@ def test_identical_repeats_give_no_interval_not_a_zero_width_one():
     assert "GA 92.00 % [no interval: every value the same]" in text
     assert "random search vs GA: -1.00 points, no interval" in text and "not distinguishable at this budget" in text
     assert "random search vs GA: -1.00 points [" not in text
+    # one side without spread is not an exact mean either: three copies of one GA score against a
+    # varying baseline would otherwise read "distinguishable" where one copy would not
+    flat = {0: [0.80], 1: [0.80], 2: [0.80]}
+    c, d, text = judge({"ga": flat, "random": flat, "baseline": {0: [0.77, 0.775, 0.78]}})
+    assert d["ci_low"].isna().all() and not d["distinguishable"].any()
+    assert "GA vs baseline: +2.50 points, no interval" in text and "Bonferroni" not in text  # no intervals to hold
 
 
 def test_a_baseline_above_chance_after_a_failed_range_test_is_failed_unless_its_lr_is_set():

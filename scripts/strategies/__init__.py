@@ -72,6 +72,8 @@ def methods() -> dict[str, Method]:
 
 
 RESERVED = ("baseline", "init", "elite")  # the plan's method without a search; round 0's and elites' origins
+# the figures' colours that are no method's: the baseline, and the search figure's markers
+FIGURE_COLOURS = {"baseline": "0.3", "diverged": "C3", "stopped": "C4"}
 
 
 def check_method(m: Method, found: dict, module: str) -> None:
@@ -84,6 +86,8 @@ def check_method(m: Method, found: dict, module: str) -> None:
         problems.append(f"name {m.name!r} is taken by another module")
     if m.origin in RESERVED or m.origin in {o.origin for o in found.values()}:
         problems.append(f"origin {m.origin!r} is taken (by round 0, the elites or another method)")
+    if m.colour in {o.colour for o in found.values()} | set(FIGURE_COLOURS.values()):
+        problems.append(f"colour {m.colour!r} is taken (by another method, the baseline or a figure's markers)")
     if m.report_ga and any(o.report_ga for o in found.values()):
         problems.append("report_ga: only one method is the report's GA")
     if problems:

@@ -31,10 +31,17 @@ def scripts_folder():
         with workflow.sourcecache.open(root.join(name), "rb") as src:
             data = src.read()
         if not path.exists() or path.read_bytes() != data:
-            path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            # util.atomic_write_bytes is in the folder being written: the same, inline;
+            # a full disk or a read-only folder is one line, and no temporary file is left
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            except OSError as e:
+                tmp.unlink(missing_ok=True)
+                print(f"error: {path}: {e.strerror or e}", file=sys.stderr)
+                sys.exit(1)
     return dest / "scripts"
 
 
@@ -484,14 +491,15 @@ def get_all_results(wildcards):
 
 
 # ----------------------------------------------------------------------------- report captions
+def read_text(path, missing):
+    """A text file the report shows (the verdict), or `missing` before it exists; one error line
+    naming it if it cannot be read (a folder, not UTF-8, no permission)."""
+    return checked(formats.read_text, path).strip() if Path(path).exists() else missing
+
+
 def get_verdict_caption(wildcards, input):
     """The verdict, for the final figure's caption (read when the report is made)."""
-    path = Path(input.verdict)
-    return (
-        path.read_text().strip()
-        if path.exists()
-        else "(known once the final comparison has run)"
-    )
+    return read_text(input.verdict, "(known once the final comparison has run)")
 
 
 def get_class_names(wildcards, input):
@@ -513,11 +521,9 @@ def get_method_origins():
 
 # The report's front page (report/workflow.rst) can read only the config: the verdict written by
 # `compare` is handed to it there, when the report is made.
-_verdict = Path(final_file("verdict.txt"))
-config["verdict"] = (
-    _verdict.read_text().strip()
-    if _verdict.exists()
-    else "(The verdict appears here once the final comparison has run.)"
+config["verdict"] = read_text(
+    final_file("verdict.txt"),
+    "(The verdict appears here once the final comparison has run.)",
 )
 config["method_labels"] = get_method_labels()
 config["method_origins"] = get_method_origins()
