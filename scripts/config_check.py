@@ -310,6 +310,7 @@ def check_data(config: dict, spec: dict) -> None:
         if g.name == "max_train":
             caps = list(g.choices) if g.kind == "categorical" else [g.low or g.low + g.step]
             low = min([c for c in caps if c > 0], default=0)
+            batch = max(largest(spec, "batch_size") or [train["batch_size"]])  # what a genome trains with
             if 0 < low < batch:
                 key = "ga.genes.max_train." + ("choices" if g.kind == "categorical" else "low")
                 raise ConfigError(f"config key {key}: a cap of {low} training images is below the batch of {batch}")
@@ -344,9 +345,11 @@ def check_optimizer(config: dict, spec: dict) -> None:
     adamw = config["train"]["optimizer"] == "adamw" or any(
         "adamw" in g.choices for g in spec["space"].genes if g.name == "optimizer"
     )
-    fixed = [] if "max_momentum" in spec["space"].names else [("train.max_momentum", config["train"]["max_momentum"])]
-    if config["train"]["optimizer"] == "adamw":  # the baseline trains with train.optimizer and max_momentum
-        fixed = [("train.max_momentum", config["train"]["max_momentum"]), ("baseline.mom", config["baseline"]["mom"])]
+    train, names = config["train"], spec["space"].names
+    fixed = [(f"train.{k}", train[k]) for k in ("mom", "max_momentum") if k not in names]  # every genome's
+    if train["optimizer"] == "adamw":  # the baseline trains with train.optimizer and max_momentum
+        fixed = [("train.max_momentum", train["max_momentum"]), ("baseline.mom", config["baseline"]["mom"])]
+        fixed += [("train.mom", train["mom"])] if "mom" not in names else []
     for key, value in fixed if adamw else []:
         if value >= 1:
             raise ConfigError(

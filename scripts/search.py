@@ -598,7 +598,7 @@ def read_plan(path, spec: dict):
         seeds = list(final_seed_range(search[0]["seed"], base_seeds, k))
         genomes = {re.sub(r"(^|_)seed=\d+", "", r["run"]) for r in got}
         found = sorted(r["seed"] for r in got)
-        if k and found == list(final_seed_range(search[0]["seed"], base_seeds, 0)):  # the layout before 0.7.0
+        if k and got and found == list(final_seed_range(search[0]["seed"], base_seeds, 0)):  # before 0.7.0
             raise DataError(
                 f"{path}: {m}, repeat {k}: retrained at repeat 0's seeds (a plan of resnet-ga < 0.7.0): delete "
                 "this file and run again (each repeat's best trains at its own seeds; finished runs are kept)"

@@ -88,8 +88,8 @@ def t_quantile(p: float, df: float) -> float:
 
 def interval(values: list[float]) -> tuple[float, float, float]:
     """(mean, low, high): the 95 % t-interval of the mean of accuracies, within [0, 1] where it would
-    reach past them; NaN bounds with fewer than two values or none that differ (repeats that found and
-    retrained the same genome: no spread to build an interval from, not a certain mean)."""
+    reach past them; NaN bounds with fewer than two values or none that differ (no spread to build an
+    interval from, not a certain mean)."""
     m = statistics.fmean(values)
     if len(values) < 2 or statistics.stdev(values) == 0:
         return m, math.nan, math.nan
@@ -222,9 +222,10 @@ def score_sentence(c) -> str:
     if repeats == 1 and seeds == 1:
         basis = "one retraining seed of one search per method: no intervals, and one search cannot rank methods"
     elif repeats > 1:
+        base = f"the baseline's over its {seeds} seeds" if seeds > 1 else "the baseline's one seed: no interval"
         basis = (
             f"mean with a 95 % t-interval over {repeats} searches per method, each search's best retrained "
-            f"with {seeds} seeds; the baseline's over its {seeds} seeds"
+            f"with {seeds} seed{'s' if seeds > 1 else ''}; {base}"
         )
     else:
         basis = (

@@ -46,6 +46,10 @@ BAD_CONFIGS = {
     "AdamW with max_momentum 1": ("train: {optimizer: adamw, max_momentum: 1.0}", "train.max_momentum"),
     "a max_train gene below the batch": ("ga: {genes: {max_train: {low: 10, high: 1000}}}", "ga.genes.max_train.low"),
     "a max_train choice below the batch": ("ga: {genes: {max_train: {choices: [0, 20]}}}", "ga.genes.max_train"),
+    "AdamW with a fixed momentum of 1.2": (
+        "train: {optimizer: adamw, mom: 1.2}\nga: {genes: {mom: null}}",
+        "train.mom",
+    ),
     "a shortcut gene no net takes": (
         "train: {arch: resnet50}\nga: {genes: {shortcut: {choices: [A, B]}}}",
         "ga.genes.shortcut",
@@ -195,3 +199,11 @@ def test_a_prepared_folder_decides_the_split_check_until_its_images_change(smoke
         check_config(merge(copy.deepcopy(smoke_config), folder))
     os.utime(data, (2e9 + 2, 2e9 + 2))  # touched: the prepare step runs again, and checks the split then
     check_config(merge(copy.deepcopy(smoke_config), folder))
+
+
+def test_a_max_train_gene_is_checked_against_the_batch_its_genomes_train_with(smoke_config):
+    """With batch_size a gene, train.batch_size trains no genome: a cap of 50 is fine for batches of
+    16 and 32, though below the smoke config's train.batch_size of 100."""
+    genes = {"max_train": {"choices": [50, 0]}, "batch_size": {"choices": [16, 32]}}
+    checked = check_config(merge(copy.deepcopy(smoke_config), {"ga": {"genes": genes}}))
+    assert checked["ga"]["genes"]["max_train"] == {"choices": [50, 0]} and checked["train"]["batch_size"] == 100
