@@ -6,6 +6,8 @@ its true start and end) and, for train jobs, result.json and metrics.tsv:
   per job kind   jobs, total and median seconds from process start to exit
   train jobs     process start -> imports done -> setup done -> epochs -> exit (teardown), and the
                  fixed cost outside the epochs against a bare `import torch` measured in the same run
+  evaluate and   the work (the test set's forward passes; the range test's steps, from their logs)
+  lr_find jobs   and the rest of the process (imports, data, model, writing)
   Snakemake      the time no job process was running (its own DAG work and gaps between jobs)
 """
 
@@ -71,6 +73,31 @@ def train_parts(record: dict) -> dict | None:
     return {"total": total, "imports": imports, "setup": setup, "epochs": epochs}
 
 
+WORK = {  # a job kind's log line with the seconds of its work, and that log from the job's command line
+    "evaluate": (
+        r"evaluated \d+ test images in ([\d.]+)s",
+        lambda a: ("evaluate", Path(a[a.index("--result") + 1]).parent.name),
+    ),
+    "lr_find": (r"range test: \d+ steps in ([\d.]+)s", lambda a: ("lr_find", "lr_find")),
+}
+
+
+def work_parts(records: list[dict], outdir: Path) -> dict:
+    """Per job kind of WORK, the median process, its work and the rest (seconds), from each job's log."""
+    out = {}
+    for kind, (pattern, log_of) in WORK.items():
+        parts = []
+        for r in (r for r in records if job_kind(r["argv"]) == kind):
+            log = outdir / "logs" / "{}/{}.log".format(*log_of(r["argv"]))
+            found = re.search(pattern, log.read_text()) if log.exists() else None
+            if found:  # a job that reused its work (a kept range test) has none: left out
+                total = r["end"] - r["start"]
+                parts.append({"total": total, "work": float(found.group(1)), "outside": total - float(found.group(1))})
+        if parts:
+            out[kind] = {k: statistics.median(p[k] for p in parts) for k in parts[0]} | {"jobs": len(parts)}
+    return out
+
+
 def breakdown(records: list[dict]) -> dict:
     """Per job kind: jobs and seconds; train jobs split into phases; Snakemake's own share."""
     jobs = [r for r in records if job_kind(r["argv"])]
@@ -104,6 +131,8 @@ def print_breakdown(b: dict, import_torch_s: float | None) -> None:
         print(
             f"train job (median s): process {t['total']:.2f} = {phases}; outside the epochs {t['outside_epochs']:.2f}"
         )
+    for kind, w in b.get("work_median_s", {}).items():
+        print(f"{kind} job (median s): process {w['total']:.2f} = work {w['work']:.2f}, the rest {w['outside']:.2f}")
     if t and import_torch_s:
         print(
             f"bare `import torch` (same run): {import_torch_s:.2f} s; train fixed cost - import torch = "
@@ -173,7 +202,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-wall", type=float, default=180.0, help="--check: the whole run's goal (s)")
     ap.add_argument("--max-fixed-over-torch", type=float, default=1.0, help="--check: fixed cost - import torch (s)")
     args = ap.parse_args(argv)
-    b = breakdown(read_hook_log(Path(args.hook_log)))
+    records = read_hook_log(Path(args.hook_log))
+    b = {**breakdown(records), "work_median_s": work_parts(records, Path(args.outdir))}
     print_breakdown(b, args.import_torch)
     p = projection(Path(args.outdir), b["wall_s"])
     print(

@@ -12,6 +12,7 @@ The comparison of the methods is verdict.py.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import formats
@@ -59,7 +60,9 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
         except RuntimeError:  # other keys or shapes: not this run's architecture
             raise DataError(f"{model_pt}: weights do not fit a {s['arch']}") from None
         norm = Normalizer(data["meta"]["mean"], data["meta"]["std"], dev)
+        start = time.perf_counter()
         ev = evaluate(model, X, Y, norm, 1000, amp=dev.type == "cuda", want_preds=True)
+        print(f"evaluated {len(Y)} test images in {time.perf_counter() - start:.3f}s")  # ga_timing.py reads it
         out.update(test_top1=ev["top1"], test_top3=ev["top3"], test_top5=ev["top5"], test_loss=ev["loss"])
         preds = [(i, label, *top5) for i, (label, top5) in enumerate(zip(Y.cpu().numpy(), ev["preds"]))]
     out["provenance"] = provenance(dev, s["deterministic"], s)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 import statistics
+import time
 from pathlib import Path
 
 import torch
@@ -166,7 +167,9 @@ def run_range_test(args) -> tuple[list[tuple], dict]:
     step = make_step(
         model, opt, norm, device.type == "cuda", aug=augment_args(args), label_smoothing=args.label_smoothing
     )
+    start = time.perf_counter()
     rows = range_test(args, step, Xtr, Ytr, device)
+    print(f"range test: {len(rows)} steps in {time.perf_counter() - start:.3f}s")  # ga_timing.py reads it
     if len(rows) < 2:
         raise DataError(f"{args.out}: the LR range test diverged within its first steps; lower --start-lr")
     return curve(args, rows)

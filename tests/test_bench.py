@@ -99,3 +99,22 @@ def test_the_timing_benchmark_fails_ci_when_a_goal_is_missed():
         "train fixed cost - import torch = 1.20 s > 1 s",
     ]
     assert "the fixed cost is unknown" in goals_missed({**ok, "train_median_s": {}}, 1.1, 180, 1)[0]
+
+
+def test_the_timing_benchmark_splits_evaluate_and_lr_find_jobs_by_their_logs(tmp_path):
+    """Evaluate and LR-finder jobs: their work (the lines evaluate.py and lr_find.py log) and the rest
+    of the process; a range test kept from before logs no work and is left out."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ga_timing import work_parts
+
+    (tmp_path / "logs" / "evaluate").mkdir(parents=True)
+    (tmp_path / "logs" / "lr_find").mkdir()
+    for run, work in (("a_seed=1", 0.2), ("b_seed=1", 0.4)):
+        (tmp_path / "logs" / "evaluate" / f"{run}.log").write_text(f"evaluated 500 test images in {work:.3f}s\n")
+    (tmp_path / "logs" / "lr_find" / "lr_find.log").write_text("LR range test: kept from x (run before)\n")
+    records = [
+        {"argv": ["evaluate.py", "--result", f"out/runs/{run}/result.json"], "start": 0.0, "end": end}
+        for run, end in (("a_seed=1", 1.2), ("b_seed=1", 1.6))
+    ] + [{"argv": ["lr_find.py", "--out", "out/lr_find"], "start": 0.0, "end": 3.0}]
+    parts = work_parts(records, tmp_path)
+    assert parts == {"evaluate": {"total": 1.4, "work": pytest.approx(0.3), "outside": pytest.approx(1.1), "jobs": 2}}
