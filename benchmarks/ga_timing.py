@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import layout
 from util import ArgumentParser
 
 DEFAULT_TRAIN_JOBS = 10 + 5 * 4 + 1 + 2 * 3  # GA 10 x 5 (5 new per generation), baseline, final 2 x 3
@@ -73,22 +74,19 @@ def train_parts(record: dict) -> dict | None:
     return {"total": total, "imports": imports, "setup": setup, "epochs": epochs}
 
 
-WORK = {  # a job kind's log line with the seconds of its work, and that log from the job's command line
-    "evaluate": (
-        r"evaluated \d+ test images in ([\d.]+)s",
-        lambda a: ("evaluate", Path(a[a.index("--result") + 1]).parent.name),
-    ),
-    "lr_find": (r"range test: \d+ steps in ([\d.]+)s", lambda a: ("lr_find", "lr_find")),
+WORK = {  # a job kind's log line with the seconds of its work, and its log's name from the command line
+    "evaluate": (r"evaluated \d+ test images in ([\d.]+)s", lambda a: Path(a[a.index("--result") + 1]).parent.name),
+    "lr_find": (r"range test: \d+ steps in ([\d.]+)s", lambda a: "lr_find"),
 }
 
 
 def work_parts(records: list[dict], outdir: Path) -> dict:
     """Per job kind of WORK, the median process, its work and the rest (seconds), from each job's log."""
     out = {}
-    for kind, (pattern, log_of) in WORK.items():
+    for kind, (pattern, name_of) in WORK.items():  # the rule is named as its kind
         parts = []
         for r in (r for r in records if job_kind(r["argv"]) == kind):
-            log = outdir / "logs" / "{}/{}.log".format(*log_of(r["argv"]))
+            log = Path(layout.log_file(str(outdir), kind, name_of(r["argv"])))
             found = re.search(pattern, log.read_text()) if log.exists() else None
             if found:  # a job that reused its work (a kept range test) has none: left out
                 total = r["end"] - r["start"]

@@ -310,10 +310,12 @@ def check_data(config: dict, spec: dict) -> None:
         if g.name == "max_train":
             caps = list(g.choices) if g.kind == "categorical" else [g.low or g.low + g.step]
             low = min([c for c in caps if c > 0], default=0)
-            batch = max(largest(spec, "batch_size") or [train["batch_size"]])  # what a genome trains with
-            if 0 < low < batch:
+            genome_batch = max(largest(spec, "batch_size") or [train["batch_size"]])  # what a genome trains with
+            if 0 < low < genome_batch:
                 key = "ga.genes.max_train." + ("choices" if g.kind == "categorical" else "low")
-                raise ConfigError(f"config key {key}: a cap of {low} training images is below the batch of {batch}")
+                raise ConfigError(
+                    f"config key {key}: a cap of {low} training images is below the batch of {genome_batch}"
+                )
 
 
 def check_genes(config: dict, spec: dict) -> None:

@@ -285,8 +285,9 @@ def propose_round(spec: dict, method: str, history: list[dict], number: int, rep
     taken = {space.key(r) for r in history} | {space.key(e) for e in elites} if spec["unique"] else None
     m = strategies.methods()[method]
     rnd = strategies.Round(space, spec, history, elites, number, spec["seed"], repeat)
-    new = m.propose(rnd, spec["population"] - len(carried), None if taken is None else set(taken))  # its own copy
-    check_proposals(new, spec["population"] - len(carried), taken, space, method)
+    n = spec["population"] - len(carried)
+    new = m.propose(rnd, n, None if taken is None else set(taken))  # its own copy: the check below needs ours
+    check_proposals(new, n, taken, space, method)
     return carried + [{**space.canonical(g), "origin": m.origin, "parents": g.get("parents", "")} for g in new]
 
 
@@ -593,12 +594,13 @@ def read_plan(path, spec: dict):
             finals.setdefault((r["method"], r["repeat"]), []).append(r)
     expected = [("baseline", 0)] + [(m, k) for m in spec["methods"] for k in range(spec["repeats"])]
     base_seeds = len(finals.get(("baseline", 0), []))
+    repeat0 = list(final_seed_range(search[0]["seed"], base_seeds, 0))
     for m, k in expected:
         got = finals.pop((m, k), [])
         seeds = list(final_seed_range(search[0]["seed"], base_seeds, k))
         genomes = {re.sub(r"(^|_)seed=\d+", "", r["run"]) for r in got}
         found = sorted(r["seed"] for r in got)
-        if k and got and found == list(final_seed_range(search[0]["seed"], base_seeds, 0)):  # before 0.7.0
+        if k and got and found == repeat0:  # the layout before 0.7.0
             raise DataError(
                 f"{path}: {m}, repeat {k}: retrained at repeat 0's seeds (a plan of resnet-ga < 0.7.0): delete "
                 "this file and run again (each repeat's best trains at its own seeds; finished runs are kept)"
