@@ -123,10 +123,13 @@ def test_slurm_smoke_ga_survives_scancel_sigterm_and_sigint(smoke, tmp_path, our
         lambda: train_log.exists() and "resuming from checkpoint" in train_log.read_text(),
         "the resubmitted job resumes",
     )
-    # ... then SIGTERM Snakemake while another run trains: it waits for running jobs, submits nothing new
-    wait_mid_epoch(a, runs, exclude=[cancelled], need_finished=1)
+    # ... then SIGTERM Snakemake while the resumed run trains (round 0 unfinished, so round 1 not yet
+    # proposed; waiting for another run of round 0 could outlast round 0 when the resubmitted job
+    # queues last): it waits for its running jobs and submits nothing new
     a.send_signal(signal.SIGTERM)
     a.wait(timeout=300)
+    assert "Will exit after finishing currently running jobs" in logs[0].read_text()
+    assert {r for _, r in submissions(logs[0].read_text())} <= population_runs(work, "round0")
 
     # B: a plain rerun, interrupted with SIGINT: its SLURM jobs are cancelled
     finished_b_start, _ = run_states(runs)
