@@ -212,6 +212,8 @@ FORMATS = {
     ],
 }
 RUN_FILE_FORMATS = ("result", "test", "run_settings")  # records that name the run whose folder holds them
+# a result's provenance fields that tell its environment (environments.tsv, a round's mixed-environment warning)
+ENV_KEYS = ("torch", "torchvision", "cuda", "cudnn", "device", "deterministic", "threads", "commit")
 
 
 def _bad(path, field, why, row=None) -> DataError:
@@ -336,6 +338,18 @@ def _result_is_its_runs(rows, path) -> None:
                 raise _bad(path, f"{field}.{k}", f"{value!r}, but run {r['run']} is {k}={v!r}")
 
 
+def _provenance_plain(rows, path) -> None:
+    """The environment a result records: plain values (a list or dict can be no row of environments.tsv,
+    nor told apart in a set), its device a name (that table's device column is text)."""
+    prov = rows[0]["provenance"]
+    for k in (k for k in ENV_KEYS if k in prov):  # one missing reads "unknown" (an older version's result)
+        v = prov[k]
+        if k == "device" and not isinstance(v, str):
+            raise _bad(path, f"provenance.{k}", f"expected text (a device's name), got {v!r}")
+        if not isinstance(v, (str, bool, int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+            raise _bad(path, f"provenance.{k}", f"expected text, a finite number or a boolean, got {v!r}")
+
+
 def _seed_is_its_runs(r: dict, path) -> dict | None:
     """The record's seed is its run id's; the run's named settings, or None for a folder of any name."""
     try:
@@ -443,13 +457,32 @@ def check_suggestion_of(suggestion: dict, curve, path) -> None:
         )
 
 
-def check_predictions_of(meta: dict, predictions, path) -> None:
+def check_predictions_of(meta: dict, predictions, path, labels, top1: float | None = None) -> None:
     """A run's test predictions: one row per test image (none for a run without scores), each class
-    one of the data's."""
-    if len(predictions) not in (0, meta["test_size"]):
-        raise DataError(f"{path}: {len(predictions)} rows, but the test set has {meta['test_size']} images")
-    if len(predictions) and predictions[["label", "pred1"]].to_numpy().max() >= meta["num_classes"]:
+    one of the data's; each row's label the test set's (`labels`, test_y.npy: rows shifted or swapped
+    would make a wrong confusion matrix), and as many right top-1 answers as its run's test.json says
+    (`top1`, its test_top1: another run's predictions). None: the reader has no labels or test.json
+    (the figure reads verdict.py's copy, which was checked against both)."""
+    import numpy as np
+
+    n = len(predictions)
+    if n not in (0, meta["test_size"]):
+        raise DataError(f"{path}: {n} rows, but the test set has {meta['test_size']} images")
+    if n and predictions[["label", "pred1"]].to_numpy().max() >= meta["num_classes"]:
         raise _bad(path, "label/pred1", f"a class index >= {meta['num_classes']} (meta.json's classes)")
+    if labels is not None and n:
+        wrong = np.flatnonzero(predictions["label"].to_numpy() != np.asarray(labels))
+        if len(wrong):
+            raise _bad(path, "label", "does not match the test set's labels (test_y.npy)", int(wrong[0]))
+    if top1 is None:
+        return
+    if math.isnan(top1) == bool(n):  # predictions iff scores: a run without scores has neither
+        raise DataError(f"{path}: {n} rows, but its run's test.json has test_top1 {top1!r}")
+    if not n:
+        return
+    share = float(np.mean(predictions["pred1"].to_numpy() == predictions["label"].to_numpy()))
+    if not math.isclose(share, top1, rel_tol=1e-9, abs_tol=1e-12):  # evaluate.py counts the same answers
+        raise _bad(path, "pred1", f"{share!r} of its top-1 answers are right, but its run's test_top1 is {top1!r}")
 
 
 ROW_CHECKS = {  # what a format says across fields and rows
@@ -460,7 +493,7 @@ ROW_CHECKS = {  # what a format says across fields and rows
     "fitness": [_consecutive("individual", 0), _result_consistent],
     "best": [_result_consistent],
     "individuals": [_result_consistent],
-    "result": [_result_consistent, _settings_valid, _result_is_its_runs],
+    "result": [_result_consistent, _settings_valid, _result_is_its_runs, _provenance_plain],
     "test": [_test_consistent],
     "run_settings": [_settings_valid],
     "suggestion": [_suggestion_consistent],

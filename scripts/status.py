@@ -204,14 +204,25 @@ def report(config: dict) -> str:
     broken_plan = table_error("plan", Path(layout.final_file(out, "plan.tsv")))  # written whole, as a round's
     if broken_plan:
         lines.append(f"final runs: {broken_plan['error']}")
-    started = Path(layout.round_file(out, 0, None, 0, "population")).stat().st_mtime
     whole, partial, states = runs_left(config, spec, found)
     eta = eta_seconds(config, states, whole, partial)
     left = f"ETA {hms(eta)}" if eta is not None else "ETA unknown (no epoch finished yet)"
-    done = Path(layout.final_file(out, "verdict.txt")).exists()
+    seconds, done = elapsed(out)
     tail = "finished" if done else f"{left} ({whole} runs and {partial} epochs left, one job at a time)"
-    lines.append(f"elapsed {hms(time.time() - started)}; {tail}")
+    lines.append(f"elapsed {hms(seconds)}; {tail}")
     return "\n".join(lines)
+
+
+def elapsed(out: str) -> tuple[float, bool]:
+    """(seconds since round 0's table was written, whether the search is finished): up to now while
+    it runs, up to the verdict (the last step status waits for) once it is there, so a search read
+    hours after it finished does not count those hours."""
+    started = Path(layout.round_file(out, 0, None, 0, "population")).stat().st_mtime
+    try:
+        end = Path(layout.final_file(out, "verdict.txt")).stat().st_mtime
+    except OSError:  # not there yet (or unreadable: status reads what it can)
+        return time.time() - started, False
+    return max(0.0, end - started), True  # a verdict older than round 0: an outdir run again since
 
 
 def watch_seconds(text: str) -> float:

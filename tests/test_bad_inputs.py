@@ -260,6 +260,13 @@ RESULT_EDITS = {
         "field n_val: 500, but its settings validate on 100",
     ),
     "top-3 below top-1": (lambda r: r.update(top3=r["top1"] / 2), "field top3: "),
+    # its environment: a list was a TypeError in collect; a number blamed environments.tsv, its writer's output
+    "a device that is a list": (lambda r: r["provenance"].update(device=["cpu"]), "field provenance.device: expected"),
+    "a device that is a number": (lambda r: r["provenance"].update(device=5), "field provenance.device: expected"),
+    "threads that are a dict": (
+        lambda r: r["provenance"].update(threads={"n": 2}),
+        "field provenance.threads: expected text, a finite number or a boolean",
+    ),
 }
 
 
@@ -271,6 +278,37 @@ def test_collect_refuses_a_result_json_breaking_its_contract(outdir, tmp_path, s
     p = run(*collect_cmd(outdir, runs, spec))
     assert_one_clean_error(p, str(path))
     assert what in p.stderr and snapshot(outdir) == before
+
+
+def test_environments_names_the_result_json_whose_device_is_no_name(outdir, tmp_path, spec):
+    path, runs = result_file(outdir, tmp_path, lambda r: r["provenance"].update(device=5))
+    results = sorted(runs.glob("*/result.json"))
+    p = run("search.py", "environments", "--spec", spec, "--results", *results, "--out", outdir / "environments.tsv")
+    assert_one_clean_error(p, f"{path}: field provenance.device: expected text")
+
+
+def test_a_result_s_environment_in_its_provenance_is_plain_values(tmp_path, spec):
+    """Without the smoke run: a result.json whose environment is not plain text, numbers or booleans is
+    refused naming it and the field, by the readers of collect and environments alike."""
+    record = {
+        "run": "seed=0", "fitness": 0.5, "top1": 0.5, "top3": 0.7, "top5": 0.9, "val_loss": 1.0,
+        "train_loss": 1.0, "status": "ok", "epochs": 1, "epochs_completed": 1, "process_seconds": 2.0,
+        "settings": {}, "named": {}, "seed": 0, "n_train": 100, "n_val": 10, "seconds": 1.0,
+        "provenance": {"torch": "2.14.1", "device": "cpu (x86_64)", "deterministic": True, "threads": 2},
+    }  # fmt: skip
+    path = tmp_path / "seed=0" / "result.json"
+    path.parent.mkdir()
+    out = tmp_path / "environments.tsv"
+    for bad, why in [(["cpu"], "expected text"), (5, "expected text"), ({"a": 1}, "expected text")]:
+        path.write_text(json.dumps({**record, "provenance": {**record["provenance"], "device": bad}}))
+        p = run("search.py", "environments", "--spec", spec, "--results", path, "--out", out)
+        assert_one_clean_error(p, f"{path}: field provenance.device: {why}")
+    path.write_text(json.dumps({**record, "provenance": {**record["provenance"], "cudnn": [9, 1]}}))
+    with pytest.raises(formats.DataError, match=r"field provenance\.cudnn: expected text, a finite number"):
+        formats.read_record("result", path, run="seed=0")
+    path.write_text(json.dumps(record))
+    p = run("search.py", "environments", "--spec", spec, "--results", path, "--out", out)
+    assert p.returncode == 0 and "cpu (x86_64)" in out.read_text(), p.stderr
 
 
 def test_early_stopping_refuses_an_elite_whose_metrics_were_cut_short(prepared, outdir, tmp_path):
@@ -549,7 +587,7 @@ def test_propose_refuses_an_elite_scored_otherwise_than_in_its_first_round(outdi
     assert_one_clean_error(p, f"{bad}: field fitness (row {row}): 0.954, but its row in ")
 
 
-def verdict_cmd(outdir, spec, plan=None, tests=None, suggestion=None, meta=None, labels=None):
+def verdict_cmd(outdir, spec, plan=None, tests=None, suggestion=None, meta=None, labels=None, predictions=None):
     final = formats.read_table("plan", outdir / "final/plan.tsv").query("stage == 'final'")
     tests = tests or [outdir / "runs" / r / "test.json" for r in final["run"]]
     results = sorted((outdir / "runs").glob("*/result.json"))
@@ -568,7 +606,7 @@ def verdict_cmd(outdir, spec, plan=None, tests=None, suggestion=None, meta=None,
         "--baseline",
         '{"lr": "auto"}',
         "--best-predictions",
-        outdir / "final/predictions.tsv",
+        predictions or outdir / "final/predictions.tsv",
     )
     return ("verdict.py", "--spec", spec, *inputs, *more, *outs)
 
@@ -592,6 +630,10 @@ PLAN_EDITS = {
     "the baseline with a search fitness": (set_cell("search_fitness", "0.5", row=1), "field search_fitness (row 1)"),
     "no search row": (keep_lines(lambda i, line: "\tsearch\t" not in line), "field stage: one 'search' row"),
     "a final row doubled": (lambda lines: "".join([*lines, lines[-1]]), "its final rows must be one run at each"),
+    "a run id naming no setting": (
+        set_cell("run", "bogus=1_seed=0"),
+        "field run (row 9): run id 'bogus=1_seed=0': bogus is not a setting",
+    ),
 }
 
 
@@ -604,6 +646,16 @@ def test_verdict_refuses_a_plan_that_is_not_the_config_s(outdir, tmp_path, spec,
     p = run(*verdict_cmd(outdir, spec, plan=bad))
     assert_one_clean_error(p, str(bad))
     assert what in p.stderr
+
+
+def test_a_plan_s_run_id_that_names_no_setting_is_one_error_naming_the_plan(tmp_path, spec):
+    """Without the smoke run: it was identity's ValueError, naming no file."""
+    import search
+
+    plan = tmp_path / "plan.tsv"
+    plan.write_text("method\trepeat\tstage\tseed\trun\tsearch_fitness\nbaseline\t0\tsearch\t0\tbogus=1_seed=0\tnan\n")
+    with pytest.raises(formats.DataError, match=rf"^{plan}: field run \(row 1\): run id 'bogus=1_seed=0': bogus is"):
+        search.read_plan(plan, search.spec_from_json(spec))
 
 
 def test_verdict_refuses_a_test_json_whose_seed_is_not_its_run_s(outdir, tmp_path, spec):
@@ -757,6 +809,59 @@ def test_the_confusion_matrix_refuses_predictions_of_part_of_the_test_set(outdir
     meta = outdir / "data/prepared/synthetic/meta.json"
     p = run(*plot_cmd(outdir, spec, "confusion-matrix", predictions=bad, meta=meta))
     assert_one_clean_error(p, f"{bad}: 100 rows, but the test set has 500 images")
+
+
+def swap_rows(a, b):
+    """Two lines' cells swapped, all but the first (a table's index stays in order)."""
+
+    def edit(lines):
+        (ia, ra), (ib, rb) = (lines[i].split("\t", 1) for i in (a, b))
+        lines[a], lines[b] = f"{ia}\t{rb}", f"{ib}\t{ra}"
+        return "".join(lines)
+
+    return edit
+
+
+def test_verdict_refuses_predictions_whose_rows_are_not_the_test_set_s(outdir, tmp_path, spec):
+    """Rows shifted or swapped would make the confusion matrix wrong, the top-1 the same."""
+    src = outdir / "final/predictions.tsv"
+    labels = formats.read_table("predictions", src)["label"].tolist()
+    other = 1 + next(i for i, x in enumerate(labels) if x != labels[0])  # the line of a row of another class
+    bad = edited(src, tmp_path / "predictions.tsv", swap_rows(1, other))
+    before = snapshot(outdir)
+    p = run(*verdict_cmd(outdir, spec, predictions=bad))
+    assert_one_clean_error(p, f"{bad}: field label (row 1): does not match the test set's labels")
+    assert snapshot(outdir) == before
+
+
+def test_verdict_refuses_predictions_of_another_run(outdir, tmp_path, spec):
+    """The confusion matrix is the reference's best: another final run's predictions (the same labels)
+    get fewer right than its test.json's test_top1."""
+    plan = formats.read_table("plan", outdir / "final/plan.tsv").query("stage == 'final'")
+    tests = {r: json.loads((outdir / "runs" / r / "test.json").read_text())["test_top1"] for r in plan["run"]}
+    best = tests[plan.query("method == 'ga' and repeat == 0")["run"].iloc[0]]
+    other = next(r for r, top1 in tests.items() if top1 == top1 and abs(top1 - best) > 0.01)
+    bad = shutil.copy(outdir / "runs" / other / "test_predictions.tsv", tmp_path / "predictions.tsv")
+    p = run(*verdict_cmd(outdir, spec, predictions=bad))
+    assert_one_clean_error(p, f"{bad}: field pred1: ")
+    assert f"but its run's test_top1 is {best!r}" in p.stderr
+
+
+def test_the_predictions_check_takes_the_test_labels_and_the_run_s_top1():
+    """Without the smoke run: the one check both readers of predictions use."""
+    import pandas as pd
+
+    meta = {"test_size": 4, "num_classes": 3}
+    p = pd.DataFrame({"index": range(4), "label": [0, 1, 2, 1], "pred1": [0, 1, 1, 1]})
+    formats.check_predictions_of(meta, p, "p.tsv", np.array([0, 1, 2, 1]), 0.75)
+    formats.check_predictions_of(meta, p, "p.tsv", None)  # a reader without the labels
+    with pytest.raises(formats.DataError, match=r"^p.tsv: field label \(row 2\): does not match the test set's"):
+        formats.check_predictions_of(meta, p, "p.tsv", np.array([0, 2, 1, 1]), 0.75)
+    with pytest.raises(formats.DataError, match=r"^p.tsv: field pred1: 0.75 of its top-1 answers are right, but "):
+        formats.check_predictions_of(meta, p, "p.tsv", np.array([0, 1, 2, 1]), 0.5)
+    with pytest.raises(formats.DataError, match=r"^p.tsv: 4 rows, but its run's test.json has test_top1 nan"):
+        formats.check_predictions_of(meta, p, "p.tsv", np.array([0, 1, 2, 1]), float("nan"))
+    formats.check_predictions_of(meta, p.iloc[:0], "p.tsv", np.array([0, 1, 2, 1]), float("nan"))  # no scores
 
 
 def test_the_search_space_figure_refuses_a_fitness_that_is_text(outdir, tmp_path, spec):

@@ -1,7 +1,9 @@
 """scripts/status.py on a finished smoke run (the interrupted case is in test_resume.py)."""
 
+import os
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -65,6 +67,22 @@ def test_status_counts_a_run_s_own_epochs_where_epochs_is_a_gene(tmp_path, smoke
 def test_status_before_the_run_starts_says_so(tmp_path):
     work = copy_workflow(tmp_path)
     assert "no round yet" in status(work)
+
+
+def test_elapsed_ends_at_the_verdict_once_the_search_is_finished(tmp_path):
+    """A 15-minute search read 14 h later said "elapsed 14h..."; running, it counts up to now."""
+    work = copy_workflow(tmp_path)
+    population = work / "results/smoke/search/rep0/round0/population.tsv"
+    population.parent.mkdir(parents=True)
+    population.write_text("individual\trun\torigin\tparents\n0\tlr=1.00e-02_seed=0\trandom\t\n")
+    start = time.time() - 14 * 3600
+    os.utime(population, (start, start))
+    assert "elapsed 14h00m" in status(work)  # still running: no verdict
+    verdict = work / "results/smoke/final/verdict.txt"
+    verdict.parent.mkdir(parents=True)
+    verdict.write_text("done\n")
+    os.utime(verdict, (start + 917, start + 917))
+    assert "elapsed 0h15m17s; finished" in status(work)
 
 
 def test_status_names_a_metrics_file_whose_complete_rows_break_its_format(tmp_path, smoke):
