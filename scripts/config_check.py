@@ -25,7 +25,7 @@ import yaml
 import formats
 from archs import ARCHS
 from data import split_error
-from search import largest, smallest, spec_from_config
+from search import SEARCH_SEED_STRIDE, largest, search_seed, smallest, spec_from_config
 from settings import BY_NAME, MAX_SEED
 from util import DataError
 
@@ -223,10 +223,19 @@ def check_folder_path(key: str, path: str) -> None:
 
 
 def check_seeds(config: dict) -> None:
-    top = config["train"]["seed"] + config["search"]["repeats"] * config["final"]["seeds"]  # search.final_seed_range
+    """The final seeds (search.final_seed_range) and each repeat's search seed (search.search_seed) fit
+    in a seed, and no final seed is another repeat's search seed."""
+    seed, repeats, finals = config["train"]["seed"], config["search"]["repeats"], config["final"]["seeds"]
+    if repeats * finals >= SEARCH_SEED_STRIDE:
+        raise ConfigError(
+            f"config key final.seeds: search.repeats x final.seeds ({repeats * finals}) reaches "
+            f"{SEARCH_SEED_STRIDE}, the seed offset of repeat 1's search"
+        )
+    top = seed + max(repeats * finals, search_seed(0, repeats - 1))
     if top > MAX_SEED:
         raise ConfigError(
-            f"config key train.seed: train.seed + search.repeats x final.seeds ({top}) exceeds {MAX_SEED}"
+            f"config key train.seed: train.seed + the largest final or search seed offset of "
+            f"{repeats} repeat(s) ({top}) exceeds {MAX_SEED}"
         )
 
 
@@ -327,17 +336,51 @@ def check_genes(config: dict, spec: dict) -> None:
             if bad:
                 raise ConfigError(f"config key ga.genes.arch.choices: unknown architecture(s) {', '.join(bad)}")
             archs = list(gene.choices)
-    if "shortcut" in spec["space"].names and not any(ARCHS[a].shortcut == "config" for a in archs):
-        raise ConfigError(  # every value would train the same net under another run id: the budget spent twice
-            f"config key ga.genes.shortcut: no net of the search ({', '.join(archs)}) takes a shortcut option"
-        )
-    stop = config["ga"]["early_stop"]
-    epochs = [config["train"]["epochs"], *smallest(spec, "epochs")]
-    if stop and stop["epoch"] >= min(epochs):
+    check_shortcut_gene(spec, archs)
+    check_early_stop(config, spec)
+
+
+def check_shortcut_gene(spec: dict, archs: list) -> None:
+    """A shortcut gene only where every net of the search takes the option (a CIFAR resnetN): a net that
+    fixes its own (the ImageNet ResNets' projections, the plain nets' none) would train one net under a
+    run id per value of the gene, the budget spent twice (settings.effective records the same)."""
+    fixed = [a for a in archs if ARCHS[a].shortcut != "config"]
+    if "shortcut" in spec["space"].names and fixed:
         raise ConfigError(
-            f"config key ga.early_stop.epoch: {stop['epoch']} must be below the fewest epochs a run trains "
-            f"({min(epochs)})"
+            f"config key ga.genes.shortcut: a net of the search ({', '.join(archs)}) takes no shortcut option "
+            f"({', '.join(fixed)}): its genomes would train one net under a run id per value; search the shortcut "
+            "over CIFAR resnetN nets only"
         )
+
+
+def check_early_stop(config: dict, spec: dict) -> None:
+    """Early stopping stops only a search's new genomes of a round >= 1 (search.NEVER_STOPPED; never the
+    baseline or a final run): its epoch must be below the fewest epochs such a genome trains, the epochs
+    gene's smallest where epochs is searched (train.epochs is then the baseline's only)."""
+    stop = config["ga"]["early_stop"]
+    gene = smallest(spec, "epochs")
+    fewest, source = (gene[0], "ga.genes.epochs' smallest") if gene else (config["train"]["epochs"], "train.epochs")
+    if stop and stop["epoch"] >= fewest:
+        raise ConfigError(
+            f"config key ga.early_stop.epoch: {stop['epoch']} must be below the fewest epochs a search run "
+            f"trains ({source}: {fewest})"
+        )
+
+
+def check_augment(config: dict, spec: dict) -> None:
+    """Cutout's square and the crop padding below the image side (data.image_size: 32 for CIFAR and the
+    generated data, an image folder's resize): at the side or more a Cutout square can zero a whole
+    image (every image from about twice the side) and a crop of the padded image can hold padding only.
+    The fixed train.* values too: the baseline and the LR range test train them whatever is searched."""
+    side = config["data"]["image_size"]
+    why = {"cutout": "a Cutout square that large can zero a whole image", "crop_pad": "a crop can hold padding only"}
+    for name, reason in why.items():
+        genes = [g for g in spec["space"].genes if g.name == name]
+        keys = [f"ga.genes.{name}.{'choices' if g.kind == 'categorical' else 'high'}" for g in genes]
+        values = [(f"train.{name}", config["train"][name]), *zip(keys, largest(spec, name))]
+        for key, value in values:
+            if value >= side:
+                raise ConfigError(f"config key {key}: {value} must be below the image side ({side} px): {reason}")
 
 
 def check_optimizer(config: dict, spec: dict) -> None:
@@ -404,6 +447,7 @@ def check_config(config: dict) -> dict:
     check_archs(config)
     check_genes(config, spec)
     check_data(config, spec)
+    check_augment(config, spec)
     check_ranges(config)
     check_optimizer(config, spec)
     return config

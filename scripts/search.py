@@ -383,7 +383,7 @@ def collect(population, result_files, spec: dict):
     return out
 
 
-ENV_KEYS = ("torch", "torchvision", "cuda", "cudnn", "device", "deterministic", "threads", "commit")
+ENV_KEYS = formats.ENV_KEYS  # result.json's contract checks their values
 
 
 def environment(result: dict) -> tuple:
@@ -522,6 +522,17 @@ def baseline_genome(baseline: dict, suggestion: dict) -> dict:
     return out
 
 
+SEARCH_SEED_STRIDE = 1_000_000  # repeat r >= 1 searches at seed + r x this: clear of every final seed
+
+
+def search_seed(seed: int, repeat: int) -> int:
+    """The training seed of repeat `repeat`'s search runs: train.seed for repeat 0 (and the baseline's
+    search run), seed + repeat x 1,000,000 beyond, so that each repeat searches its own draw of the
+    training noise, not the same seed's fitness landscape again (config_check.check_seeds keeps the
+    final seeds below the stride; adding a repeat renames no run of the others)."""
+    return seed + repeat * SEARCH_SEED_STRIDE
+
+
 def final_seed_range(seed: int, final_seeds: int, repeat: int) -> range:
     """The seeds that retrain repeat `repeat`'s bests: seed+1 .. seed+final_seeds for repeat 0 and the
     baseline, the next final_seeds for repeat 1, and so on. Each search is its own replicate, training
@@ -580,7 +591,10 @@ def read_plan(path, spec: dict):
     check_methods(plan, spec, path, baseline=True)
     rows = plan.to_dict("records")
     for i, r in enumerate(rows):
-        seed = identity.parse_run_id(r["run"])[1]
+        try:
+            seed = identity.parse_run_id(r["run"])[1]
+        except ValueError as e:
+            raise DataError(f"{path}: field run (row {i + 1}): {e}") from None
         if seed != r["seed"]:
             raise DataError(f"{path}: field seed (row {i + 1}): {r['seed']}, but run {r['run']} is seed {seed}")
         if (r["method"] == "baseline") != math.isnan(r["search_fitness"]):
@@ -636,7 +650,9 @@ def build_parser() -> ArgumentParser:
                 "--settings", required=True, help="the config's identity settings off their defaults as JSON"
             )
             p.add_argument("--meta", required=True, help="the prepared data's meta.json (its identity)")
-            p.add_argument("--train-seed", type=int, default=0, help="the training seed of the search's runs")
+            p.add_argument(
+                "--train-seed", type=int, default=0, help="the training seed of this repeat's runs (search_seed)"
+            )
         return p
 
     i = command("init", init_step, "round 0 of a repeat (shared by every method)")

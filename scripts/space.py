@@ -177,7 +177,7 @@ def _integer(key: str, name: str, spec: dict, low, high, log: bool) -> Gene:
 
 def _categorical(key: str, s, spec: dict) -> Gene:
     choices = spec["choices"]
-    if not isinstance(choices, list) or len(choices) < 2 or len(set(map(str, choices))) != len(choices):
+    if not isinstance(choices, list) or len(choices) < 2:
         raise ValueError(f"{key}.choices: give at least two distinct values")
     extra = [k for k in spec if k != "choices"]
     if extra:
@@ -194,6 +194,12 @@ def _categorical(key: str, s, spec: dict) -> Gene:
         if error:
             raise ValueError(f"{key}.choices: {c!r}: {error.replace(settings.flag(s.name), s.name)}")
     typed = tuple(settings.typed(s.name, c) for c in choices)
+    for i, c in enumerate(typed):  # as the setting takes them: 25 and 25.0 are one div_factor
+        if c in typed[:i]:
+            first = choices[typed.index(c)]
+            raise ValueError(
+                f"{key}.choices: {first!r} and {choices[i]!r} are one value of {s.name} ({c!r}): give distinct values"
+            )
     for c in typed:
         if s.kind is float and canonical_float(c) != c:
             raise ValueError(f"{key}.choices: use at most {SIG_DIGITS} significant digits, got {c!r}")

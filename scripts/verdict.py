@@ -8,8 +8,9 @@
         --out-differences differences.tsv --out-predictions predictions.tsv --out-verdict verdict.txt
 
 A search is a random experiment: which method wins is known only across repeated searches. So each
-method's test top-1 is summarised over its searches (`search.repeats`), each search's best retrained
-with its own final seeds (search.final_seed_range): the mean, and a 95 % t-interval over the
+method's test top-1 is summarised over its searches (`search.repeats`, each repeat searching at its
+own training seed, search.search_seed), each search's best retrained with its own final seeds
+(search.final_seed_range): the mean, and a 95 % t-interval over the
 repeats' means (the unit that is replicated is the search; with one repeat the interval covers only
 the seed-to-seed noise of retraining, and the verdict says that one search per method cannot rank
 methods). The baseline has no search: its unit is the seed. A difference between two methods is
@@ -351,17 +352,25 @@ def read_test_labels(path, meta: dict):
     return y
 
 
+def reference_best(scores, reference: str) -> dict:
+    """The final run whose predictions make the confusion matrix: the reference method's first final
+    run of its first search, as the Snakefile's get_reference_predictions picks it (plan order)."""
+    return scores.query("method == @reference and repeat == 0").iloc[0].to_dict()
+
+
 def compare_step(args) -> None:
     spec = search.spec_from_json(args.spec)
     meta = formats.read_record("meta", args.meta)
     suggestion = formats.read_record("suggestion", args.suggestion)
-    predictions = formats.read_table("predictions", args.best_predictions, min_rows=0)  # checked, then copied
-    formats.check_predictions_of(meta, predictions, args.best_predictions)
-    chance = chance_of(read_test_labels(args.test_labels, meta), meta["num_classes"])
+    test_labels = read_test_labels(args.test_labels, meta)
+    chance = chance_of(test_labels, meta["num_classes"])
     scores = final_scores(args.plan, args.tests, spec)
+    reference = strategies.reference(spec["methods"])
+    predictions = formats.read_table("predictions", args.best_predictions, min_rows=0)  # checked, then copied
+    top1 = reference_best(scores, reference)["test_top1"]
+    formats.check_predictions_of(meta, predictions, args.best_predictions, test_labels, top1)
     baseline = json.loads(args.baseline)
     c = fail_baseline_of_a_failed_range_test(compare(scores, chance), suggestion, baseline)
-    reference = strategies.reference(spec["methods"])
     d = differences(scores, c, reference)
     text = verdict(c, d, scores, reference, chance, suggestion, baseline, args.results)  # all read before any write
     formats.write_table("comparison", c, args.out_comparison)

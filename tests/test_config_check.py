@@ -17,9 +17,13 @@ BAD_CONFIGS = {
     "negative split seed": ("data: {split_seed: -3}", "data.split_seed"),
     "degradation seed too large": (f"degradation: {{seeds: [0, {M}]}}", "degradation.seeds.1"),
     "final seeds past 2^32-1": (f"train: {{seed: {M - 1}}}", "train.seed"),
-    "a repeat's final seeds past 2^32-1": (
-        f"train: {{seed: {M - 5}}}\nsearch: {{repeats: 3}}",
-        "train.seed: train.seed + search.repeats x",
+    "a repeat's search seed past 2^32-1": (
+        f"train: {{seed: {M - 2_000_000}}}\nsearch: {{repeats: 3}}",
+        "train.seed: train.seed + the largest final or search seed offset of 3 repeat(s) (4294967296)",
+    ),
+    "final seeds reaching repeat 1's search seed": (
+        "search: {repeats: 1000}\nfinal: {seeds: 1000}",
+        "final.seeds: search.repeats x final.seeds (1000000) reaches 1000000",
     ),
     "negative wd bound": ("ga: {genes: {wd: {low: -0.1, high: 0.1}}}", "ga.genes.wd.low"),
     "negative momentum bound": ("ga: {genes: {mom: {low: -1.0, high: 1.5}}}", "ga.genes.mom.low"),
@@ -90,6 +94,34 @@ BAD_CONFIGS = {
     "image size with CIFAR": ("data: {dataset: cifar10, verify_md5: false, image_size: 64}", "data.image_size"),
     "cutout below 0": ("train: {cutout: -1}", "train.cutout"),
     "label smoothing above 1": ("train: {label_smoothing: 1.5}", "train.label_smoothing"),
+    "early stop at an epochs gene's fewest": (
+        "ga: {early_stop: {epoch: 6}, genes: {epochs: {low: 6, high: 10}}}",
+        "ga.early_stop.epoch: 6 must be below the fewest epochs a search run trains (ga.genes.epochs' smallest: 6)",
+    ),
+    "a choice given twice, as an integer and a float": (
+        "ga: {genes: {div_factor: {choices: [25, 25.0, 10]}}}",
+        "ga.genes.div_factor.choices: 25 and 25.0 are one value of div_factor",
+    ),
+    "a Cutout gene past the image side": ("ga: {genes: {cutout: {low: 0, high: 200}}}", "ga.genes.cutout.high: 200"),
+    "a crop padding gene past the image side": (
+        "ga: {genes: {crop_pad: {low: 0, high: 100}}}",
+        "ga.genes.crop_pad.high",
+    ),
+    "a Cutout choice of the image side": ("ga: {genes: {cutout: {choices: [0, 32]}}}", "ga.genes.cutout.choices: 32"),
+    "Cutout of the image side": ("train: {cutout: 32}", "train.cutout: 32 must be below the image side (32 px)"),
+    "crop padding of the image side": ("train: {crop_pad: 32}", "train.crop_pad: 32 must be below the image side"),
+    "the baseline's Cutout past the image side beside a Cutout gene": (
+        "train: {cutout: 40}\nga: {genes: {cutout: {low: 0, high: 8}}}",
+        "train.cutout",
+    ),
+    "a shortcut gene beside a plain net": (
+        "ga: {genes: {arch: {choices: [resnet8, plain8]}, shortcut: {choices: [A, B]}}}",
+        "ga.genes.shortcut: a net of the search (resnet8, plain8) takes no shortcut option (plain8)",
+    ),
+    "a shortcut gene beside an ImageNet ResNet": (
+        "ga: {genes: {arch: {choices: [resnet20, resnet18]}, shortcut: {choices: [A, B]}}}",
+        "ga.genes.shortcut",
+    ),
 }
 
 
@@ -207,3 +239,51 @@ def test_a_max_train_gene_is_checked_against_the_batch_its_genomes_train_with(sm
     genes = {"max_train": {"choices": [50, 0]}, "batch_size": {"choices": [16, 32]}}
     checked = check_config(merge(copy.deepcopy(smoke_config), {"ga": {"genes": genes}}))
     assert checked["ga"]["genes"]["max_train"] == {"choices": [50, 0]} and checked["train"]["batch_size"] == 100
+
+
+def test_early_stopping_is_bounded_by_the_epochs_its_runs_train(smoke_config):
+    """Only a search's new genomes of a round >= 1 stop (never the baseline, trained at train.epochs):
+    with epochs a gene, its smallest value bounds the stop epoch, not train.epochs (the smoke's 2)."""
+    for epochs in ({"low": 6, "high": 10}, {"choices": [10, 5]}):
+        config = {"ga": {"early_stop": {"epoch": 4}, "genes": {"epochs": epochs}}}
+        assert check_config(merge(copy.deepcopy(smoke_config), config))["train"]["epochs"] == 2
+    config = {"ga": {"early_stop": {"epoch": 5}, "genes": {"epochs": {"choices": [10, 5]}}}}
+    with pytest.raises(ConfigError, match=r"^config key ga.early_stop.epoch: 5 .* \(ga.genes.epochs' smallest: 5\)$"):
+        check_config(merge(copy.deepcopy(smoke_config), config))
+    with pytest.raises(ConfigError, match=r"^config key ga.early_stop.epoch: 2 .* \(train.epochs: 2\)$"):
+        check_config(merge(copy.deepcopy(smoke_config), {"ga": {"early_stop": {"epoch": 2}}}))
+
+
+def test_choices_are_distinct_as_the_setting_takes_them_from_the_command_line_too(smoke_config):
+    """--config gives choices as text: '0' and '0.0' become one label smoothing, 0.0."""
+    genes = {"label_smoothing": "{choices: ['0', '0.0']}"}
+    with pytest.raises(ConfigError, match=r"^config key ga.genes.label_smoothing.choices: 0 and 0.0 are one value"):
+        check_config(merge(copy.deepcopy(smoke_config), {"ga": {"genes": genes}}))
+    genes = {"label_smoothing": "{choices: ['0', '0.1']}"}
+    checked = check_config(merge(copy.deepcopy(smoke_config), {"ga": {"genes": genes}}))
+    assert checked["ga"]["genes"]["label_smoothing"] == {"choices": [0, 0.1]}
+
+
+def test_cutout_and_crop_padding_stay_below_the_image_side(smoke_config, tmp_path):
+    """32 px for CIFAR and the generated data, data.image_size for an image folder (resized to it): at
+    the side a crop can hold padding only and a Cutout square can zero a whole image; one less is fine."""
+    genes = {"cutout": {"low": 0, "high": 31}, "crop_pad": {"choices": [0, 31]}}
+    check_config(merge(copy.deepcopy(smoke_config), {"train": {"cutout": 31, "crop_pad": 31}, "ga": {"genes": genes}}))
+    (tmp_path / "images").mkdir()
+    folder = {"outdir": str(tmp_path / "out"), "data": {"dataset": "folder", "data_dir": str(tmp_path / "images")}}
+    small = merge(folder, {"data": {"image_size": 16}, "ga": {"genes": {"crop_pad": {"low": 0, "high": 15}}}})
+    check_config(merge(copy.deepcopy(smoke_config), small))
+    small["ga"]["genes"]["crop_pad"]["high"] = 16
+    with pytest.raises(ConfigError, match=r"^config key ga.genes.crop_pad.high: 16 must be below the image side \(16"):
+        check_config(merge(copy.deepcopy(smoke_config), small))
+    with pytest.raises(ConfigError, match=r"^config key train.cutout: 20 must be below the image side \(16 px\)"):
+        check_config(
+            merge(copy.deepcopy(smoke_config), merge(folder, {"data": {"image_size": 16}, "train": {"cutout": 20}}))
+        )
+
+
+def test_a_shortcut_gene_over_cifar_resnets_only_passes(smoke_config):
+    """Every net of the search takes the option: each value trains another net (the future scope's)."""
+    genes = {"arch": {"choices": ["resnet8", "resnet20"]}, "shortcut": {"choices": ["A", "B"]}}
+    checked = check_config(merge(copy.deepcopy(smoke_config), {"ga": {"genes": genes}}))
+    assert checked["ga"]["genes"]["shortcut"] == {"choices": ["A", "B"]}

@@ -134,6 +134,9 @@ def test_a_new_setting_at_its_default_keeps_every_run_id():
         ({"cutout": {"low": 0.5, "high": 8}}, "ga.genes.cutout"),
         ({"label_smoothing": {"low": 0.0, "high": 0.2, "step": 1}}, "ga.genes.label_smoothing.step"),
         ({"flip": {"choices": ["yes", "no"]}}, "ga.genes.flip.choices"),
+        ({"label_smoothing": {"choices": [0, 0.0]}}, "ga.genes.label_smoothing.choices"),  # one value as a float
+        ({"div_factor": {"choices": [25, 10, 25.0]}}, "ga.genes.div_factor.choices"),
+        ({"arch": {"choices": ["resnet8", "resnet8"]}}, "ga.genes.arch.choices"),
         ({"label_smoothing": {"low": 0.0, "high": 1.5}}, "ga.genes.label_smoothing.high"),
         ({"lr": None, "wd": None, "mom": None}, "ga.genes"),
     ],
@@ -142,6 +145,14 @@ def test_a_gene_the_space_cannot_search_is_one_error_naming_its_key(genes, key):
     with pytest.raises(ValueError) as e:
         spaces.from_config({**REPORT, **genes})
     assert str(e.value).startswith(key), str(e.value)
+
+
+def test_choices_are_distinct_as_the_setting_takes_them():
+    """A float setting takes 25 as 25.0: [25, 25.0] would be one value drawn twice as often, under one run id."""
+    with pytest.raises(ValueError, match=r"^ga.genes.div_factor.choices: 25 and 25.0 are one value of div_factor"):
+        spaces.from_config({**REPORT, "div_factor": {"choices": [25, 10, 25.0]}})
+    gene = spaces.from_config({**REPORT, "div_factor": {"choices": [25, 10.0]}}).genes[-1]
+    assert gene.choices == (25.0, 10.0) and all(type(c) is float for c in gene.choices)
 
 
 def test_a_null_gene_is_not_searched_and_a_genome_too_long_to_spell_is_named_by_its_key(capsys):

@@ -247,8 +247,8 @@ def test_a_changed_setting_trains_new_runs_beside_the_finished_ones_and_back_tra
 
 def test_repeated_searches_of_every_method(tmp_path):
     """The smoke config with search.repeats 2 (two rounds each): each repeat draws its own round 0,
-    shared by its methods, and every method trains exactly the GA's budget of distinct genomes per
-    repeat."""
+    shared by its methods, trains at its own seed, and every method trains exactly the GA's budget of
+    distinct genomes per repeat."""
     work = copy_workflow(tmp_path)
     (work / "rep.yaml").write_text("ga: {generations: 2}\nsearch: {repeats: 2}\nfinal: {seeds: 1}\n")
     p = snakemake(work, "results/smoke/final/verdict.txt", *SMOKE, "rep.yaml")  # the figures: other tests
@@ -259,6 +259,7 @@ def test_repeated_searches_of_every_method(tmp_path):
     for r in (0, 1):
         round0 = list(formats.read_table("population", out / f"search/rep{r}/round0/population.tsv")["run"])
         rounds0.append(set(round0))
+        assert all(f"_seed={r * 1_000_000}_" in run for run in round0), round0  # each repeat's own training seed
         for m in METHODS:
             runs = list(round0)
             pop = formats.read_table("population", out / f"search/rep{r}/{m}/round1/population.tsv")
@@ -309,7 +310,7 @@ def test_the_future_scope_searches_every_kind_of_gene_on_a_cpu(tmp_path, monkeyp
     (work / "cpu.yaml").write_text(
         "outdir: results/fs\ntrain: {arch: resnet8, epochs: 2, batch_size: 100}\n"
         "ga: {population: 4, elites: 2, generations: 2, genes: "
-        "{arch: {choices: [resnet8, plain8]}, batch_size: {choices: [50, 100]}, max_momentum: {low: 0.9, high: 0.99},"
+        "{arch: {choices: [resnet8, resnet20]}, batch_size: {choices: [50, 100]}, max_momentum: {low: 0.9, high: 0.99},"
         " final_div: {low: 1.0e+3, high: 1.0e+5, log: true}, max_train: {choices: [0, 1800]}}}\n"
         "search: {methods: [ga, tpe]}\nfinal: {seeds: 1}\n"
     )

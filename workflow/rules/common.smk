@@ -353,6 +353,10 @@ def get_evaluate_options():
 
 
 # ----------------------------------------------------------------------------- the search's rounds
+def get_search_seed(wildcards):
+    return search.search_seed(TRAIN_SEED, int(wildcards.repeat))
+
+
 def get_population(repeat, method, k):
     """A round's population.tsv, once its checkpoint has run."""
     if int(k) == 0:

@@ -13,7 +13,7 @@ checkpoint init_population:
         script=get_script("search.py"),
         spec=SEARCH_CONFIG,
         settings=SEARCH_SETTINGS,
-        seed=TRAIN_SEED,
+        seed=get_search_seed,
     shell:
         "python {params.script:q} init --spec {params.spec:q} --settings {params.settings:q} --meta {input.meta:q} "
         "--train-seed {params.seed:q} --repeat {wildcards.repeat:q} --out {output:q} > {log:q} 2>&1"
@@ -55,7 +55,7 @@ checkpoint propose:
         script=get_script("search.py"),
         spec=SEARCH_CONFIG,
         settings=SEARCH_SETTINGS,
-        seed=TRAIN_SEED,
+        seed=get_search_seed,
     shell:
         "python {params.script:q} propose --spec {params.spec:q} --settings {params.settings:q} "
         "--meta {input.meta:q} --train-seed {params.seed:q} --method {wildcards.method:q} "
