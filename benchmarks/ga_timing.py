@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import layout
-from util import ArgumentParser
+from util import ArgumentParser, git_commit
 
 DEFAULT_TRAIN_JOBS = 10 + 5 * 4 + 1 + 2 * 3  # GA 10 x 5 (5 new per generation), baseline, final 2 x 3
 DEFAULT_EPOCHS = 15
@@ -167,7 +167,7 @@ def projection(outdir: Path, wall: float) -> dict:
 
 
 def goals_missed(b: dict, import_torch_s: float | None, max_wall: float, max_fixed_over_torch: float) -> list[str]:
-    """Issue 24's goals, for --check: the whole run, and a train job's fixed cost against a bare
+    """The goals --check enforces: the whole run, and a train job's fixed cost against a bare
     `import torch` of the same run."""
     missed = []
     if b["wall_s"] > max_wall:
@@ -179,15 +179,6 @@ def goals_missed(b: dict, import_torch_s: float | None, max_wall: float, max_fix
         over = t["outside_epochs"] - import_torch_s
         missed.append(f"train fixed cost - import torch = {over:.2f} s > {max_fixed_over_torch:g} s")
     return missed
-
-
-def commit() -> str:
-    """The commit measured (the JSON says what it is a measurement of)."""
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    p = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return p.stdout.strip() or "unknown"
 
 
 def main(argv=None) -> int:
@@ -209,7 +200,8 @@ def main(argv=None) -> int:
         f"{p['device']}): {p['projected_default_ga_s'] / 60:.1f} min"
     )
     if args.json:
-        record = {**b, **p, "import_torch_s": args.import_torch, "commit": commit(), "date": time.strftime("%Y-%m-%d")}
+        stamp = {"commit": git_commit(), "date": time.strftime("%Y-%m-%d")}
+        record = {**b, **p, "import_torch_s": args.import_torch, **stamp}
         Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
     missed = goals_missed(b, args.import_torch, args.max_wall, args.max_fixed_over_torch) if args.check else []
     for line in missed:
