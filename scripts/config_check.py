@@ -226,7 +226,7 @@ def check_seeds(config: dict) -> None:
     """The final seeds (search.final_seed_range) and each repeat's search seed (search.search_seed) fit
     in a seed, and no final seed is another repeat's search seed."""
     seed, repeats, finals = config["train"]["seed"], config["search"]["repeats"], config["final"]["seeds"]
-    if repeats * finals >= SEARCH_SEED_STRIDE:
+    if repeats > 1 and repeats * finals >= SEARCH_SEED_STRIDE:  # one repeat: no search seed past train.seed
         raise ConfigError(
             f"config key final.seeds: search.repeats x final.seeds ({repeats * finals}) reaches "
             f"{SEARCH_SEED_STRIDE}, the seed offset of repeat 1's search"

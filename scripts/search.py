@@ -230,17 +230,32 @@ def population_frame(rows: list[dict], spec: dict):
     return pd.DataFrame(out, columns=["individual", "run", *space.names, "origin", "parents"])
 
 
-def history_rows(paths, spec: dict) -> list[dict]:
+def history_rows(paths, spec: dict, seed: int) -> list[dict]:
     """Every scored row of one search so far, from its fitness tables in round order; a run scored
-    in two rounds (an elite) has the same scores in both."""
+    in two rounds (an elite) has the same scores in both, and every run trained at the search's seed
+    (search_seed: a round kept from before repeats had their own seeds would mix two seeds' fitness
+    landscapes in one search)."""
     rows, first = [], {}
     for path in paths:
         df = read_round(path, spec, "fitness")
         for i, row in enumerate(df.to_dict("records")):
             seen = first.setdefault(row["run"], (row, path))
             check_same_scores(row, seen[0], path, i, f"its row in {seen[1]}")
+            if run_seed(row["run"], path, i) != seed:
+                raise DataError(
+                    f"{path}: field run (row {i + 1}): {row['run']} did not train at this search's seed "
+                    f"{seed} (a round from before each repeat had its own seed): delete "
+                    f"{Path(paths[0]).parent.parent} and run again"
+                )
         rows += rows_of(df, spec, round_of(path)[2])
     return rows
+
+
+def run_seed(run: str, path, i: int) -> int:
+    try:
+        return identity.parse_run_id(run)[1]
+    except ValueError as e:
+        raise DataError(f"{path}: field run (row {i + 1}): {e}") from None
 
 
 def _same(a, b) -> bool:
@@ -352,7 +367,7 @@ def check_history(paths, method: str, repeat: int, number: int) -> None:
 def propose_step(args) -> None:
     spec, values, meta = _inputs(args)
     check_history(args.history, args.method, args.repeat, args.round)
-    rows = propose_round(spec, args.method, history_rows(args.history, spec), args.round, args.repeat)
+    rows = propose_round(spec, args.method, history_rows(args.history, spec, args.train_seed), args.round, args.repeat)
     formats.write_table(
         "population", population_frame(name_runs(rows, spec, values, meta, args.train_seed), spec), args.out
     )
@@ -591,10 +606,7 @@ def read_plan(path, spec: dict):
     check_methods(plan, spec, path, baseline=True)
     rows = plan.to_dict("records")
     for i, r in enumerate(rows):
-        try:
-            seed = identity.parse_run_id(r["run"])[1]
-        except ValueError as e:
-            raise DataError(f"{path}: field run (row {i + 1}): {e}") from None
+        seed = run_seed(r["run"], path, i)
         if seed != r["seed"]:
             raise DataError(f"{path}: field seed (row {i + 1}): {r['seed']}, but run {r['run']} is seed {seed}")
         if (r["method"] == "baseline") != math.isnan(r["search_fitness"]):

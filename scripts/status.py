@@ -222,7 +222,9 @@ def elapsed(out: str) -> tuple[float, bool]:
         end = Path(layout.final_file(out, "verdict.txt")).stat().st_mtime
     except OSError:  # not there yet (or unreadable: status reads what it can)
         return time.time() - started, False
-    return max(0.0, end - started), True  # a verdict older than round 0: an outdir run again since
+    if end < started:  # a verdict older than round 0: the search runs again (a setting changed)
+        return time.time() - started, False
+    return end - started, True
 
 
 def watch_seconds(text: str) -> float:

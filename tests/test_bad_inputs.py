@@ -578,6 +578,19 @@ def test_summarize_refuses_a_fitness_row_its_run_s_result_does_not_say(outdir, t
     assert "result.json says" in p.stderr
 
 
+def test_propose_refuses_a_round_trained_at_another_seed_than_its_search_s(outdir, spec, values):
+    """A repeat's round kept from before each repeat had its own training seed (search.search_seed):
+    new genomes at the new seed beside elites at the old one would mix two fitness landscapes."""
+    search = outdir / "search/rep0"
+    before = snapshot(outdir)
+    history = [search / "round0/fitness.tsv", search / "ga/round1/fitness.tsv"]
+    p = run(*propose_cmd(outdir, spec, values, history), "--train-seed", 1_000_000)
+    assert_one_clean_error(p, f"{search / 'round0/fitness.tsv'}: field run (row 1): ")
+    why = "did not train at this search's seed 1000000 (a round from before each repeat had its own seed)"
+    assert f"{why}: delete {search} and run again" in p.stderr
+    assert snapshot(outdir) == before
+
+
 def test_propose_refuses_an_elite_scored_otherwise_than_in_its_first_round(outdir, tmp_path, spec, values):
     src = outdir / "search/rep0/ga/round1/fitness.tsv"
     rows = formats.read_table("fitness", src).to_dict("records")

@@ -287,3 +287,11 @@ def test_a_shortcut_gene_over_cifar_resnets_only_passes(smoke_config):
     genes = {"arch": {"choices": ["resnet8", "resnet20"]}, "shortcut": {"choices": ["A", "B"]}}
     checked = check_config(merge(copy.deepcopy(smoke_config), {"ga": {"genes": genes}}))
     assert checked["ga"]["genes"]["shortcut"] == {"choices": ["A", "B"]}
+
+
+def test_one_repeat_takes_final_seeds_past_the_search_seed_stride(smoke_config):
+    """The stride keeps repeat k's search seed clear of every final seed; one repeat has no such seed."""
+    config = merge(copy.deepcopy(smoke_config), {"final": {"seeds": 1_000_000}})
+    assert check_config(config)["final"]["seeds"] == 1_000_000
+    with pytest.raises(ConfigError, match="final.seeds: search.repeats x final.seeds"):
+        check_config(merge(config, {"search": {"repeats": 2}}))

@@ -70,7 +70,8 @@ def test_status_before_the_run_starts_says_so(tmp_path):
 
 
 def test_elapsed_ends_at_the_verdict_once_the_search_is_finished(tmp_path):
-    """A 15-minute search read 14 h later said "elapsed 14h..."; running, it counts up to now."""
+    """A 15-minute search read 14 h later said "elapsed 14h..."; running (or running again, round 0
+    rewritten after the verdict), it counts up to now."""
     work = copy_workflow(tmp_path)
     population = work / "results/smoke/search/rep0/round0/population.tsv"
     population.parent.mkdir(parents=True)
@@ -83,6 +84,8 @@ def test_elapsed_ends_at_the_verdict_once_the_search_is_finished(tmp_path):
     verdict.write_text("done\n")
     os.utime(verdict, (start + 917, start + 917))
     assert "elapsed 0h15m17s; finished" in status(work)
+    os.utime(verdict, (start - 60, start - 60))  # a verdict older than round 0: the search runs again
+    assert "elapsed 14h00m" in status(work) and "; finished" not in status(work)
 
 
 def test_status_names_a_metrics_file_whose_complete_rows_break_its_format(tmp_path, smoke):
