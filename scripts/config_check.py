@@ -321,10 +321,15 @@ def check_data(config: dict, spec: dict) -> None:
             low = min([c for c in caps if c > 0], default=0)
             genome_batch = max(largest(spec, "batch_size") or [train["batch_size"]])  # what a genome trains with
             if 0 < low < genome_batch:
-                key = "ga.genes.max_train." + ("choices" if g.kind == "categorical" else "low")
+                key = bound_key(g, "low")
                 raise ConfigError(
                     f"config key {key}: a cap of {low} training images is below the batch of {genome_batch}"
                 )
+
+
+def bound_key(gene, end: str = "high") -> str:
+    """The config key that holds a gene's `end` (low or high) value: its choices where it has them."""
+    return f"ga.genes.{gene.name}.{'choices' if gene.kind == 'categorical' else end}"
 
 
 def check_genes(config: dict, spec: dict) -> None:
@@ -376,8 +381,7 @@ def check_augment(config: dict, spec: dict) -> None:
     why = {"cutout": "a Cutout square that large can zero a whole image", "crop_pad": "a crop can hold padding only"}
     for name, reason in why.items():
         genes = [g for g in spec["space"].genes if g.name == name]
-        keys = [f"ga.genes.{name}.{'choices' if g.kind == 'categorical' else 'high'}" for g in genes]
-        values = [(f"train.{name}", config["train"][name]), *zip(keys, largest(spec, name))]
+        values = [(f"train.{name}", config["train"][name]), *zip(map(bound_key, genes), largest(spec, name))]
         for key, value in values:
             if value >= side:
                 raise ConfigError(f"config key {key}: {value} must be below the image side ({side} px): {reason}")

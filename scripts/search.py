@@ -398,12 +398,9 @@ def collect(population, result_files, spec: dict):
     return out
 
 
-ENV_KEYS = formats.ENV_KEYS  # result.json's contract checks their values
-
-
 def environment(result: dict) -> tuple:
     """The environment a run's numbers came from (result.json's provenance)."""
-    return tuple(result["provenance"].get(k, "unknown") for k in ENV_KEYS)
+    return tuple(result["provenance"].get(k, "unknown") for k in formats.ENV_KEYS)
 
 
 def environments(result_files):
@@ -413,10 +410,10 @@ def environments(result_files):
     rows = {}
     for res in map(read_result, result_files):
         row = rows.setdefault(
-            environment(res), {**dict(zip(ENV_KEYS, environment(res))), "runs": 0, "example": res["run"]}
+            environment(res), {**dict(zip(formats.ENV_KEYS, environment(res))), "runs": 0, "example": res["run"]}
         )
         row["runs"] += 1
-    return pd.DataFrame(list(rows.values()), columns=[*ENV_KEYS, "runs", "example"])
+    return pd.DataFrame(list(rows.values()), columns=[*formats.ENV_KEYS, "runs", "example"])
 
 
 def collect_step(args) -> None:
