@@ -53,12 +53,15 @@ import layout
 import search
 import settings
 import strategies
-from config_check import ConfigError, check_config
+from config_check import ConfigError, check_config, read_config_file
 import formats
 import runlock
 from util import DataError, RunError, error_line
 
 try:  # the schema (defaults filled in) and every other check; one line naming the key
+    # a key given twice: Snakemake keeps the last silently
+    for path in workflow.configfiles:
+        read_config_file(path)
     check_config(config)
 except ConfigError as e:
     sys.exit(f"error: {e}")
@@ -93,6 +96,8 @@ def hold_outdir():
     or a cluster job). A second workflow on it, from another clone or host, waits here, before any of
     its jobs starts: Snakemake restores or removes the outputs of a job that fails, so a job of theirs
     that waited on a run of ours, then was cancelled, would undo our finished run."""
+    check_gpu_limit()
+    check_groups()
     what = f"the workflow started in {Path.cwd()}"
     # Snakemake's own SIGTERM handler only tells its scheduler, which has not started yet
     previous = signal.signal(signal.SIGTERM, stop_waiting)
@@ -101,6 +106,33 @@ def hold_outdir():
     finally:
         signal.signal(signal.SIGTERM, previous)
     atexit.register(HELD.close)  # before the interpreter's teardown
+
+
+def check_groups():
+    """Grouped jobs (--groups train=round) need --keep-incomplete: when a group job fails (one
+    training, a scancel, a time limit), Snakemake removes the outputs of every job in it, the trainings
+    it finished included, and its retry trains them again from their first epoch. train.py writes a
+    run's outputs whole, so a kept run is complete and its retry keeps it (`kept, not trained again`).
+    """
+    grouped = workflow.group_settings and workflow.group_settings.overwrite_groups
+    if grouped and not workflow.execution_settings.keep_incomplete:
+        sys.exit(
+            "error: --groups: add --keep-incomplete, or a failed group job has Snakemake delete the "
+            "trainings it finished (docs/cluster.md)"
+        )
+
+
+def check_gpu_limit():
+    """Locally, Snakemake starts as many jobs as --cores allows unless --resources limits them: without
+    gpu=<GPUs>, several trainings share a GPU (or wait for one: scripts/gpu_slots.py). A note, not an
+    error: it runs, only slower."""
+    local = workflow.local_exec and config["train"]["device"] != "cpu"
+    if local and "gpu" not in workflow.global_resources:
+        print(
+            "note: no --resources gpu=<GPUs>: as many trainings as --cores allows run at once and share "
+            "the GPUs (README: --cores 1 --resources gpu=1)",
+            file=sys.stderr,
+        )
 
 
 def stop_waiting(signum, frame):
