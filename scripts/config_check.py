@@ -25,7 +25,7 @@ import yaml
 import formats
 from archs import ARCHS
 from data import split_error
-from search import SEARCH_SEED_STRIDE, largest, search_seed, smallest, spec_from_config
+from search import SEARCH_SEED_STRIDE, budget, largest, search_seed, smallest, spec_from_config
 from settings import BY_NAME, MAX_SEED
 from util import DataError
 
@@ -195,7 +195,10 @@ def _nearest_existing(key: str, path: str) -> str:
 
 def check_names(key: str, path: str) -> str:
     """No name on `path` longer than its file system takes (PC_NAME_MAX, else 255 bytes): Snakemake
-    and the scripts would each stop at it with a traceback. Returns the nearest part that exists."""
+    and the scripts would each stop at it with a traceback; no brace, which Snakemake reads as a
+    wildcard in the paths made from it. Returns the nearest part that exists."""
+    if "{" in path or "}" in path:
+        raise ConfigError(f"config key {key}: {path!r} holds a brace, which Snakemake reads as a wildcard")
     full = os.path.abspath(path)
     found = _nearest_existing(key, full)
     try:
@@ -315,16 +318,13 @@ def check_data(config: dict, spec: dict) -> None:
     error = split_error(n_train, data["val_size"], train["max_train"], batch) if n_train else None
     if error:
         raise ConfigError(f"config key {error[0]}: {error[1]}")
-    for g in spec["space"].genes:  # a cap below the batch gives no step, whatever the data holds
-        if g.name == "max_train":
-            caps = list(g.choices) if g.kind == "categorical" else [g.low or g.low + g.step]
-            low = min([c for c in caps if c > 0], default=0)
-            genome_batch = max(largest(spec, "batch_size") or [train["batch_size"]])  # what a genome trains with
-            if 0 < low < genome_batch:
-                key = bound_key(g, "low")
-                raise ConfigError(
-                    f"config key {key}: a cap of {low} training images is below the batch of {genome_batch}"
-                )
+    for g in spec["space"].named("max_train"):  # a cap below the batch gives no step, whatever the data holds
+        caps = list(g.choices) if g.kind == "categorical" else [g.low or g.low + g.step]
+        low = min([c for c in caps if c > 0], default=0)
+        genome_batch = max(largest(spec, "batch_size") or [train["batch_size"]])  # what a genome trains with
+        if 0 < low < genome_batch:
+            key = bound_key(g, "low")
+            raise ConfigError(f"config key {key}: a cap of {low} training images is below the batch of {genome_batch}")
 
 
 def bound_key(gene, end: str = "high") -> str:
@@ -335,14 +335,25 @@ def bound_key(gene, end: str = "high") -> str:
 def check_genes(config: dict, spec: dict) -> None:
     """The space's genes against the registry of architectures and the schedule's settings."""
     archs = [config["train"]["arch"]]
-    for gene in spec["space"].genes:
-        if gene.name == "arch":
-            bad = [a for a in gene.choices if a not in ARCHS]
-            if bad:
-                raise ConfigError(f"config key ga.genes.arch.choices: unknown architecture(s) {', '.join(bad)}")
-            archs = list(gene.choices)
+    for gene in spec["space"].named("arch"):
+        bad = [a for a in gene.choices if a not in ARCHS]
+        if bad:
+            raise ConfigError(f"config key ga.genes.arch.choices: unknown architecture(s) {', '.join(bad)}")
+        archs = list(gene.choices)
     check_shortcut_gene(spec, archs)
     check_early_stop(config, spec)
+    check_space_size(spec)
+
+
+def check_space_size(spec: dict) -> None:
+    """With unique genomes, every method trains the budget's distinct genomes: a space of integer and
+    categorical genes must hold that many, or the searches would repeat genomes and not say so."""
+    size, needed = spec["space"].size(), budget(spec)
+    if spec["unique"] and size < needed:
+        raise ConfigError(
+            f"config key ga.genes: the space holds {size} distinct genomes, fewer than the {needed} every "
+            "method trains (ga.population, ga.generations, ga.elites): widen a gene, or set ga.unique: false"
+        )
 
 
 def check_shortcut_gene(spec: dict, archs: list) -> None:
@@ -380,7 +391,7 @@ def check_augment(config: dict, spec: dict) -> None:
     side = config["data"]["image_size"]
     why = {"cutout": "a Cutout square that large can zero a whole image", "crop_pad": "a crop can hold padding only"}
     for name, reason in why.items():
-        genes = [g for g in spec["space"].genes if g.name == name]
+        genes = spec["space"].named(name)
         values = [(f"train.{name}", config["train"][name]), *zip(map(bound_key, genes), largest(spec, name))]
         for key, value in values:
             if value >= side:
@@ -392,7 +403,7 @@ def check_optimizer(config: dict, spec: dict) -> None:
     (train.optimizer, or a choice of the optimizer gene). Genomes whose mom or max_momentum gene
     reaches 1 stay allowed: such a run is not trained and gets status invalid, fitness 0."""
     adamw = config["train"]["optimizer"] == "adamw" or any(
-        "adamw" in g.choices for g in spec["space"].genes if g.name == "optimizer"
+        "adamw" in g.choices for g in spec["space"].named("optimizer")
     )
     train, names = config["train"], spec["space"].names
     fixed = [(f"train.{k}", train[k]) for k in ("mom", "max_momentum") if k not in names]  # every genome's
@@ -485,6 +496,22 @@ def yaml_problem(e: yaml.YAMLError, text: str) -> str:
     return f"unreadable YAML ({str(e).splitlines()[0]})"
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML as Snakemake reads it, but a key given twice in one mapping is an error: Snakemake (and
+    PyYAML) keep the last silently, so a second `train:` block would undo the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                continue  # a list or mapping as a key: PyYAML's own error names it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _kind(value) -> str:
     """What a YAML document is, where it must be a mapping."""
     if value is None:
@@ -508,7 +535,7 @@ def read_config_file(path) -> dict:
             f"{path}: unreadable config (not UTF-8 text: byte {e.start} is {e.object[e.start]:#04x})"
         ) from None
     try:
-        config = yaml.safe_load(text)
+        config = yaml.load(text, Loader=UniqueKeyLoader)
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: {yaml_problem(e, text)}") from None
     if not isinstance(config, dict):

@@ -102,14 +102,12 @@ def budget(spec: dict) -> int:
 
 def largest(spec: dict, name: str) -> list:
     """[the largest value gene `name` can take], or [] if it is not searched."""
-    genes = [g for g in spec["space"].genes if g.name == name]
-    return [max(g.choices) if g.kind == "categorical" else g.high for g in genes]
+    return [g.largest() for g in spec["space"].named(name)]
 
 
 def smallest(spec: dict, name: str) -> list:
     """[the smallest value gene `name` can take], or [] if it is not searched."""
-    genes = [g for g in spec["space"].genes if g.name == name]
-    return [min(g.choices) if g.kind == "categorical" else g.low for g in genes]
+    return [g.smallest() for g in spec["space"].named(name)]
 
 
 def used_settings(spec: dict, values: dict) -> dict:

@@ -23,6 +23,7 @@ from typing import NamedTuple
 from archs import ARCHS
 
 MAX_SEED = 2**32 - 1  # numpy's and torch's seeds: 0 .. 2^32-1
+MAX_LR = 1000.0  # far past any use; float32 holds every lr of its schedule (3.4e38 overflows)
 
 
 class Setting(NamedTuple):
@@ -49,18 +50,18 @@ SETTINGS = (
     S("arch", "resnet50", "architecture (archs.py)", "train.arch", choices=tuple(ARCHS)),
     S("shortcut", "A", "CIFAR resnetN shortcut option", "train.shortcut", choices=("A", "B")),
     # the report's three genes and the seed
-    S("lr", 3e-3, "peak learning rate of the one-cycle schedule", "train.lr", low=0, open=True),
+    S("lr", 3e-3, "peak learning rate of the one-cycle schedule", "train.lr", low=0, high=MAX_LR, open=True),
     S("wd", 5e-4, "weight decay", "train.wd", low=0),
     S("mom", 0.85, "momentum (AdamW: beta1): at a run's lr peak; the LR range test's, constant", "train.mom", low=0),
     S("seed", 0, "seed of the weights, the shuffle and the augmentation", low=0, high=MAX_SEED, searchable=False),
     # the optimizer and its schedule
     S("optimizer", "sgd", "SGD or AdamW (beta1 = momentum)", "train.optimizer", choices=("sgd", "adamw")),
-    S("epochs", 15, "epochs to train", "train.epochs", low=1),
-    S("batch_size", 512, "training batch size", "train.batch_size", low=1),
+    S("epochs", 15, "epochs to train", "train.epochs", low=1, high=10_000),
+    S("batch_size", 512, "training batch size", "train.batch_size", low=1, high=65_536),
     S("max_momentum", 0.95, "momentum at start and end", "train.max_momentum", low=0),
     S("pct_start", 0.25, "fraction of steps warming up", "train.pct_start", low=0, high=1, open=True),
-    S("div_factor", 25.0, "initial lr = lr / div_factor", "train.div_factor", low=0, open=True),
-    S("final_div", 1e4, "final lr = initial lr / final_div", "train.final_div", low=0, open=True),
+    S("div_factor", 25.0, "initial lr = lr / div_factor (>= 1: lr is the peak)", "train.div_factor", low=1),
+    S("final_div", 1e4, "final lr = initial lr / final_div (>= 1)", "train.final_div", low=1),
     S("label_smoothing", 0.0, "label smoothing of the training loss", "train.label_smoothing", low=0, high=1),
     # the paper's step recipe (the degradation experiment's): not genes, as the search sets no milestones
     # (a step genome would train at a constant lr) and its budget is in epochs (early stopping, figures)
@@ -90,6 +91,7 @@ SETTINGS = (
         "torch CPU threads (0: torch's default); CPU numbers depend on it",
         "train.threads",
         low=0,
+        high=1024,
         searchable=False,
     ),
     S(
@@ -201,10 +203,13 @@ def with_defaults(values: dict) -> dict:
 
 
 def typed(name: str, value):
-    """`value` as the setting's type (an int where a float is expected becomes a float)."""
+    """`value` as the setting's type: an int where a float is expected becomes a float, a float with an
+    integer value (20.0, as YAML may write it) where an int is expected an int."""
     kind = BY_NAME[name].kind
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 

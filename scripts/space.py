@@ -72,6 +72,16 @@ class Gene(NamedTuple):
         """A value from its text in a table or a run id."""
         return self.canonical(identity.parse_value(self.name, str(text)))
 
+    def size(self) -> float:
+        """How many distinct values the gene takes (a float's canonical values: counted as endless)."""
+        return len(self.choices) if self.kind == "categorical" else self.grid_size() if self.kind == "int" else math.inf
+
+    def smallest(self):
+        return min(self.choices) if self.kind == "categorical" else self.low
+
+    def largest(self):
+        return max(self.choices) if self.kind == "categorical" else self.high  # a step divides high - low
+
     def contains(self, v) -> bool:
         if self.kind == "categorical":
             return v in self.choices
@@ -94,6 +104,14 @@ class Space(NamedTuple):
     @property
     def names(self) -> list[str]:
         return [g.name for g in self.genes]
+
+    def size(self) -> float:
+        """How many distinct genomes the space holds (inf where a gene is a float)."""
+        return math.prod(g.size() for g in self.genes)
+
+    def named(self, name: str) -> list:
+        """[the gene of setting `name`], or [] where it is not searched."""
+        return [g for g in self.genes if g.name == name]
 
     def draw(self, rng) -> dict:
         return {g.name: g.draw(rng) for g in self.genes}
@@ -120,13 +138,14 @@ class Space(NamedTuple):
         return identity.run_id(self.canonical(genome), seed, ctx)
 
     def label(self, genome: dict, names=None) -> str:
-        """A compact label of a genome for legends: its genes (or `names`), floats with 2 significant digits."""
+        """A compact label of a genome for legends: its genes (or `names`), floats with the 3 significant
+        digits of their canonical form (fewer could give two genomes one label)."""
         parts = []
         for g in self.genes:
             if names is not None and g.name not in names:
                 continue
             v = genome[g.name]
-            parts.append(f"{g.name}={float(v):.2g}" if g.kind == "float" else f"{g.name}={g.text(v)}")
+            parts.append(f"{g.name}={float(v):.{SIG_DIGITS}g}" if g.kind == "float" else f"{g.name}={g.text(v)}")
         return " ".join(parts)
 
 
@@ -184,8 +203,8 @@ def _categorical(key: str, s, spec: dict) -> Gene:
         raise ValueError(f"{key}: choices cannot be combined with {', '.join(extra)}")
     for c in choices:
         ok = isinstance(c, s.kind) and not (s.kind is int and isinstance(c, bool))
-        if s.kind is float and isinstance(c, int) and not isinstance(c, bool):
-            ok = True
+        if isinstance(settings.typed(s.name, c), s.kind) and not isinstance(c, bool):
+            ok = True  # 10 for a float setting, 20.0 for an integer one
         if not ok:
             raise ValueError(f"{key}.choices: {c!r} is not a {s.kind.__name__} ({s.name}'s type)")
         error = (f"{s.name} must be one of {', '.join(s.choices)}" if s.choices and c not in s.choices else None) or (

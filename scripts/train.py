@@ -434,11 +434,11 @@ def run(args) -> dict:
     out = Path(args.out)
     if args.genome and out.name != args.genome:  # checked before the folder is made or locked
         raise DataError(f"{out}: not the folder of run {args.genome} (a run's folder is named by its run id)")
+    meta = read_meta(args.data)
+    check_identity(args, meta)
+    fingerprint = run_fingerprint(args, meta)
+    threshold = stop_threshold(args)  # every input checked before the folder is made or changed
     with runlock.hold(out, "train", log=log):
-        meta = read_meta(args.data)
-        check_identity(args, meta)
-        fingerprint = run_fingerprint(args, meta)
-        threshold = stop_threshold(args)  # every input checked before anything in the folder changes
         done = finished_result(out, fingerprint)
         if done is not None:
             score = f"status {done['status']}, fitness {done['fitness']:.4f}"

@@ -38,6 +38,8 @@ BAD_CONFIGS = {
     "outdir is the root": ('outdir: "/"', "outdir"),
     "outdir is empty": ('outdir: ""', "outdir"),
     "outdir is dots": ('outdir: "./."', "outdir"),
+    "outdir with a brace": ('outdir: "res{x}"', "outdir: 'res{x}' holds a brace"),
+    "data_dir with a brace": ('data: {dataset: folder, data_dir: "img}s"}', "data.data_dir: 'img}s' holds a brace"),
     "milestone past the iterations": ("degradation: {iterations: 60, milestones: [30, 60]}", "degradation.milestones"),
     "negative max_train": ("train: {max_train: -5}", "train.max_train"),
     "elites >= population": ("ga: {population: 4, elites: 4}", "ga.elites"),
@@ -114,6 +116,19 @@ BAD_CONFIGS = {
         "train: {cutout: 40}\nga: {genes: {cutout: {low: 0, high: 8}}}",
         "train.cutout",
     ),
+    "a space smaller than the budget of distinct genomes": (
+        "ga: {genes: {lr: null, wd: null, mom: null, arch: {choices: [resnet20, resnet32]},"
+        " flip: {choices: [true, false]}}}",
+        "ga.genes: the space holds 4 distinct genomes, fewer than the 8 every method trains",
+    ),
+    "a schedule starting above its peak": ("train: {div_factor: 0.5}", "train.div_factor"),
+    "a div_factor gene below 1": ("ga: {genes: {div_factor: {low: 0.5, high: 50.0}}}", "ga.genes.div_factor.low"),
+    "a final lr above the peak": ("train: {final_div: 0.01}", "train.final_div"),
+    "epochs past any use": ("train: {epochs: 1.0e+30}", "train.epochs"),
+    "an lr float32 cannot hold": ("baseline: {lr: 1.0e+39}", "baseline.lr"),
+    "threads past any machine": ("train: {threads: 100000000000000000000}", "train.threads"),
+    "generated data past memory": ("data: {synthetic: {train: 100000000000}}", "data.synthetic.train"),
+    "LR range test steps past any use": ("lr_find: {steps: 1.0e+20}", "lr_find.steps"),
     "a shortcut gene beside a plain net": (
         "ga: {genes: {arch: {choices: [resnet8, plain8]}, shortcut: {choices: [A, B]}}}",
         "ga.genes.shortcut: a net of the search (resnet8, plain8) takes no shortcut option (plain8)",

@@ -24,6 +24,15 @@ BAD_FILES = {  # name: (content, what the error line says after the file's name)
     "tab": (b"ga:\n\tpopulation: 4\n", "unreadable YAML at line 2, column 1: found character '\\t'"),
     "nul": (b"outdir: results\ntr\x00ain: {}\n", "unreadable YAML at line 2, column 3: special characters"),
     "not_utf8": (b"outdir: r\xffsults\n", "unreadable config (not UTF-8 text: byte 9 is 0xff)"),
+    "a section twice": (  # PyYAML and Snakemake keep the last block silently: epochs would be 15
+        b"train:\n  epochs: 30\nga:\n  population: 6\ntrain:\n  arch: resnet20\n",
+        "unreadable YAML at line 5, column 1: key 'train' given twice",
+    ),
+    "a key twice": (
+        b"train: {epochs: 3, epochs: 4}\n",
+        "unreadable YAML at line 1, column 20: key 'epochs' given twice",
+    ),
+    "a list as a key": (b"[1, 2]: 3\n", "unreadable YAML at line 1, column 1: found unhashable key"),
 }
 
 
@@ -85,3 +94,24 @@ def test_config_files_merge_in_snakemake_s_order_and_a_gene_s_kind_can_change(tm
     update_config(theirs, yaml.safe_load(mine.read_text()))
     assert list(ours["ga"]["genes"]) == list(theirs["ga"]["genes"]) == ["lr", "arch", "wd", "mom"]
     assert ours["ga"]["genes"]["lr"] == {"choices": [0.01, 0.1]}
+
+
+def test_snakemake_refuses_a_config_file_with_a_key_twice(tmp_path):
+    """Snakemake reads config files itself and keeps a repeated key's last value: the workflow reads
+    each again (workflow.configfiles) and stops at the start with the same one line."""
+    from helpers import copy_workflow, snakemake
+
+    content, says = BAD_FILES["a section twice"]
+    path = tmp_path / "twice.yaml"
+    path.write_bytes(content)
+    p = snakemake(
+        copy_workflow(tmp_path / "clone"),
+        "-n",
+        "--configfile",
+        path,
+        "--config",
+        f"outdir={tmp_path / 'out'}",
+        check=False,
+    )
+    errors = [line for line in (p.stdout + p.stderr).splitlines() if "error" in line.lower()]
+    assert p.returncode == 1 and errors == [f"error: {path}: {says}"], p.stdout + p.stderr

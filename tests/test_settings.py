@@ -73,9 +73,30 @@ def test_every_setting_s_default_is_the_schema_s():
         assert value == settings.BY_NAME[name].default, name
 
 
+def test_every_setting_s_range_is_the_schema_s():
+    """The flags' ranges (settings.py) and the config keys' (the schema) are one range: a value the
+    config check lets through is one train.py takes."""
+    schema, checked = yaml.safe_load(SCHEMA.read_text()), 0
+    for s in settings.SETTINGS:
+        if not s.config or s.low is None:
+            continue
+        section, key = s.config.split(".") if "." in s.config else (None, s.config)
+        node = schema["properties"][section]["properties"][key] if section else schema["properties"][key]
+        node = {**schema["$defs"]["seed"], **node} if "$ref" in node else node
+        low, high = ("exclusiveMinimum", "exclusiveMaximum") if s.open else ("minimum", "maximum")
+        assert (node.get(low), node.get(high)) == (s.low, s.high), s.name
+        checked += 1
+    assert checked >= 15
+
+
 @pytest.mark.parametrize(
     "name, value, allowed",
-    [("pct_start", 1.0, "> 0 and < 1"), ("lr", 0.0, "> 0"), ("seed", 2**32, ">= 0 and <= 4294967295")],
+    [
+        ("pct_start", 1.0, "> 0 and < 1"),
+        ("lr", 0.0, "> 0 and < 1000.0"),
+        ("seed", 2**32, ">= 0 and <= 4294967295"),
+        ("div_factor", 0.5, ">= 1"),  # below 1 the schedule starts above its peak, lr
+    ],
 )
 def test_range_errors_name_the_flag(name, value, allowed):
     assert (

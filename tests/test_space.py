@@ -158,8 +158,10 @@ def test_choices_are_distinct_as_the_setting_takes_them():
 def test_a_null_gene_is_not_searched_and_a_genome_too_long_to_spell_is_named_by_its_key(capsys):
     assert spaces.from_config({**REPORT, "wd": None}).names == ["lr", "mom"]
     many = {k: {"low": 0.1, "high": 0.5} for k in ("label_smoothing", "pct_start", "max_momentum")}
+    many |= {"div_factor": {"low": 1.0, "high": 100.0}}
     long_choices = {"arch": {"choices": ["resnet110", "resnet152"]}, "shortcut": {"choices": ["A", "B"]}}
-    ints = {k: {"low": 1, "high": 10**12} for k in ("max_train", "cutout", "epochs", "batch_size", "crop_pad")}
+    ints = {k: {"low": 1, "high": 10**12} for k in ("max_train", "cutout", "crop_pad")}
+    ints |= {"epochs": {"low": 1, "high": 10_000}, "batch_size": {"low": 1, "high": 65_536}}
     space = spaces.from_config({**REPORT, **many, **long_choices, **ints})
     genome = space.draw(np.random.default_rng(0))
     rid = space.run_id(genome, 7, {"epochs": 4})
@@ -345,3 +347,10 @@ def test_the_baseline_s_context_is_train_py_s_when_arch_is_a_gene_and_the_config
     trained = settings.with_defaults({**settings.from_config(cfg), "lr": 3.16e-3, "wd": 5e-4, "mom": 0.85})
     assert identity.context(trained, ("lr", "wd", "mom")) == {}  # what train.py checks the baseline's id against
     assert runs[0] == "lr=3.16e-03_wd=5.00e-04_mom=8.50e-01_seed=0"
+
+
+def test_two_genomes_never_share_a_legend_label():
+    """Legends label genomes with their canonical 3 significant digits: 1.23e-2 and 1.24e-2 differ."""
+    space = spaces.from_config(REPORT)
+    a, b = ({"lr": 1e-3, "wd": wd, "mom": 0.9} for wd in (1.23e-2, 1.24e-2))
+    assert space.label(a) != space.label(b) and "wd=0.0123" in space.label(a)

@@ -68,6 +68,7 @@ def test_a_run_id_sets_its_named_settings_and_its_key_must_match_the_rest(prepar
         train_cmd(prepared, tmp_path / "two" / rid, "--genome", rid, *extra, epochs=2), capture_output=True, text=True
     )
     assert p.returncode == 1 and "has context key" in p.stderr and "epochs" in p.stderr  # 2 epochs is another run
+    assert not (tmp_path / "two").exists()  # refused before its folder is made
     # a folder not named by the run id: refused before anything is made (not after training, at result.json)
     other = tmp_path / rid.replace("seed=3", "seed=4")
     p = subprocess.run(train_cmd(prepared, other, "--genome", rid, *extra, epochs=1), capture_output=True, text=True)
@@ -77,7 +78,7 @@ def test_a_run_id_sets_its_named_settings_and_its_key_must_match_the_rest(prepar
 
 def test_divergence_stops_the_run_with_fitness_zero(prepared, tmp_path):
     out = tmp_path / "div"
-    p = run_train(prepared, out, "--lr", 1e4, "--mom", 1.5, "--wd", 0.1, epochs=3)
+    p = run_train(prepared, out, "--lr", 900, "--mom", 1.5, "--wd", 0.1, epochs=3)
     res = json.loads((out / "result.json").read_text())
     assert res["status"] == "diverged" and res["fitness"] == 0.0 and math.isnan(res["top1"])
     assert res["epochs_completed"] < 3 and "diverged" in p.stdout
