@@ -87,8 +87,31 @@ def download(dataset: str, root: str | Path) -> Path:
         archive.unlink(missing_ok=True)
         if isinstance(e, (RuntimeError, tarfile.TarError)):  # torchvision's md5 refusal; an unreadable archive
             raise DataError(f"{archive}: {e} (md5 or archive check failed; removed, run again)") from None
+        reason = _network_reason(e)
+        if reason:
+            raise DataError(
+                f"{spec['url']}: download failed ({reason}); offline, point data.data_dir at the official "
+                f"{spec['folder']} folder"
+            ) from None
         raise
     return folder
+
+
+def _network_reason(e: BaseException) -> str | None:
+    """Why the connection failed (no network, a name that does not resolve, refused, timed out, an
+    HTTP error), which names no file; None for any other error (a full disk, a read-only root), which
+    stays the error it is."""
+    import http.client
+    import socket
+    import ssl
+    import urllib.error
+
+    if type(e) is urllib.error.URLError:  # its text is "<urlopen error ...>" around the reason
+        return str(e.reason)
+    network = (urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror, socket.herror, ssl.SSLError)
+    if not isinstance(e, (*network, http.client.HTTPException)):
+        return None
+    return str(e) or type(e).__name__
 
 
 # ----------------------------------------------------------------------------- reading

@@ -18,8 +18,8 @@ from pathlib import Path
 import formats
 import runlock
 import settings
-from layout import run_of
-from util import ArgumentParser, DataError, check_writable, exit_now, run_cli
+from layout import PREPARED_FILES, run_of
+from util import ArgumentParser, DataError, check_not_an_input, check_writable, exit_now, run_cli
 
 PREDICTION_COLUMNS = [f.name for f in formats.FORMATS["predictions"]]  # index, label, pred1 .. pred5
 
@@ -48,6 +48,7 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     dev = resolve_device(device)
     set_threads(s["threads"])
     data = load_prepared(data_dir)
+    check_data_of(res, result_json, data["meta"], Path(data_dir) / "meta.json")
     X, Y = to_device(data["test_x"], dev), to_device(data["test_y"], dev)
     out = {"run": run, "status": res["status"], "seed": res["seed"], "named": res["named"]}
     out.update(val_top1=res["top1"], val_loss=res["val_loss"], train_loss=res["train_loss"])
@@ -69,7 +70,20 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     return out, preds
 
 
+def check_data_of(result: dict, result_json, meta: dict, meta_json) -> None:
+    """The prepared data is the run's: another dataset's test set would score its weights on images
+    of other classes (5 % top-1, exit 0). The comparison train.py makes (a result lacking the data's
+    identity, from an older version, is not known to differ)."""
+    if settings.differences(result["settings"], {"data": meta["data_id"]}):
+        raise DataError(
+            f"{result_json}: run {result['run']!r} was trained on data {result['settings']['data']!r}, "
+            f"but {meta_json} is data {meta['data_id']!r}"
+        )
+
+
 def test_run(args) -> dict:
+    inputs = [args.result, args.model, *(Path(args.data) / name for name in PREPARED_FILES)]
+    check_not_an_input([args.out, args.out_predictions], inputs)
     for path in (args.out, args.out_predictions):  # both or neither: fail before either is written
         check_writable(Path(path))
     with runlock.hold(Path(args.result).parent, "evaluate"):

@@ -15,6 +15,7 @@ no scores (a diverged or invalid run).
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -229,6 +230,18 @@ def _number(v) -> float | None:
         return float(v)
     except ValueError:
         return None
+    except OverflowError:  # a JSON integer of 309+ digits: no float holds it, so the range checks see inf
+        return math.inf if v > 0 else -math.inf
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _shown(v) -> str:
+    """v's repr for an error line: a 400-digit integer's first digits and its length."""
+    text = repr(v)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 def _check_value(f: Field, v, status, path, row):
@@ -262,7 +275,7 @@ def _check_value(f: Field, v, status, path, row):
     if f.nan == "no_scores" and status in NO_SCORES:  # NaN iff: a run that has no scores has none
         raise _bad(path, f.name, f"{v!r} with status {status!r}, which has no scores (NaN)", row)
     if math.isinf(x):
-        raise _bad(path, f.name, f"not a finite number: {v!r}", row)
+        raise _bad(path, f.name, f"not a finite number: {_shown(v)}", row)
     if f.kind == "int" and x != int(x):
         raise _bad(path, f.name, f"not an integer: {v!r}", row)
     if (f.low is not None and x < f.low) or (f.high is not None and x > f.high):
@@ -370,7 +383,10 @@ def _settings_valid(rows, path) -> None:
     """A result's recorded settings: each one this version knows a value of its type and range (one
     it does not know, from another version, is not read)."""
     for k, v in rows[0]["settings"].items():
-        why = settings.value_error(settings.BY_NAME[k], v) if k in settings.BY_NAME else None
+        try:
+            why = settings.value_error(settings.BY_NAME[k], v) if k in settings.BY_NAME else None
+        except OverflowError:  # an integer of 309+ digits, which no float holds
+            why = f"not a finite number: {_shown(v)}"
         if why:
             raise _bad(path, f"settings.{k}", why)
 
@@ -387,7 +403,7 @@ def _suggestion_consistent(rows, path) -> None:
         raise _bad(path, "suggestion", f"{r['suggestion']!r} is above lr_min_loss ({r['lr_min_loss']!r})")
     if r["valid"]:  # the valley rule's lr lies inside the falling stretch, which ends at the lowest loss
         s = r.get("stretch")
-        ok = isinstance(s, list) and len(s) == 2 and all(not isinstance(x, str) and _number(x) is not None for x in s)
+        ok = isinstance(s, list) and len(s) == 2 and all(not isinstance(x, str) and _finite(_number(x)) for x in s)
         if not ok or not 0 < s[0] * (1 - 1e-9) <= r["suggestion"] <= s[1] * (1 + 1e-9):
             raise _bad(path, "stretch", f"must be [from, to] lrs around the suggestion {r['suggestion']!r}, got {s!r}")
         if "lr_min_loss" in r and not math.isclose(s[1], r["lr_min_loss"], rel_tol=1e-9):
@@ -524,19 +540,30 @@ def _frame_rows(df) -> list[dict]:
 
 def read_table(name: str, path, min_rows: int = 1):
     """A TSV of format `name` as a pandas frame (run ids, parents and origins stay text)."""
-    import pandas as pd
-
     text = read_text(path)
     if text and not text.endswith("\n"):
         raise DataError(f"{path}: the last line is cut off (no line end): written by a step that was interrupted?")
-    try:
-        df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise DataError(f"{path}: unreadable TSV ({str(e).strip().splitlines()[0]})") from None
+    df = parse_table(text, path)
     if len(df) < min_rows:
         raise DataError(f"{path}: no rows")
     check_rows(name, _frame_rows(df), path, columns=list(df.columns))
     return typed_frame(name, df)
+
+
+def parse_table(text: str, path):
+    """A TSV's text as a frame of text cells, each row as many fields as the header: pandas makes
+    a row's extra first field the index and shifts every other (`field epoch: not an integer`), and
+    fills a short row's missing ones."""
+    import pandas as pd
+
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text), delimiter="\t") if r]  # pandas skips blank lines
+        for i, r in enumerate(rows[1:], start=1):  # first: pandas refuses some with a line number of its own
+            if len(r) != len(rows[0]):
+                raise DataError(f"{path}: row {i} has {len(r)} fields, the header {len(rows[0])}")
+        return pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False, index_col=False)
+    except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"{path}: unreadable TSV ({str(e).strip().splitlines()[0]})") from None
 
 
 def typed_frame(name: str, df):

@@ -41,10 +41,6 @@ def live_table(kind: str, path: Path):
 def live_rows(kind: str, path: Path) -> tuple:
     """(its complete rows, None), or (None, an error line) where complete rows break the format (a
     row being appended is not one), or (None, None) while it is not there, empty or unreadable."""
-    import io
-
-    import pandas as pd
-
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError):
@@ -54,9 +50,9 @@ def live_rows(kind: str, path: Path) -> tuple:
     if not text:
         return None, None
     try:
-        df = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False)
+        df = formats.parse_table(text, path)
         formats.check_rows(kind, df.to_dict("records"), path, columns=list(df.columns))
-    except (ValueError, DataError, pd.errors.ParserError) as e:
+    except (ValueError, DataError) as e:
         return None, f"error: {error_line(e)}"
     return formats.typed_frame(kind, df), None
 
@@ -84,15 +80,18 @@ def run_epochs(out: str, run: str, default: int) -> int:
 def run_state(out: str, run: str, epochs: int) -> dict:
     """One run: done (with its result), running (epochs so far of how many), failed (its log's error)
     or pending."""
-    result = Path(layout.run_file(out, run, "result"))
-    metrics, broken = live_rows("metrics", Path(layout.run_file(out, run, "metrics")))
+    result, metrics_tsv = Path(layout.run_file(out, run, "result")), Path(layout.run_file(out, run, "metrics"))
+    metrics, broken = live_rows("metrics", metrics_tsv)
     rows = [] if metrics is None else metrics.to_dict("records")
     state = {"run": run, "rows": rows, "epochs_done": len(rows), "epochs": run_epochs(out, run, epochs)}
     if broken:  # complete rows that break the format: shown, not read as "no epoch yet"
         return {**state, "state": "failed", "error": broken}
     if result.exists():
         try:
-            return {**state, "state": "done", "result": formats.read_record("result", result, run=run)}
+            record = formats.read_record("result", result, run=run)
+            # its epochs, as the figures check them: an empty or header-only metrics.tsv is a damaged run
+            formats.check_metrics_of(record, [] if metrics is None else metrics, metrics_tsv)
+            return {**state, "state": "done", "result": record}
         except (DataError, OSError) as e:  # broken, or unreadable (permissions, a stale NFS handle)
             return {**state, "state": "failed", "error": f"error: {error_line(e)}"}
     try:

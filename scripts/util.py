@@ -297,3 +297,22 @@ def check_writable(path: Path) -> None:
         os.unlink(probe)
     except OSError as e:
         raise naming(path, e) from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths are one file: a link or a hard link to it too, where both exist."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one is not there (yet): the same only if they spell the same place
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_not_an_input(outputs, inputs) -> None:
+    """Fail now, before anything is written, where an output is an input or another output: the
+    atomic writer would replace the file the step reads (`evaluate.py --out run/model.pt` replaced
+    the weights with test.json's text), or one output with the other."""
+    outputs, inputs = [Path(p) for p in outputs], [Path(p) for p in inputs]
+    for i, out in enumerate(outputs):
+        for other, what in [*((p, "an input") for p in inputs), *((p, "another output") for p in outputs[:i])]:
+            if _same_file(out, other):
+                raise DataError(f"{out}: the same file as {what} ({other}); give another output path")

@@ -22,7 +22,7 @@ import yaml
 import formats
 import settings
 from config_check import check_config, merge
-from helpers import ROOT, SMOKE, copy_workflow, mounted, script_cmd, small_args, snakemake
+from helpers import ROOT, SMOKE, copy_workflow, mounted, run_train, script_cmd, small_args, snakemake
 
 
 def snapshot(folder: Path) -> dict:
@@ -950,6 +950,96 @@ def test_evaluate_reads_a_result_that_predates_a_setting_with_its_default(prepar
     p = run("evaluate.py", *evaluate_args(outdir / "data/prepared/synthetic", run_dir))
     assert p.returncode == 0, p.stderr
     assert formats.read_record("test", run_dir / "test.json", run=run_dir.name)["status"] == "ok"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(prepared, tmp_path_factory):
+    """One epoch on 300 images, trained here: evaluate.py's inputs without the smoke run (quick tier)."""
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    run_train(prepared, out, "--max-train", 300, "--max-val", 100, epochs=1)
+    return out
+
+
+def tiny_copy(tiny_run, tmp_path) -> Path:
+    shutil.copytree(tiny_run, tmp_path / tiny_run.name)
+    return tmp_path / tiny_run.name
+
+
+def test_evaluate_refuses_prepared_data_of_another_dataset(tiny_run, tmp_path):
+    """Another dataset's test set scored the run's weights on other images: 5 % top-1, and exit 0."""
+    from data import prepare, write_synthetic
+
+    write_synthetic(tmp_path / "raw", n_train=200, n_test=50, seed=1)
+    other = prepare(tmp_path / "raw", tmp_path / "other", "synthetic")
+    run_dir = tiny_copy(tiny_run, tmp_path)
+    before = snapshot(run_dir)
+    p = run("evaluate.py", *evaluate_args(other, run_dir))
+    assert_one_clean_error(p, f"{run_dir / 'result.json'}: run 'run' was trained on data 'synthetic-")
+    assert f"but {other / 'meta.json'} is data 'synthetic-" in p.stderr
+    assert snapshot(run_dir) == before  # neither test.json nor the predictions
+
+
+@pytest.mark.parametrize(
+    "edit, what",
+    [
+        (lambda r: r.update(epochs=10**400), "field epochs: not a finite number: 10000"),
+        (lambda r: r["settings"].update(epochs=10**400), "field settings.epochs: not a finite number: 10000"),
+    ],
+    ids=["epochs", "settings.epochs"],
+)
+def test_an_integer_no_float_holds_is_one_line_naming_the_field(prepared, tiny_run, tmp_path, edit, what):
+    """A JSON integer of 400 digits raised OverflowError (int too large to convert to float)."""
+    run_dir = tiny_copy(tiny_run, tmp_path)
+    edited(run_dir / "result.json", run_dir / "result.json", edit)
+    before = snapshot(run_dir)
+    p = run("evaluate.py", *evaluate_args(prepared, run_dir))
+    assert_one_clean_error(p, f"{run_dir / 'result.json'}: {what}")
+    assert snapshot(run_dir) == before
+
+
+@pytest.mark.parametrize(
+    "option, target, link",
+    [("--out", "model.pt", False), ("--out-predictions", "result.json", True), ("--out", "test_y.npy", False)],
+    ids=["the weights", "a link to the result", "a prepared array"],
+)
+def test_evaluate_refuses_an_output_that_is_one_of_its_inputs(prepared, tiny_run, tmp_path, option, target, link):
+    """`--out run/model.pt` replaced the weights with test.json's text, and exited 0."""
+    data = tmp_path / "prep"
+    shutil.copytree(prepared, data)
+    run_dir = tiny_copy(tiny_run, tmp_path)
+    out = (data if target.endswith(".npy") else run_dir) / target
+    if link:
+        (tmp_path / "link").symlink_to(out)
+        out = tmp_path / "link"
+    args = list(evaluate_args(data, run_dir))
+    args[args.index(option) + 1] = out
+    before = {**snapshot(run_dir), **snapshot(data)}
+    p = run("evaluate.py", *args)
+    assert_one_clean_error(p, f"{out}: the same file as an input")
+    assert {**snapshot(run_dir), **snapshot(data)} == before
+
+
+@pytest.mark.parametrize(
+    "edit, what",
+    [
+        (lambda lines: lines[1].replace("\n", "\t0.5\n"), "row 1 has 12 fields, the header 11"),
+        (
+            lambda lines: lines[1] + lines[1].replace("1\t", "2\t", 1).replace("\n", "\t0.5\n"),
+            "row 2 has 12 fields, the header 11",
+        ),
+        (lambda lines: lines[1].rsplit("\t", 1)[0] + "\n", "row 1 has 10 fields, the header 11"),
+    ],
+    ids=["first row", "second row", "a field short"],
+)
+def test_a_row_with_another_number_of_fields_is_named_not_shifted(tiny_run, tmp_path, capsys, edit, what):
+    """pandas made an extra first field the index and shifted the rest: `field epoch (row 1): not an
+    integer: '0.0146...'`, which names the wrong field."""
+    import util
+
+    src = tiny_run / "metrics.tsv"
+    bad = edited(src, tmp_path / "metrics.tsv", lambda lines: lines[0] + edit(lines))
+    assert util.run_cli(lambda _: formats.read_table("metrics", bad), None) == 1
+    assert capsys.readouterr().err == f"error: {bad}: {what}\n"
 
 
 class Payload:

@@ -19,7 +19,7 @@ import images
 import settings
 import util
 from config_check import SCHEMA, ConfigError, check_config, merge
-from helpers import BIN, ROOT, copy_workflow, mounted, script_cmd, snakemake_env, write_image_folder
+from helpers import BIN, ROOT, copy_workflow, mounted, script_cmd, snakemake, snakemake_env, write_image_folder
 
 LONG = "x" * 300  # one name past every common file system's 255 bytes
 
@@ -298,6 +298,29 @@ def test_a_hard_linked_test_image_is_one_line_from_prepare(data, tmp_path):
     assert [f.name for f in prep.iterdir()] == [".lock"]
 
 
+# ----------------------------------------------------------------------------- the download
+def test_an_offline_download_names_the_url_and_the_way_round_it(tmp_path, monkeypatch, capsys):
+    """Offline, the line was `error: <urlopen error [Errno -2] Name or service not known>`: no URL, no
+    hint. urlopen fails as a name that does not resolve makes it (no network is touched)."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    import data
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    root = tmp_path / "raw"
+    assert data.main(["download", "--root", str(root)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {data.DATASETS['cifar10']['url']}: download failed ([Errno -2] Name or service not known); "
+        "offline, point data.data_dir at the official cifar-10-batches-py folder\n"
+    )
+    assert not list(root.glob("*.tar.gz"))
+
+
 # ----------------------------------------------------------------------------- status.py's options
 def run_status(*args):
     """status.py reads only: it runs in the checkout, on an outdir of the test's own."""
@@ -364,3 +387,19 @@ def test_config_overrides_are_read_as_snakemake_reads_them():
         "ss": ["1", "2"],
         "tt": {"a": ["1", {"b": "c"}]},
     }
+
+
+# ----------------------------------------------------------------------------- Snakemake's options
+def test_grouped_jobs_without_keep_incomplete_are_refused_and_no_gpu_limit_is_noted(tmp_path):
+    """A failed group job has Snakemake remove every member's outputs, the trainings it finished
+    included (tests/test_slurm.py shows it on a live cluster): --groups needs --keep-incomplete."""
+    work = copy_workflow(tmp_path / "clone")
+    out = tmp_path / "out"
+    args = ["--cores", "1", "--configfile", "config/smoke.yaml", "--config", f"outdir={out}"]
+    p = snakemake(work, *args, "--groups", "train=round", check=False)
+    line = one_error_line(p, "--groups: add --keep-incomplete")
+    assert line.startswith("error: ") and not out.exists() and "note:" not in p.stderr, line
+    # where trainings may run on a GPU, a run without a GPU limit is told it shares them
+    p = snakemake(work, *args, "train={device: auto}", "--groups", "train=round", check=False)
+    one_error_line(p, "--groups: add --keep-incomplete")
+    assert "note: no --resources gpu=<GPUs>" in p.stderr, p.stderr

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import formats
-from helpers import copy_workflow, script_cmd
+from helpers import copy_workflow, genome_id, run_train, script_cmd
 
 
 def status(work, *args):
@@ -144,3 +144,49 @@ def test_status_names_a_plan_that_breaks_its_format(tmp_path, smoke):
     plan.write_text(plan.read_text().replace("\tfinal\t", "\tlater\t", 1))
     text = status(work)
     assert re.search(r"^final runs: error: .*plan.tsv: field stage \(row 2\)", text, re.M), text
+
+
+@pytest.fixture(scope="module")
+def finished_run(prepared, tmp_path_factory):
+    """One epoch on 300 images, trained here under its run id: a finished run without the smoke run."""
+    extra = ("--max-train", 300, "--max-val", 100)
+    rid = genome_id(prepared, {"lr": 0.02}, 0, *extra, epochs=1)
+    out = tmp_path_factory.mktemp("runs") / rid
+    run_train(prepared, out, "--genome", rid, *extra, epochs=1)
+    return out
+
+
+def round_of_one(finished_run, tmp_path):
+    """A workflow whose round 0 is that one run, finished: (the workflow, the run's metrics.tsv)."""
+    import shutil
+
+    work = copy_workflow(tmp_path)
+    population = work / "results/smoke/search/rep0/round0/population.tsv"
+    population.parent.mkdir(parents=True)
+    population.write_text(f"individual\trun\torigin\tparents\n0\t{finished_run.name}\trandom\t\n")
+    shutil.copytree(finished_run, work / "results/smoke/runs" / finished_run.name)
+    return work, work / "results/smoke/runs" / finished_run.name / "metrics.tsv"
+
+
+def failed_line(run: str, why: str) -> str:
+    return rf"^  failed +{re.escape(run)}  error: \S*runs/{re.escape(run)}/metrics.tsv: {re.escape(why)}$"
+
+
+@pytest.mark.parametrize("cut", ["empty", "header only"])
+def test_status_flags_a_finished_run_whose_metrics_are_empty(finished_run, tmp_path, cut):
+    """A run with a result.json but no epoch in its metrics.tsv was shown as done, without a remark."""
+    work, metrics = round_of_one(finished_run, tmp_path)
+    assert re.search(r"^every method, search 0, round 0: 1/1 distinct runs trained$", status(work), re.M)
+    metrics.write_text("" if cut == "empty" else metrics.read_text().splitlines(keepends=True)[0])
+    text = status(work)
+    assert "0/1 distinct runs trained" in text, text
+    assert re.search(failed_line(finished_run.name, "0 epochs, but its result.json completed 1"), text, re.M), text
+
+
+def test_status_names_a_metrics_row_with_an_extra_field(finished_run, tmp_path):
+    """pandas made the extra first field the index: `field epoch (row 1): not an integer: '0.0146...'`."""
+    work, metrics = round_of_one(finished_run, tmp_path)
+    header, row = metrics.read_text().splitlines()
+    metrics.write_text(f"{header}\n{row}\t0.5\n")
+    text = status(work)
+    assert re.search(failed_line(finished_run.name, "row 1 has 12 fields, the header 11"), text, re.M), text
