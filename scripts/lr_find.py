@@ -19,8 +19,13 @@ below any lr that trains). A range test whose smoothed loss never falls by 5 %, 
 its batch-to-batch noise could (`NOISE_MARGIN` standard errors of the smoothed loss and of its
 starting level, the noise estimated from successive batches' differences), is refused:
 suggestion.json says `valid: false` with the reason, the log warns, and the report and the verdict
-say the baseline's lr is a fallback. (On flat curves of pure noise, 40-200 steps at 1-22 % noise,
-this accepts at most 4 in 300; the 5 % rule alone accepted up to 230 in 300.)
+say the baseline's lr is a fallback. (On flat curves of pure noise, 1-22 % of the loss per batch,
+this accepts at most 5 in 300 at 40-200 steps and 16 at 20 steps; the 5 % rule alone accepts up to
+261 in 300: `python benchmarks/lr_find_noise.py`, 2026-12-05.) A curve lowest at its
+first steps, the first fifth's median over 5 % above them, is refused as only rising (lower
+start_lr). A valid suggestion whose loss has not risen from its minimum by the end of the range
+keeps a note in its reason: no divergence within the range (raise end_lr), as the falling stretch
+may go on past it.
 
 Outputs in --out: lr_find.tsv (step, lr, loss, smoothed_loss) and suggestion.json; a copy of both in
 --out/by_settings/<key>/, so a setting changed and changed back reuses its range test's losses (the
@@ -109,9 +114,11 @@ def suggest(lrs: list[float], losses: list[float]) -> dict:
     out = {"lr_min_loss": lrs[bottom], "steps": len(lrs)}
     fallback = {**out, "suggestion": lrs[bottom] / 10, "rule": "minimum/10", "valid": False}
     fell = 100 * max(drop, 0) / (abs(level) or 1)
-    if drop < MIN_DROP * abs(level) or bottom < 2:
+    if drop < MIN_DROP * abs(level):
         reason = f"the smoothed loss fell by {fell:.1f} % of its start, less than {100 * MIN_DROP:.0f} %: no descent"
         return {**fallback, "reason": reason}
+    if bottom < 2:  # lowest at the start, the first fifth's median well above it: a rise, not a fall
+        return {**fallback, "reason": "the loss only rises from its first steps: lower lr_find.start_lr"}
     noise = noise_error(losses, bottom)
     if drop < NOISE_MARGIN * noise:
         reason = (
@@ -129,9 +136,17 @@ def suggest(lrs: list[float], losses: list[float]) -> dict:
         "suggestion": mid,
         "rule": "valley",
         "valid": True,
-        "reason": "",
+        "reason": no_divergence(smoothed, bottom, level),
         "stretch": [lrs[start], lrs[bottom]],
     }
+
+
+def no_divergence(smoothed: list[float], bottom: int, level: float) -> str:
+    """A valid suggestion's note ("" if none): a loss that has not risen past its minimum by the end of
+    the range still falls there, so the falling stretch (and the suggestion) may go on above end_lr."""
+    if smoothed[-1] - smoothed[bottom] < MIN_DROP * abs(level):
+        return "no divergence within the range: raise lr_find.end_lr"
+    return ""
 
 
 def range_test(args, step, Xtr, Ytr, device) -> list[tuple]:
@@ -226,6 +241,8 @@ def lr_find(args) -> dict:
     print(f"LR range test: {len(rows)} steps, rule {result['rule']}, suggested lr {result['suggestion']:.3g}")
     if not result["valid"]:
         print(f"warning: the LR range test failed: {result['reason']}; fallback lr {result['suggestion']:.3g}")
+    elif result["reason"]:  # valid, with a note
+        print(f"note: the LR range test: {result['reason']}")
     return result
 
 

@@ -303,6 +303,8 @@ def plot_lr_find(spec, tsv, suggestion, out) -> None:
     hi = min(df["smoothed_loss"].max(), df["smoothed_loss"].iloc[0] * 1.5)  # the blow-up at the end is cut
     ax.set_ylim(lo - 0.05 * abs(hi - lo), hi + 0.05 * abs(hi - lo))
     title = "LR range test (Smith 2015)" if sug["valid"] else "LR range test FAILED: " + sug["reason"]
+    if sug["valid"] and sug["reason"]:  # a valid test's note (lr_find.py: no divergence within the range)
+        title += ": " + sug["reason"]
     ax.set(xscale="log", xlabel="learning rate (log scale)", ylabel="training loss")
     ax.set_title(textwrap.fill(title, 70), color="black" if sug["valid"] else "C3")
     ax.legend()
@@ -311,6 +313,16 @@ def plot_lr_find(spec, tsv, suggestion, out) -> None:
 
 
 # ----------------------------------------------------------------------------- the final comparison
+def comparison_style(r) -> tuple[str, str, str]:
+    """(tick label, runs' colour, mean's colour) of a row of comparison.tsv: a method the verdict failed
+    (its `failed` column: at chance, no scores, a failed range test) is greyed and says so, as it is not
+    compared: drawn like a result, it would read as one."""
+    label, colour = method_style(r["method"])
+    if r["failed"]:
+        return f"{label} (failed)", "0.6", "0.6"
+    return label, colour, "black"
+
+
 def plot_final_comparison(spec, comparison, plan, tests, verdict, out) -> None:
     """Left: every final run's test top-1 per method, the mean and its 95 % interval. Right: the
     winner's curse, the bests' validation fitness in the search next to retrained validation and test."""
@@ -319,14 +331,17 @@ def plot_final_comparison(spec, comparison, plan, tests, verdict, out) -> None:
     runs = verdict_tables.final_scores(plan, tests, spec)
     runs["test top-1 (%)"] = 100 * runs["test_top1"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [1.2, 1]})
-    for i, (_, r) in enumerate(c.iterrows()):
-        label, colour = method_style(r["method"])
+    styles = [comparison_style(r) for _, r in c.iterrows()]
+    for i, ((_, r), (_, colour, marker)) in enumerate(zip(c.iterrows(), styles)):
         d = runs[runs["method"] == r["method"]]
         a1.scatter(i + np.linspace(-0.2, 0.2, len(d)), d["test top-1 (%)"], color=colour, s=30, alpha=0.7)
         low, high = 100 * r["test_top1_ci_low"], 100 * r["test_top1_ci_high"]
         err = None if np.isnan(low) else [[100 * r["test_top1_mean"] - low], [high - 100 * r["test_top1_mean"]]]
-        a1.errorbar(i, 100 * r["test_top1_mean"], yerr=err, fmt="D", color="black", capsize=8, markersize=7)
-    a1.set_xticks(range(len(c)), [method_style(m)[0] for m in c["method"]])
+        a1.errorbar(i, 100 * r["test_top1_mean"], yerr=err, fmt="D", color=marker, capsize=8, markersize=7)
+    a1.set_xticks(range(len(c)), [tick for tick, _, _ in styles])
+    for text, (_, _, marker) in zip(a1.get_xticklabels(), styles):
+        text.set_color(marker)
+    c["label"] = [tick for tick, _, _ in styles]  # the winner's curse names a failed method so too
     a1.set(ylabel="test top-1 (%)", title="Test top-1: every final run; mean and 95 % interval")
     curse = c[c["method"] != "baseline"].melt(
         id_vars="label", value_vars=["search_fitness_mean", "val_top1_mean", "test_top1_mean"]

@@ -41,6 +41,7 @@ from util import ArgumentParser, DataError, atomic_write_bytes, atomic_write_tex
 
 METRICS = list(formats.COMPARED)
 LEVEL = 0.95
+SAME = 1e-12  # values within this are one value: means of equal scores in another order differ in the last bit
 
 
 # ----------------------------------------------------------------------------- Student's t
@@ -80,11 +81,21 @@ def t_cdf(t: float, df: float) -> float:
 
 def t_quantile(p: float, df: float) -> float:
     """Student's t quantile by bisection on its distribution function."""
-    lo, hi = -1e3, 1e3
-    for _ in range(200):
+    if not 0 < p < 1:
+        raise ValueError(f"a quantile's probability must be in (0, 1), got {p!r}")
+    hi = 1e3
+    while t_cdf(hi, df) < max(p, 1 - p):  # a high level at a low df lies past any fixed bracket (df 1, 99.99 %: 3183)
+        hi *= 2
+    lo = -hi  # the distribution is symmetric: both tails are bracketed
+    for _ in range(200):  # 200 halvings of any bracket below 1e45 leave it under 1e-15 wide
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
     return (lo + hi) / 2
+
+
+def flat(values: list[float]) -> bool:
+    """No spread to build an interval from: every value the same, to within SAME."""
+    return max(values) - min(values) <= SAME
 
 
 def interval(values: list[float]) -> tuple[float, float, float]:
@@ -92,7 +103,7 @@ def interval(values: list[float]) -> tuple[float, float, float]:
     reach past them; NaN bounds with fewer than two values or none that differ (no spread to build an
     interval from, not a certain mean)."""
     m = statistics.fmean(values)
-    if len(values) < 2 or statistics.stdev(values) == 0:
+    if len(values) < 2 or flat(values):
         return m, math.nan, math.nan
     half = t_quantile((1 + LEVEL) / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
     return m, max(0.0, m - half), min(1.0, m + half)
@@ -105,9 +116,9 @@ def welch(a: list[float], b: list[float], level: float = LEVEL) -> tuple[float, 
     diff = statistics.fmean(a) - statistics.fmean(b)
     if len(a) < 2 or len(b) < 2:
         return diff, math.nan, math.nan
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    if va == 0 or vb == 0:
+    if flat(a) or flat(b):
         return diff, math.nan, math.nan
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
     df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     half = t_quantile((1 + level) / 2, df) * math.sqrt(va + vb)
     return diff, max(-1.0, diff - half), min(1.0, diff + half)
@@ -133,7 +144,9 @@ def final_scores(plan_tsv, tests, spec: dict):
 def units(df) -> tuple[list[float], str]:
     """A method's replicated unit: the mean test top-1 of each search when it ran more than one,
     else each seed's (NaN where a final run has no scores: compare() names such a method failed)."""
-    per_repeat = df.groupby("repeat")["test_top1"].agg(lambda s: s.mean(skipna=False))  # pandas 2 has no skipna here
+    # fmean sums exactly (math.fsum): pandas' running sum gives the same scores in another order means that
+    # differ in the last bit (0.7, 0.3, 0.7791 and 0.7791, 0.3, 0.7), a spread where there is none; NaN stays NaN
+    per_repeat = df.groupby("repeat")["test_top1"].agg(statistics.fmean)
     if len(per_repeat) > 1:
         return list(per_repeat), "repeats"
     return list(df["test_top1"]), "seeds"
@@ -273,9 +286,24 @@ def runs_named(df) -> str:
     return ", ".join(f"repeat {r['repeat']} seed {r['seed']}" for _, r in df.iterrows())
 
 
+def low_runs(label: str, df, chance: float) -> list[str]:
+    """The searches and final runs of a method (or the baseline) that did not fail yet scored at or below
+    chance: averaged in, as they happened, and named, so a reader sees why its interval is wide."""
+    out = []
+    per = df.groupby("repeat")["test_top1"].agg(statistics.fmean)  # as units()
+    low = [int(k) for k, v in per.items() if not v > chance + 1e-9] if len(per) > 1 else []
+    if low:
+        which = ", ".join(map(str, low))
+        out.append(f"{label}: the best of repeat(s) {which} retrained at or below chance; averaged in.")
+    runs = df[~(df["test_top1"] > chance + 1e-9) & ~df["repeat"].isin(low)]  # a named search's seeds: once
+    if len(runs):
+        out.append(f"{label}: final run(s) {runs_named(runs)} scored at or below chance ({pct(chance)}); averaged in.")
+    return out
+
+
 def failure_sentences(c, scores, chance: float, suggestion: dict, baseline: dict) -> list[str]:
-    """Which methods failed and why, naming the final runs at fault; a search whose retrained best is at
-    or below chance is named too where its method's mean is not (it is averaged in, as it happened)."""
+    """Which methods failed and why, naming the final runs at fault; a search or a final run at or below
+    chance is named too where its method's (or the baseline's) mean is not (low_runs)."""
     out = []
     for _, r in c[c["failure"] == "no_scores"].iterrows():
         df = scores[(scores["method"] == r["method"]) & scores["test_top1"].isna()]
@@ -283,12 +311,8 @@ def failure_sentences(c, scores, chance: float, suggestion: dict, baseline: dict
             f"{r['label']} failed: final run(s) {runs_named(df)} have no test scores (diverged, or an invalid "
             "genome); it is not compared."
         )
-    for _, r in c[~c["failed"] & (c["method"] != "baseline")].iterrows():
-        per = scores[scores["method"] == r["method"]].groupby("repeat")["test_top1"].mean()
-        low = [int(k) for k, v in per.items() if not v > chance + 1e-9]
-        if low and len(per) > 1:
-            which = ", ".join(map(str, low))
-            out.append(f"{r['label']}: the best of repeat(s) {which} retrained at or below chance; averaged in.")
+    for _, r in c[~c["failed"]].iterrows():
+        out += low_runs(r["label"], scores[scores["method"] == r["method"]], chance)
     out += [
         f"{r['label']} failed: its test top-1 ({pct(r['test_top1_mean'])}) is at or below chance ({pct(chance)}); "
         "it is not compared."

@@ -3,6 +3,7 @@ built curves (lr_find.suggest)."""
 
 import json
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,11 @@ import pytest
 import formats
 import lr_find
 import verdict
+from helpers import ROOT
 from lr_find import suggest
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from lr_find_noise import curve  # noqa: E402  (the curves the noise benchmark measures)
 
 T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 5: 2.5706, 10: 2.2281, 30: 2.0423}  # Student's t tables
 
@@ -20,6 +25,15 @@ T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 5: 2.5706, 10: 2.2281, 30: 2.0423}  # 
 def test_t_quantiles_match_the_tables(df):
     assert verdict.t_quantile(0.975, df) == pytest.approx(T975[df], abs=1e-3)
     assert verdict.t_cdf(T975[df], df) == pytest.approx(0.975, abs=1e-5)
+
+
+def test_t_quantiles_past_a_thousand_are_found_not_cut_at_the_bracket():
+    """df 1 (Welch's df can be near it) at a family-wise level of many comparisons: the quantile is
+    tan(pi (p - 1/2)), 3183 at 99.99 %, past the old fixed bracket of +-1000."""
+    for p in (0.9999, 0.0001, 0.99999):
+        assert verdict.t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-9)
+    with pytest.raises(ValueError, match="must be in"):
+        verdict.t_quantile(1.0, 3)
 
 
 def test_interval_and_welch():
@@ -143,6 +157,19 @@ def test_a_search_at_chance_is_named_and_averaged_in():
     assert "GA: the best of repeat(s) 1 retrained at or below chance; averaged in." in text
 
 
+def test_every_final_run_at_chance_is_named_for_one_search_and_the_baseline_too():
+    """A 7 % seed among 80 % ones is averaged in whatever the number of searches, and named, the
+    baseline's too; a search named at chance is not named again seed by seed."""
+    c, d, text = judge({"ga": {0: [0.80, 0.07, 0.82]}, "baseline": {0: [0.80, 0.07, 0.82]}})
+    assert not c["failed"].any()
+    for who in ("GA", "baseline"):
+        assert f"{who}: final run(s) repeat 0 seed 2 scored at or below chance (10.00 %); averaged in." in text
+    c, d, text = judge({"ga": {0: [0.80, 0.05], 1: [0.10, 0.10]}, "baseline": {0: [0.7, 0.71]}})
+    assert "GA: the best of repeat(s) 1 retrained at or below chance; averaged in." in text
+    assert "GA: final run(s) repeat 0 seed 2 scored at or below chance" in text and "repeat 1 seed" not in text
+    assert "baseline: final run" not in text
+
+
 def test_the_differences_hold_together_at_95_percent():
     """Five comparisons (three methods and the baseline): each interval at 99 %, so that reading the
     whole table finds a difference by chance at most 5 % of the time; one comparison: 95 %."""
@@ -181,6 +208,14 @@ def test_identical_repeats_give_no_interval_not_a_zero_width_one():
     c, d, text = judge({"ga": flat, "random": flat, "baseline": {0: [0.77, 0.775, 0.78]}})
     assert d["ci_low"].isna().all() and not d["distinguishable"].any()
     assert "GA vs baseline: +2.50 points, no interval" in text and "Bonferroni" not in text  # no intervals to hold
+    # the same scores in another order: a running sum's means differ in the last bit, which must not
+    # read as a spread (a zero-width interval, "distinguishable" from no evidence)
+    ga = {0: [0.7, 0.3, 0.7791], 1: [0.7791, 0.3, 0.7]}
+    rnd = {r: [v - 0.01 for v in seeds] for r, seeds in ga.items()}
+    c, d, text = judge({"ga": ga, "random": rnd, "baseline": {0: [0.5, 0.52, 0.51]}})
+    assert c["test_top1_ci_low"].iloc[:2].isna().all() and not d["distinguishable"].any()
+    assert "GA 59.30 % [no interval: every value the same]" in text and "59.30 %, 59.30 %" not in text
+    assert "GA vs baseline: +8.30 points, no interval" in text
 
 
 def test_a_baseline_above_chance_after_a_failed_range_test_is_failed_unless_its_lr_is_set():
@@ -202,17 +237,6 @@ def test_the_tables_pass_their_contracts(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the LR finder's rule
-def curve(n=100, start=1e-7, end=10.0, seed=0, fall=(60, 80), noise=0.02, level=2.3, bottom=1.2):
-    """lrs and per-batch losses: flat and noisy, then falling over `fall`, then diverging."""
-    lrs = [float(x) for x in start * (end / start) ** (np.arange(n) / (n - 1))]
-    rng = np.random.default_rng(seed)
-    loss = np.full(n, level)
-    a, b = fall
-    loss[a:b] = np.linspace(level, bottom, b - a)
-    loss[b:] = bottom * np.exp(np.linspace(0, 3, n - b))
-    return lrs, [float(x) for x in loss + rng.normal(0, noise, n)]
-
-
 def test_the_valley_rule_picks_an_lr_inside_the_falling_stretch():
     lrs, loss = curve()
     s = suggest(lrs, loss)
@@ -239,6 +263,27 @@ def test_a_range_test_rising_from_its_first_steps_is_refused_not_a_crash():
     s = suggest(lrs, [2.0] * 4 + [1.0] * 5 + [3.0] * 91)  # the first fifth's median is the rise
     assert not s["valid"] and "rose from its first steps" in s["reason"]
     assert not suggest(lrs, [0.0] * 100)["valid"]  # a zero loss: no division by its level
+
+
+def test_a_range_test_lowest_at_its_first_steps_is_said_to_only_rise():
+    """Lowest at the start, the first fifth's median more than 5 % above it: a rise, said as one, not
+    as "fell by 6.9 %, less than 5 %" (a flat curve lowest there by chance fell by less than 5 %)."""
+    lrs = [1e-7 * 1e8 ** (i / 99) for i in range(100)]
+    for loss in (np.linspace(2.3, 5, 100), [5.0, 3.0, *np.linspace(3.1, 6, 98)]):
+        s = suggest(lrs, [float(x) for x in loss])
+        assert not s["valid"] and s["rule"] == "minimum/10"
+        assert s["reason"] == "the loss only rises from its first steps: lower lr_find.start_lr", s
+
+
+def test_a_range_test_that_never_diverges_is_valid_with_a_note():
+    """A loss still falling at end_lr: the suggestion holds, but the falling stretch may go on past the
+    range; suggestion.json's reason says so (its contract unchanged), a diverging curve has none."""
+    lrs = [1e-7 * 1e8 ** (i / 99) for i in range(100)]
+    s = suggest(lrs, [float(x) for x in np.linspace(2.3, 0.5, 100)])
+    assert s["valid"] and s["rule"] == "valley"
+    assert s["reason"] == "no divergence within the range: raise lr_find.end_lr"
+    assert suggest(*curve())["reason"] == ""
+    formats.check_rows("suggestion", [s], "suggestion.json")
 
 
 def test_a_range_test_with_no_descent_is_refused():
@@ -299,6 +344,17 @@ def test_lr_find_warns_and_records_a_failed_test(prepared, tmp_path):
     assert p.returncode == 0, p.stderr
     s = json.loads((out / "suggestion.json").read_text())
     assert not s["valid"] and "warning: the LR range test failed" in p.stdout
+
+
+def test_the_final_comparison_marks_a_failed_method():
+    """A method the verdict failed (comparison.tsv's `failed`) is greyed and labelled so, not drawn as a
+    result among the others."""
+    import plots
+
+    c, _, _ = judge({"ga": {0: [0.90, 0.91]}, "random": {0: [0.05, 0.06]}, "baseline": {0: [0.7, 0.71]}})
+    styles = {r["method"]: plots.comparison_style(r) for _, r in c.iterrows()}
+    assert styles["random"] == ("random search (failed)", "0.6", "0.6")
+    assert styles["ga"][0] == "GA" and styles["ga"][2] == "black" and "(failed)" not in styles["baseline"][0]
 
 
 # ----------------------------------------------------------------------------- the search-progress figure
