@@ -5,8 +5,10 @@ ends, its genome as hparams with its fitness and status, so that
 
 shows every individual, and the HParams tab the whole search. Offline files in TensorBoard's record
 format, one folder per run. Only the holder of the run's lock writes (runlock.py); on a resume the
-folder is rewritten from the checkpoint's rows, so no epoch appears twice. A record cut off by a kill
-is the last one of its file, and TensorBoard's reader stops before it.
+folder is rewritten from the checkpoint's rows into a file TensorBoard does not read (no "tfevents" in
+its name), renamed to an event file only once the old ones are gone, so no epoch appears twice, even
+after a kill between the two. A record cut off by a kill is the last one of its file, and
+TensorBoard's reader stops before it.
 
 Events are not precious (metrics.tsv is the record): a failed write (a full disk) is one warning
 line, the run's events stop there and training goes on. So the file is written here, in the calling
@@ -36,6 +38,7 @@ SCALARS = {  # metrics.tsv column -> TensorBoard tag
     "test_top1": "accuracy/top1_test",
 }
 EVENTS = "events.out.tfevents.*"
+PARTIAL = ".partial-events.*"  # a rewrite not yet renamed: TensorBoard reads names with "tfevents" only
 _files = itertools.count()  # two logs of one process in one second get different names
 
 
@@ -74,21 +77,24 @@ class RunLog:
     def __init__(self, folder: str | Path, rows: list[dict]):
         self.folder = Path(folder)
         self.file, self.path, self.size, self.header = None, None, 0, 0  # no file: not writing
-        old = sorted(self.folder.glob(EVENTS))  # an interrupted run's: rewritten below
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_files)}"
+        old = sorted(self.folder.glob(EVENTS)) + sorted(self.folder.glob(PARTIAL))  # rewritten below
+        stamp = f"{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{next(_files)}"
+        partial = self.folder / PARTIAL.replace("*", stamp)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.folder / name, "xb", buffering=0)  # unbuffered: what write() took is in the file
+            self.file = open(partial, "xb", buffering=0)  # unbuffered: what write() took is in the file
         except OSError as e:
             self._stop(e)
             return
-        self.path = self.folder / name  # ours from here on: removed if it ends with no epoch
+        self.path = partial  # ours from here on: removed if it ends with no epoch
         header = _record(_event(file_version="brain.Event:2"))
         self.header = len(header)
         self._write(header + b"".join(_record(self._epoch_event(row)) for row in rows))
         try:
             for path in old if self.file else []:  # the new file holds all they did: only now may they go
                 path.unlink(missing_ok=True)
+            if self.file:  # then it becomes what TensorBoard reads (the open file is renamed with it)
+                self.path = partial.replace(self.folder / EVENTS.replace("*", stamp))
         except OSError as e:
             self._stop(e)
 

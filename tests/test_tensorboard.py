@@ -144,6 +144,27 @@ def test_a_full_disk_at_the_start_leaves_no_file_and_keeps_the_old_events(tmp_pa
     assert list((tmp_path / "run").iterdir()) == [before] and before.read_bytes() == content
 
 
+def test_a_kill_between_a_resume_s_rewrite_and_removing_the_old_file_shows_each_epoch_once(tmp_path, monkeypatch):
+    """The rewrite is named for TensorBoard only after the old events are gone: killed in between,
+    the reader sees the old file alone; the next resume clears both and writes one file."""
+    RunLog(tmp_path / "run", [ROW]).close()  # an interrupted run's events
+
+    def killed(self, missing_ok=False):
+        raise KeyboardInterrupt  # SIGINT's exception, standing in for a kill at this instant
+
+    monkeypatch.setattr(tensorboard_log.Path, "unlink", killed)
+    with pytest.raises(KeyboardInterrupt):
+        RunLog(tmp_path / "run", [ROW, {**ROW, "epoch": 2}])
+    monkeypatch.undo()
+    ea, _ = read(tmp_path / "run")
+    assert [s.step for s in ea.Scalars("accuracy/top1_validation")] == [1]  # the old file's, once
+    log = RunLog(tmp_path / "run", [ROW, {**ROW, "epoch": 2}])  # the next resume
+    log.close()
+    assert [p.name.startswith("events.out.tfevents.") for p in (tmp_path / "run").iterdir()] == [True]
+    ea, _ = read(tmp_path / "run")
+    assert [s.step for s in ea.Scalars("accuracy/top1_validation")] == [1, 2]
+
+
 FILE_SIZE_LIMIT = """
 import resource, signal, sys
 sys.path.insert(0, sys.argv[1])
