@@ -85,19 +85,28 @@ def test_the_light_steps_import_neither_torch_nor_the_plotting_stack():
     )
     p = run_python(code)
     assert p.returncode == 0, p.stderr
+    p = run_python("import sys, plots\nassert 'torch' not in sys.modules and 'optuna' not in sys.modules\n")
+    assert p.returncode == 0, p.stderr  # the figure steps: their plotting stack only
 
 
 def test_the_timing_benchmark_fails_ci_when_a_goal_is_missed():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from ga_timing import goals_missed
 
-    ok = {"wall_s": 120.0, "train_median_s": {"outside_epochs": 1.9}}
+    kinds = {"light": {"median_s": 0.3}, "figure": {"median_s": 0.8}}
+    ok = {"wall_s": 120.0, "train_median_s": {"outside_epochs": 1.9}, "per_kind": kinds}
     assert goals_missed(ok, 1.1, 180, 1) == []
-    slow = {"wall_s": 200.0, "train_median_s": {"outside_epochs": 2.3}}
+    slow = {
+        "wall_s": 200.0,
+        "train_median_s": {"outside_epochs": 2.3},
+        "per_kind": {**kinds, "light": {"median_s": 1.4}},
+    }
     assert goals_missed(slow, 1.1, 180, 1) == [
         "wall clock 200.0 s > 180 s",
         "train fixed cost - import torch = 1.20 s > 1 s",
+        "median light job 1.40 s > 1 s",
     ]
+    assert goals_missed(slow, 1.1, None, 1)[0].startswith("train fixed cost")  # a GPU run: no wall goal
     assert "the fixed cost is unknown" in goals_missed({**ok, "train_median_s": {}}, 1.1, 180, 1)[0]
 
 
