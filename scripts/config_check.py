@@ -346,14 +346,17 @@ def check_genes(config: dict, spec: dict) -> None:
 
 
 def check_space_size(spec: dict) -> None:
-    """With unique genomes, every method trains the budget's distinct genomes: a space of integer and
-    categorical genes must hold that many, or the searches would repeat genomes and not say so."""
+    """With unique genomes, round 0 needs a population of distinct genomes (an error), and every method
+    the budget's (a note: the searches then repeat genomes, each named in its step's log)."""
     size, needed = spec["space"].size(), budget(spec)
-    if spec["unique"] and size < needed:
+    if not spec["unique"] or size >= needed:
+        return
+    what = f"ga.genes: the space holds {size} distinct genomes"
+    if size < spec["population"]:
         raise ConfigError(
-            f"config key ga.genes: the space holds {size} distinct genomes, fewer than the {needed} every "
-            "method trains (ga.population, ga.generations, ga.elites): widen a gene, or set ga.unique: false"
+            f"config key {what}, fewer than ga.population ({spec['population']}): widen a gene, or set ga.unique: false"
         )
+    print(f"note: {what}, fewer than the {needed} every method trains: they will repeat genomes", file=sys.stderr)
 
 
 def check_shortcut_gene(spec: dict, archs: list) -> None:
@@ -381,6 +384,23 @@ def check_early_stop(config: dict, spec: dict) -> None:
             f"config key ga.early_stop.epoch: {stop['epoch']} must be below the fewest epochs a search run "
             f"trains ({source}: {fewest})"
         )
+
+
+def check_final_lr(config: dict, spec: dict) -> None:
+    """The one-cycle schedule ends at lr / (div_factor x final_div): at most its peak, lr, for the
+    baseline's fixed values and for the genes' smallest (the schedule figure checks that lr peaks)."""
+    train = config["train"]
+    pairs = [(train["div_factor"], train["final_div"], "train.final_div")]
+    genes = spec["space"].named("final_div") or spec["space"].named("div_factor")
+    if genes:
+        div = (smallest(spec, "div_factor") or [train["div_factor"]])[0]
+        pairs.append((div, (smallest(spec, "final_div") or [train["final_div"]])[0], bound_key(genes[0], "low")))
+    for div, final, key in pairs:
+        if div * final < 1:
+            raise ConfigError(
+                f"config key {key}: div_factor x final_div = {div * final:g} is below 1: the schedule would end "
+                "above its peak lr"
+            )
 
 
 def check_augment(config: dict, spec: dict) -> None:
@@ -463,6 +483,7 @@ def check_config(config: dict) -> dict:
     check_genes(config, spec)
     check_data(config, spec)
     check_augment(config, spec)
+    check_final_lr(config, spec)
     check_ranges(config)
     check_optimizer(config, spec)
     return config
@@ -503,13 +524,24 @@ class UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: its keys may be overridden here
+                continue
+            key = "=" if key_node.tag == "tag:yaml.org,2002:value" else self.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 continue  # a list or mapping as a key: PyYAML's own error names it
             if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
+
+
+def unique_pairs(path, pairs: list) -> dict:
+    """A JSON object whose keys are distinct (json, as PyYAML, keeps a repeated key's last value)."""
+    keys = [k for k, _ in pairs]
+    twice = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"{path}: key {twice!r} given twice")
+    return dict(pairs)
 
 
 def _kind(value) -> str:
@@ -535,9 +567,12 @@ def read_config_file(path) -> dict:
             f"{path}: unreadable config (not UTF-8 text: byte {e.start} is {e.object[e.start]:#04x})"
         ) from None
     try:
-        config = yaml.load(text, Loader=UniqueKeyLoader)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: {yaml_problem(e, text)}") from None
+        config = json.loads(text, object_pairs_hook=lambda pairs: unique_pairs(path, pairs))  # as Snakemake: JSON first
+    except json.JSONDecodeError:
+        try:
+            config = yaml.load(text, Loader=UniqueKeyLoader)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: {yaml_problem(e, text)}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: not a mapping of config keys ({_kind(config)})")
     return config

@@ -61,7 +61,14 @@ SETTINGS = (
     S("max_momentum", 0.95, "momentum at start and end", "train.max_momentum", low=0),
     S("pct_start", 0.25, "fraction of steps warming up", "train.pct_start", low=0, high=1, open=True),
     S("div_factor", 25.0, "initial lr = lr / div_factor (>= 1: lr is the peak)", "train.div_factor", low=1),
-    S("final_div", 1e4, "final lr = initial lr / final_div (>= 1)", "train.final_div", low=1),
+    S(
+        "final_div",
+        1e4,
+        "final lr = initial lr / final_div (lr / final_div / div_factor <= lr)",
+        "train.final_div",
+        low=0,
+        open=True,
+    ),
     S("label_smoothing", 0.0, "label smoothing of the training loss", "train.label_smoothing", low=0, high=1),
     # the paper's step recipe (the degradation experiment's): not genes, as the search sets no milestones
     # (a step genome would train at a constant lr) and its budget is in epochs (early stopping, figures)

@@ -116,14 +116,17 @@ BAD_CONFIGS = {
         "train: {cutout: 40}\nga: {genes: {cutout: {low: 0, high: 8}}}",
         "train.cutout",
     ),
-    "a space smaller than the budget of distinct genomes": (
-        "ga: {genes: {lr: null, wd: null, mom: null, arch: {choices: [resnet20, resnet32]},"
-        " flip: {choices: [true, false]}}}",
-        "ga.genes: the space holds 4 distinct genomes, fewer than the 8 every method trains",
+    "a space smaller than the population": (
+        "ga: {genes: {lr: null, wd: null, mom: null, arch: {choices: [resnet20, resnet32]}}}",
+        "ga.genes: the space holds 2 distinct genomes, fewer than ga.population (4)",
     ),
     "a schedule starting above its peak": ("train: {div_factor: 0.5}", "train.div_factor"),
     "a div_factor gene below 1": ("ga: {genes: {div_factor: {low: 0.5, high: 50.0}}}", "ga.genes.div_factor.low"),
-    "a final lr above the peak": ("train: {final_div: 0.01}", "train.final_div"),
+    "a final lr above the peak": ("train: {final_div: 0.01}", "train.final_div: div_factor x final_div = 0.25"),
+    "a final_div gene ending above the peak": (
+        "ga: {genes: {final_div: {low: 0.01, high: 100.0, log: true}}}",
+        "ga.genes.final_div.low: div_factor x final_div = 0.25",
+    ),
     "epochs past any use": ("train: {epochs: 1.0e+30}", "train.epochs"),
     "an lr float32 cannot hold": ("baseline: {lr: 1.0e+39}", "baseline.lr"),
     "threads past any machine": ("train: {threads: 100000000000000000000}", "train.threads"),
@@ -310,3 +313,13 @@ def test_one_repeat_takes_final_seeds_past_the_search_seed_stride(smoke_config):
     assert check_config(config)["final"]["seeds"] == 1_000_000
     with pytest.raises(ConfigError, match="final.seeds: search.repeats x final.seeds"):
         check_config(merge(config, {"search": {"repeats": 2}}))
+
+
+def test_a_space_smaller_than_the_budget_is_a_note_and_a_final_div_below_1_can_end_below_the_peak(smoke_config, capsys):
+    """2 x 2 genomes for a budget of 8: the searches repeat genomes, said once at the check (a config
+    that ran before stays accepted); final_div 0.4 with div_factor 25 anneals to lr / 10, below the peak."""
+    genes = {"lr": None, "wd": None, "mom": None, "arch": {"choices": ["resnet20", "resnet32"]}}
+    genes["flip"] = {"choices": [True, False]}
+    check_config(merge(copy.deepcopy(smoke_config), {"ga": {"genes": genes}, "train": {"final_div": 0.4}}))
+    note = "note: ga.genes: the space holds 4 distinct genomes, fewer than the 8 every method trains"
+    assert capsys.readouterr().err == f"{note}: they will repeat genomes\n"

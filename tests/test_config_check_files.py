@@ -32,6 +32,7 @@ BAD_FILES = {  # name: (content, what the error line says after the file's name)
         b"train: {epochs: 3, epochs: 4}\n",
         "unreadable YAML at line 1, column 20: key 'epochs' given twice",
     ),
+    "a key twice in JSON": (b'{"train": {"epochs": 3, "epochs": 4}}\n', "key 'epochs' given twice"),
     "a list as a key": (b"[1, 2]: 3\n", "unreadable YAML at line 1, column 1: found unhashable key"),
 }
 
@@ -66,9 +67,18 @@ def test_a_missing_config_file_is_one_error_line_naming_it(tool, tmp_path):
     assert p.returncode == 1 and p.stderr == f"error: {path}: unreadable config (No such file or directory)\n"
 
 
-def test_a_good_override_file_still_passes(tmp_path):
-    path = tmp_path / "over.yaml"
-    path.write_text("# a comment first\nga: {population: 6}\n")
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("over.yaml", "# a comment first\nga: {population: 6}\n"),
+        # a merge key and an anchor: the merged keys may be given again beside it (not "given twice")
+        ("merge.yaml", "ga:\n  mutation: &m {threshold: 0.2}\n  crossover:\n    <<: {point: 2}\n    point: 1\n"),
+        ("tabs.json", '{\n\t"ga": {"population": 6}\n}\n'),  # JSON, as Snakemake reads it first: tabs allowed
+    ],
+)
+def test_a_good_override_file_still_passes(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
     p = run("config_check", path)
     assert p.returncode == 0 and p.stdout == "config ok\n", p.stderr
 

@@ -396,10 +396,13 @@ def test_grouped_jobs_without_keep_incomplete_are_refused_and_no_gpu_limit_is_no
     work = copy_workflow(tmp_path / "clone")
     out = tmp_path / "out"
     args = ["--cores", "1", "--configfile", "config/smoke.yaml", "--config", f"outdir={out}"]
+    other = ["--config", f"outdir={tmp_path / 'other'}", "--until", "synthetic_data"]
+    p = snakemake(work, *args, *other, "--groups", "evaluate=tests", check=False)
+    assert p.returncode == 0 and (tmp_path / "other" / "data").is_dir(), p.stderr  # no training to lose: it runs
     p = snakemake(work, *args, "--groups", "train=round", check=False)
     line = one_error_line(p, "--groups: add --keep-incomplete")
     assert line.startswith("error: ") and not out.exists() and "note:" not in p.stderr, line
     # where trainings may run on a GPU, a run without a GPU limit is told it shares them
-    p = snakemake(work, *args, "train={device: auto}", "--groups", "train=round", check=False)
+    p = snakemake(work, *args, "train={device: cuda}", "--groups", "train=round", check=False)
     one_error_line(p, "--groups: add --keep-incomplete")
     assert "note: no --resources gpu=<GPUs>" in p.stderr, p.stderr

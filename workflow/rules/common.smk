@@ -2,6 +2,7 @@ import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -114,7 +115,9 @@ def check_groups():
     it finished included, and its retry trains them again from their first epoch. train.py writes a
     run's outputs whole, so a kept run is complete and its retry keeps it (`kept, not trained again`).
     """
-    grouped = workflow.group_settings and workflow.group_settings.overwrite_groups
+    groups = workflow.group_settings.overwrite_groups if workflow.group_settings else {}
+    # the train rule, also as a module's rule (use rule * from resnet_ga as resnet_ga_*)
+    grouped = [r for r in groups if r == "train" or r.endswith("_train")]
     if grouped and not workflow.execution_settings.keep_incomplete:
         sys.exit(
             "error: --groups: add --keep-incomplete, or a failed group job has Snakemake delete the "
@@ -126,8 +129,11 @@ def check_gpu_limit():
     """Locally, Snakemake starts as many jobs as --cores allows unless --resources limits them: without
     gpu=<GPUs>, several trainings share a GPU (or wait for one: scripts/gpu_slots.py). A note, not an
     error: it runs, only slower."""
-    local = workflow.local_exec and config["train"]["device"] != "cpu"
-    if local and "gpu" not in workflow.global_resources:
+    device = config["train"]["device"]
+    # a GPU that `auto` would take, seen without torch: NVIDIA's driver tools on the PATH
+    nvidia = shutil.which("nvidia-smi") is not None
+    gpu = device == "cuda" or (device == "auto" and nvidia)
+    if workflow.local_exec and gpu and "gpu" not in workflow.global_resources:
         print(
             "note: no --resources gpu=<GPUs>: as many trainings as --cores allows run at once and share "
             "the GPUs (README: --cores 1 --resources gpu=1)",
