@@ -315,7 +315,7 @@ def test_one_repeat_takes_final_seeds_past_the_search_seed_stride(smoke_config):
         check_config(merge(config, {"search": {"repeats": 2}}))
 
 
-def test_a_space_smaller_than_the_budget_is_a_note_and_a_final_div_below_1_can_end_below_the_peak(smoke_config, capsys):
+def test_notes_a_small_space_and_a_short_range_test_and_a_final_div_below_1_ending_below_the_peak(smoke_config, capsys):
     """2 x 2 genomes for a budget of 8: the searches repeat genomes, said once at the check (a config
     that ran before stays accepted); final_div 0.4 with div_factor 25 anneals to lr / 10, below the peak."""
     genes = {"lr": None, "wd": None, "mom": None, "arch": {"choices": ["resnet20", "resnet32"]}}
@@ -323,3 +323,5 @@ def test_a_space_smaller_than_the_budget_is_a_note_and_a_final_div_below_1_can_e
     check_config(merge(copy.deepcopy(smoke_config), {"ga": {"genes": genes}, "train": {"final_div": 0.4}}))
     note = "note: ga.genes: the space holds 4 distinct genomes, fewer than the 8 every method trains"
     assert capsys.readouterr().err == f"{note}: they will repeat genomes\n"
+    check_config(merge(copy.deepcopy(smoke_config), {"lr_find": {"steps": 20}}))
+    assert capsys.readouterr().err == "note: lr_find.steps below 40: the LR finder may take noise for a descent\n"
