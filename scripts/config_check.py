@@ -570,11 +570,19 @@ def read_config_file(path) -> dict:
         ) from None
     try:
         config = json.loads(text, object_pairs_hook=lambda pairs: unique_pairs(path, pairs))  # as Snakemake: JSON first
-    except json.JSONDecodeError:
+    except ConfigError:
+        raise
+    except (ValueError, RecursionError):  # not JSON (or past its digit or nesting limits): YAML, as Snakemake
         try:
             config = yaml.load(text, Loader=UniqueKeyLoader)
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: {yaml_problem(e, text)}") from None
+        except (ValueError, RecursionError) as e:  # an integer past Python's 4300 digits, nesting too deep
+            raise ConfigError(f"{path}: unreadable config ({str(e).splitlines()[0] or type(e).__name__})") from None
+    try:
+        json.dumps(config, default=str)  # an alias inside its own anchor (a: &a [*a]) loops every reader
+    except (ValueError, RecursionError):
+        raise ConfigError(f"{path}: unreadable config (a value that contains itself, or nesting too deep)") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: not a mapping of config keys ({_kind(config)})")
     return config

@@ -16,6 +16,7 @@ np.load(mmap_mode="r") opens them in milliseconds.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import io
@@ -107,11 +108,14 @@ def _network_reason(e: BaseException) -> str | None:
     import urllib.error
 
     if type(e) is urllib.error.URLError:  # its text is "<urlopen error ...>" around the reason
-        return str(e.reason)
+        return str(e.reason) or type(e.reason).__name__
     network = (urllib.error.URLError, ConnectionError, TimeoutError, socket.gaierror, socket.herror, ssl.SSLError)
+    unreachable = (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.ENETRESET, errno.ECONNABORTED)
+    if isinstance(e, OSError) and e.errno in unreachable and not e.filename:  # a read cut after connecting
+        return e.strerror or type(e).__name__
     if not isinstance(e, (*network, http.client.HTTPException)):
         return None
-    return str(e) or type(e).__name__
+    return str(e) if str(e) not in ("", "()") else type(e).__name__
 
 
 # ----------------------------------------------------------------------------- reading

@@ -18,7 +18,7 @@ from pathlib import Path
 import formats
 import runlock
 import settings
-from layout import PREPARED_FILES, run_of
+from layout import PREPARED_FILES, RUN_FILES, run_of
 from util import ArgumentParser, DataError, check_not_an_input, check_writable, exit_now, run_cli
 
 PREDICTION_COLUMNS = [f.name for f in formats.FORMATS["predictions"]]  # index, label, pred1 .. pred5
@@ -48,7 +48,6 @@ def test_metrics(data_dir: str, result_json: str, model_pt: str, device: str = "
     dev = resolve_device(device)
     set_threads(s["threads"])
     data = load_prepared(data_dir)
-    check_data_of(res, result_json, data["meta"], Path(data_dir) / "meta.json")
     X, Y = to_device(data["test_x"], dev), to_device(data["test_y"], dev)
     out = {"run": run, "status": res["status"], "seed": res["seed"], "named": res["named"]}
     out.update(val_top1=res["top1"], val_loss=res["val_loss"], train_loss=res["train_loss"])
@@ -82,11 +81,17 @@ def check_data_of(result: dict, result_json, meta: dict, meta_json) -> None:
 
 
 def test_run(args) -> dict:
+    run_dir = Path(args.result).parent  # its other files (and its lock) are no output of ours either
+    kept = [run_dir / name for role, name in RUN_FILES.items() if role not in ("test", "predictions")]
     inputs = [args.result, args.model, *(Path(args.data) / name for name in PREPARED_FILES)]
-    check_not_an_input([args.out, args.out_predictions], inputs)
+    check_not_an_input([args.out, args.out_predictions], [*inputs, *kept, run_dir / runlock.LOCK_NAME])
     for path in (args.out, args.out_predictions):  # both or neither: fail before either is written
         check_writable(Path(path))
-    with runlock.hold(Path(args.result).parent, "evaluate"):
+    meta_json = Path(args.data) / "meta.json"  # before the run's lock is taken: nothing of it touched
+    check_data_of(
+        formats.read_record("result", args.result), args.result, formats.read_record("meta", meta_json), meta_json
+    )
+    with runlock.hold(run_dir, "evaluate"):
         out, preds = test_metrics(args.data, args.result, args.model, args.device)
         columns = PREDICTION_COLUMNS[: len(preds[0])] if preds else PREDICTION_COLUMNS  # top-k of k < 5 classes
         formats.check_rows("test", [out], args.out)  # both files checked before either is written

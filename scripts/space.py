@@ -31,6 +31,21 @@ def canonical_float(x: float) -> float:
     return float(f"{float(x):.{SIG_DIGITS - 1}e}")
 
 
+def canonical_count(low: float, high: float, enough: int = 10**6) -> float:
+    """How many canonical floats lie in [low, high] (bounds >= 0, as every float setting's): the
+    mantissas of SIG_DIGITS digits in each power of ten, and 0; `enough` or more counts as endless."""
+    count = 1 if low == 0 else 0
+    low = max(low, 10.0**-300)
+    for exp in range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1 if high > 0 else 0):
+        unit = 10.0 ** (exp - SIG_DIGITS + 1)
+        first = max(10 ** (SIG_DIGITS - 1), math.ceil(round(low / unit, 6)))
+        last = min(10**SIG_DIGITS - 1, math.floor(round(high / unit, 6)))
+        count += max(0, last - first + 1)
+        if count >= enough:
+            return math.inf
+    return count
+
+
 class Gene(NamedTuple):
     name: str  # a setting of settings.py
     kind: str  # "float", "int" or "categorical"
@@ -73,8 +88,10 @@ class Gene(NamedTuple):
         return self.canonical(identity.parse_value(self.name, str(text)))
 
     def size(self) -> float:
-        """How many distinct values the gene takes (a float's canonical values: counted as endless)."""
-        return len(self.choices) if self.kind == "categorical" else self.grid_size() if self.kind == "int" else math.inf
+        """How many distinct values the gene takes: a float's canonical ones (3 significant digits)."""
+        if self.kind == "categorical":
+            return len(self.choices)
+        return self.grid_size() if self.kind == "int" else canonical_count(float(self.low), float(self.high))
 
     def smallest(self):
         return min(self.choices) if self.kind == "categorical" else self.low

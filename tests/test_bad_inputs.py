@@ -999,8 +999,14 @@ def test_an_integer_no_float_holds_is_one_line_naming_the_field(prepared, tiny_r
 
 @pytest.mark.parametrize(
     "option, target, link",
-    [("--out", "model.pt", False), ("--out-predictions", "result.json", True), ("--out", "test_y.npy", False)],
-    ids=["the weights", "a link to the result", "a prepared array"],
+    [
+        ("--out", "model.pt", False),
+        ("--out-predictions", "result.json", True),
+        ("--out", "test_y.npy", False),
+        ("--out-predictions", "metrics.tsv", False),  # the run's other files: no output of evaluate's
+        ("--out", ".lock", False),  # replaced, the lock would no longer keep out another writer
+    ],
+    ids=["the weights", "a link to the result", "a prepared array", "the run's curve", "the run's lock"],
 )
 def test_evaluate_refuses_an_output_that_is_one_of_its_inputs(prepared, tiny_run, tmp_path, option, target, link):
     """`--out run/model.pt` replaced the weights with test.json's text, and exited 0."""

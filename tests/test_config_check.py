@@ -120,6 +120,10 @@ BAD_CONFIGS = {
         "ga: {genes: {lr: null, wd: null, mom: null, arch: {choices: [resnet20, resnet32]}}}",
         "ga.genes: the space holds 2 distinct genomes, fewer than ga.population (4)",
     ),
+    "a float gene narrower than the population at 3 significant digits": (
+        "ga: {population: 10, elites: 5, genes: {lr: null, wd: null, mom: {low: 0.9, high: 0.905}}}",
+        "ga.genes: the space holds 6 distinct genomes, fewer than ga.population (10)",
+    ),
     "a schedule starting above its peak": ("train: {div_factor: 0.5}", "train.div_factor"),
     "a div_factor gene below 1": ("ga: {genes: {div_factor: {low: 0.5, high: 50.0}}}", "ga.genes.div_factor.low"),
     "a final lr above the peak": ("train: {final_div: 0.01}", "train.final_div: div_factor x final_div = 0.25"),

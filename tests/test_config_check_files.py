@@ -32,6 +32,11 @@ BAD_FILES = {  # name: (content, what the error line says after the file's name)
         b"train: {epochs: 3, epochs: 4}\n",
         "unreadable YAML at line 1, column 20: key 'epochs' given twice",
     ),
+    "an integer past Python's digits": (
+        b'{"train": {"epochs": ' + b"1" * 5001 + b"}}\n",
+        "unreadable config (Exceeds the limit (4300 digits) for integer string conversion",
+    ),
+    "an alias inside its own anchor": (b"a: &a [*a]\n", "unreadable config (a value that contains itself"),
     "a key twice in JSON": (b'{"train": {"epochs": 3, "epochs": 4}}\n', "key 'epochs' given twice"),
     "a list as a key": (b"[1, 2]: 3\n", "unreadable YAML at line 1, column 1: found unhashable key"),
 }

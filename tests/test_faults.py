@@ -299,7 +299,14 @@ def test_a_hard_linked_test_image_is_one_line_from_prepare(data, tmp_path):
 
 
 # ----------------------------------------------------------------------------- the download
-def test_an_offline_download_names_the_url_and_the_way_round_it(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "failure, reason",
+    [
+        ("no name", "[Errno -2] Name or service not known"),
+        ("cut", "Network is unreachable"),  # a plain OSError: a read failing after the connection
+    ],
+)
+def test_an_offline_download_names_the_url_and_the_way_round_it(tmp_path, monkeypatch, capsys, failure, reason):
     """Offline, the line was `error: <urlopen error [Errno -2] Name or service not known>`: no URL, no
     hint. urlopen fails as a name that does not resolve makes it (no network is touched)."""
     import socket
@@ -309,13 +316,15 @@ def test_an_offline_download_names_the_url_and_the_way_round_it(tmp_path, monkey
     import data
 
     def offline(*args, **kwargs):
+        if failure == "cut":
+            raise OSError(errno.ENETUNREACH, "Network is unreachable")
         raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     root = tmp_path / "raw"
     assert data.main(["download", "--root", str(root)]) == 1
     assert capsys.readouterr().err == (
-        f"error: {data.DATASETS['cifar10']['url']}: download failed ([Errno -2] Name or service not known); "
+        f"error: {data.DATASETS['cifar10']['url']}: download failed ({reason}); "
         "offline, point data.data_dir at the official cifar-10-batches-py folder\n"
     )
     assert not list(root.glob("*.tar.gz"))

@@ -354,3 +354,9 @@ def test_two_genomes_never_share_a_legend_label():
     space = spaces.from_config(REPORT)
     a, b = ({"lr": 1e-3, "wd": wd, "mom": 0.9} for wd in (1.23e-2, 1.24e-2))
     assert space.label(a) != space.label(b) and "wd=0.0123" in space.label(a)
+
+
+def test_a_float_gene_holds_its_canonical_values():
+    """Floats are kept to 3 significant digits: 0.1..1.5 holds 0.100..0.999 and 1.00..1.50."""
+    assert spaces.canonical_count(0.1, 1.5) == 900 + 51 and spaces.canonical_count(0.9, 0.905) == 6
+    assert spaces.canonical_count(1e-6, 1e-2) == 4 * 900 + 1 and spaces.canonical_count(0.5, 0.5) == 1

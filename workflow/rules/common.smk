@@ -116,13 +116,17 @@ def check_groups():
     run's outputs whole, so a kept run is complete and its retry keeps it (`kept, not trained again`).
     """
     groups = workflow.group_settings.overwrite_groups if workflow.group_settings else {}
-    # the train rule, also as a module's rule (use rule * from resnet_ga as resnet_ga_*)
-    grouped = [r for r in groups if r == "train" or r.endswith("_train")]
+    # the train rule by the file that defines it: a module's may be renamed (use rule ... as ...)
+    grouped = [r for r in groups if workflow.is_rule(r) and is_train_rule(workflow.get_rule(r))]
     if grouped and not workflow.execution_settings.keep_incomplete:
         sys.exit(
             "error: --groups: add --keep-incomplete, or a failed group job has Snakemake delete the "
             "trainings it finished (docs/cluster.md)"
         )
+
+
+def is_train_rule(rule):
+    return str(rule.snakefile).replace("\\", "/").endswith("rules/train.smk")
 
 
 def check_gpu_limit():
