@@ -116,17 +116,14 @@ def check_groups():
     run's outputs whole, so a kept run is complete and its retry keeps it (`kept, not trained again`).
     """
     groups = workflow.group_settings.overwrite_groups if workflow.group_settings else {}
-    # the train rule by the file that defines it: a module's may be renamed (use rule ... as ...)
-    grouped = [r for r in groups if workflow.is_rule(r) and is_train_rule(workflow.get_rule(r))]
+    # the train rule, found by its file (a module's may be renamed when used as another name)
+    rules = [workflow.get_rule(r) for r in groups if workflow.is_rule(r)]
+    grouped = [r for r in rules if Path(str(r.snakefile)).name == "train.smk"]
     if grouped and not workflow.execution_settings.keep_incomplete:
         sys.exit(
             "error: --groups: add --keep-incomplete, or a failed group job has Snakemake delete the "
             "trainings it finished (docs/cluster.md)"
         )
-
-
-def is_train_rule(rule):
-    return str(rule.snakefile).replace("\\", "/").endswith("rules/train.smk")
 
 
 def check_gpu_limit():
