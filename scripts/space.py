@@ -123,7 +123,7 @@ class Space(NamedTuple):
         return [g.name for g in self.genes]
 
     def size(self) -> float:
-        """How many distinct genomes the space holds (inf where a gene is a float)."""
+        """How many distinct genomes the space holds (inf where a float gene spans a million values or more)."""
         return math.prod(g.size() for g in self.genes)
 
     def named(self, name: str) -> list:
@@ -219,9 +219,8 @@ def _categorical(key: str, s, spec: dict) -> Gene:
     if extra:
         raise ValueError(f"{key}: choices cannot be combined with {', '.join(extra)}")
     for c in choices:
-        ok = isinstance(c, s.kind) and not (s.kind is int and isinstance(c, bool))
-        if isinstance(settings.typed(s.name, c), s.kind) and not isinstance(c, bool):
-            ok = True  # 10 for a float setting, 20.0 for an integer one
+        # as the setting takes it: 10 for a float setting, 20.0 for an integer one; a boolean for a switch only
+        ok = isinstance(settings.typed(s.name, c), s.kind) and (s.kind is bool or not isinstance(c, bool))
         if not ok:
             raise ValueError(f"{key}.choices: {c!r} is not a {s.kind.__name__} ({s.name}'s type)")
         error = (f"{s.name} must be one of {', '.join(s.choices)}" if s.choices and c not in s.choices else None) or (
